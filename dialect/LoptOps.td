@@ -1,0 +1,314 @@
+//===- LoptOps.td - lopt operations -------------------------*- tablegen -*-===//
+//
+// Every op works on statically shaped f32 tensors (labels are i32). Shape
+// rules live in ShapeRules.h so that the front end reports the same errors,
+// with source locations, that the verifiers enforce.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOPT_OPS_TD
+#define LOPT_OPS_TD
+
+include "LoptDialect.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+
+def Lopt_F32Tensor : StaticShapeTensorOf<[F32]>;
+def Lopt_Scalar : 0DTensorOf<[F32]>;
+def Lopt_Labels : TensorRankOf<[I32], [1]>;
+
+//===----------------------------------------------------------------------===//
+// Learner ops (batch-major, NCHW activations, OIHW conv weights)
+//===----------------------------------------------------------------------===//
+
+def Lopt_Conv2DOp : Lopt_Op<"conv2d", [Pure]> {
+  let summary = "2-D convolution (cross-correlation) with bias and zero padding";
+  let description = [{
+    `x` is [N, C, H, W], `weight` [O, C, KH, KW], `bias` [O]; the result is
+    [N, O, (H + 2 pad - KH) / stride + 1, (W + 2 pad - KW) / stride + 1].
+
+    ```mlir
+    %y = lopt.conv2d %x, %w, %b {pad = 1 : i64, stride = 1 : i64}
+        : (tensor<5x1x28x28xf32>, tensor<32x1x3x3xf32>, tensor<32xf32>)
+        -> tensor<5x32x28x28xf32>
+    ```
+  }];
+  let arguments = (ins Lopt_F32Tensor:$x, Lopt_F32Tensor:$weight,
+                   Lopt_F32Tensor:$bias, I64Attr:$stride, I64Attr:$pad);
+  let results = (outs Lopt_F32Tensor:$y);
+  let assemblyFormat = "$x `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Lopt_BatchNormOp : Lopt_Op<"batchnorm", [Pure]> {
+  let summary = "batch normalisation with per-episode running statistics";
+  let description = [{
+    Normalises over every dimension but 1 (channels of [N, C, H, W], features
+    of [N, C]). `mode = "train"` uses the batch mean and biased variance and
+    returns running statistics updated with Torch's convention (momentum is
+    the weight of the new statistic, the running variance takes the unbiased
+    batch variance). `mode = "eval"` normalises with `running_mean` and
+    `running_var` and returns them unchanged. The running statistics are
+    operands and results, not hidden state, so an episode resets them by
+    passing fresh ones in.
+
+    ```mlir
+    %y, %m1, %v1 = lopt.batchnorm %x, %gamma, %beta, %m0, %v0
+        {eps = 1.0e-3 : f64, momentum = 0.95 : f64, mode = "train"}
+        : (tensor<5x32x28x28xf32>, tensor<32xf32>, tensor<32xf32>,
+           tensor<32xf32>, tensor<32xf32>)
+        -> (tensor<5x32x28x28xf32>, tensor<32xf32>, tensor<32xf32>)
+    ```
+  }];
+  let arguments = (ins Lopt_F32Tensor:$x, Lopt_F32Tensor:$gamma,
+                   Lopt_F32Tensor:$beta, Lopt_F32Tensor:$running_mean,
+                   Lopt_F32Tensor:$running_var, F64Attr:$eps,
+                   F64Attr:$momentum, StrAttr:$mode);
+  let results = (outs Lopt_F32Tensor:$y, Lopt_F32Tensor:$new_mean,
+                      Lopt_F32Tensor:$new_var);
+  let assemblyFormat = "$x `,` $gamma `,` $beta `,` $running_mean `,` $running_var attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Lopt_MaxPoolOp : Lopt_Op<"maxpool", [Pure]> {
+  let summary = "2-D max pooling over the last two dimensions, no padding";
+  let description = [{
+    [N, C, H, W] -> [N, C, (H - kernel) / stride + 1, (W - kernel) / stride + 1].
+
+    ```mlir
+    %y = lopt.maxpool %x {kernel = 2 : i64, stride = 2 : i64}
+        : (tensor<5x32x28x28xf32>) -> tensor<5x32x14x14xf32>
+    ```
+  }];
+  let arguments = (ins Lopt_F32Tensor:$x, I64Attr:$kernel, I64Attr:$stride);
+  let results = (outs Lopt_F32Tensor:$y);
+  let assemblyFormat = "$x attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Lopt_FlattenOp : Lopt_Op<"flatten", [Pure]> {
+  let summary = "collapse every dimension but the batch, row-major";
+  let description = [{
+    ```mlir
+    %y = lopt.flatten %x : (tensor<5x32x1x1xf32>) -> tensor<5x32xf32>
+    ```
+  }];
+  let arguments = (ins Lopt_F32Tensor:$x);
+  let results = (outs Lopt_F32Tensor:$y);
+  let assemblyFormat = "$x attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Lopt_LinearOp : Lopt_Op<"linear", [Pure]> {
+  let summary = "fully connected layer: y = x weight^T + bias";
+  let description = [{
+    `x` is [N, I], `weight` [O, I], `bias` [O]; the result is [N, O].
+
+    ```mlir
+    %y = lopt.linear %x, %w, %b
+        : (tensor<5x64xf32>, tensor<5x64xf32>, tensor<5xf32>) -> tensor<5x5xf32>
+    ```
+  }];
+  let arguments = (ins Lopt_F32Tensor:$x, Lopt_F32Tensor:$weight,
+                   Lopt_F32Tensor:$bias);
+  let results = (outs Lopt_F32Tensor:$y);
+  let assemblyFormat = "$x `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Lopt_CrossEntropyOp : Lopt_Op<"cross_entropy", [Pure]> {
+  let summary = "batch mean of softmax cross-entropy";
+  let description = [{
+    `logits` is [N, C], `labels` [N] with values in [0, C).
+
+    ```mlir
+    %loss = lopt.cross_entropy %logits, %labels
+        : (tensor<5x5xf32>, tensor<5xi32>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Lopt_F32Tensor:$logits, Lopt_Labels:$labels);
+  let results = (outs Lopt_Scalar:$loss);
+  let assemblyFormat = "$logits `,` $labels attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Cell ops (one learner-parameter coordinate: rank-0 and rank-1 tensors)
+//===----------------------------------------------------------------------===//
+
+def Lopt_PreprocessOp : Lopt_Op<"preprocess", [Pure]> {
+  let summary = "gradient preprocessing of Andrychowicz et al. (2016)";
+  let description = [{
+    Each element x becomes the pair (log(|x|) / p, sign(x)) when
+    |x| >= exp(-p), else (-1, exp(p) x). A tensor of n elements becomes a
+    vector of 2n, pairs interleaved.
+
+    ```mlir
+    %g2 = lopt.preprocess %g {p = 10.0 : f64} : (tensor<f32>) -> tensor<2xf32>
+    ```
+  }];
+  let arguments = (ins Lopt_F32Tensor:$x, F64Attr:$p);
+  let results = (outs Lopt_F32Tensor:$y);
+  let assemblyFormat = "$x attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Lopt_ConcatOp : Lopt_Op<"concat", [Pure]> {
+  let summary = "concatenate scalars and vectors into one vector";
+  let description = [{
+    ```mlir
+    %v = lopt.concat %h, %param, %f
+        : (tensor<20xf32>, tensor<f32>, tensor<f32>) -> tensor<22xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Lopt_F32Tensor>:$inputs);
+  let results = (outs Lopt_F32Tensor:$y);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Lopt_LSTMOp : Lopt_Op<"lstm", [Pure]> {
+  let summary = "one step of a standard LSTM cell";
+  let description = [{
+    `x` [I], `h` and `c` [H], `weight` [4H, I + H] multiplying concat(x, h),
+    `bias` [4H]. Gate rows in order input, forget, output, cell:
+    c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c').
+
+    ```mlir
+    %h1, %c1 = lopt.lstm %x, %h, %c, %w, %b
+        : (tensor<4xf32>, tensor<20xf32>, tensor<20xf32>, tensor<80x24xf32>,
+           tensor<80xf32>) -> (tensor<20xf32>, tensor<20xf32>)
+    ```
+  }];
+  let arguments = (ins Lopt_F32Tensor:$x, Lopt_F32Tensor:$h, Lopt_F32Tensor:$c,
+                   Lopt_F32Tensor:$weight, Lopt_F32Tensor:$bias);
+  let results = (outs Lopt_F32Tensor:$h_next, Lopt_F32Tensor:$c_next);
+  let assemblyFormat = "$x `,` $h `,` $c `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Lopt_AffineOp : Lopt_Op<"affine", [Pure]> {
+  let summary = "affine map of a vector: weight x + bias";
+  let description = [{
+    `x` [I]; either `weight` [O, I] and `bias` [O] giving [O], or `weight` [I]
+    and a scalar `bias` giving a scalar.
+
+    ```mlir
+    %f = lopt.affine %v, %w, %b
+        : (tensor<22xf32>, tensor<22xf32>, tensor<f32>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Lopt_F32Tensor:$x, Lopt_F32Tensor:$weight,
+                   Lopt_F32Tensor:$bias);
+  let results = (outs Lopt_F32Tensor:$y);
+  let assemblyFormat = "$x `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise ops (shared by learners and cells)
+//===----------------------------------------------------------------------===//
+
+class Lopt_UnaryOp<string mnemonic, string maths>
+    : Lopt_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+  let summary = "elementwise " # maths;
+  let description = [{
+    ```mlir
+    %y = lopt.}] # mnemonic # [{ %x : tensor<20xf32>
+    ```
+  }];
+  let arguments = (ins Lopt_F32Tensor:$x);
+  let results = (outs Lopt_F32Tensor:$y);
+  let assemblyFormat = "$x attr-dict `:` type($x)";
+}
+
+def Lopt_NegOp : Lopt_UnaryOp<"neg", "negation -x">;
+def Lopt_ReluOp : Lopt_UnaryOp<"relu", "max(x, 0)">;
+def Lopt_SigmoidOp : Lopt_UnaryOp<"sigmoid", "logistic 1 / (1 + exp(-x))">;
+def Lopt_TanhOp : Lopt_UnaryOp<"tanh", "hyperbolic tangent">;
+def Lopt_ExpOp : Lopt_UnaryOp<"exp", "exponential">;
+def Lopt_LogOp : Lopt_UnaryOp<"log", "natural logarithm">;
+def Lopt_AbsOp : Lopt_UnaryOp<"abs", "absolute value">;
+def Lopt_SqrtOp : Lopt_UnaryOp<"sqrt", "square root">;
+def Lopt_SignOp : Lopt_UnaryOp<"sign", "sign (-1, 0 or 1)">;
+def Lopt_SquareOp : Lopt_UnaryOp<"square", "square x * x">;
+
+class Lopt_BinaryOp<string mnemonic, string maths>
+    : Lopt_Op<mnemonic, [Pure]> {
+  let summary = "elementwise " # maths # " with scalar broadcast";
+  let description = [{
+    Operands have equal shapes, or one is a rank-0 tensor broadcast to the
+    other's shape.
+
+    ```mlir
+    %y = lopt.}] # mnemonic # [{ %a, %b : (tensor<20xf32>, tensor<f32>) -> tensor<20xf32>
+    ```
+  }];
+  let arguments = (ins Lopt_F32Tensor:$lhs, Lopt_F32Tensor:$rhs);
+  let results = (outs Lopt_F32Tensor:$y);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Lopt_AddOp : Lopt_BinaryOp<"add", "a + b">;
+def Lopt_SubOp : Lopt_BinaryOp<"sub", "a - b">;
+def Lopt_MulOp : Lopt_BinaryOp<"mul", "a * b">;
+def Lopt_DivOp : Lopt_BinaryOp<"div", "a / b">;
+def Lopt_PowOp : Lopt_BinaryOp<"pow", "a ^ b">;
+def Lopt_MinOp : Lopt_BinaryOp<"min", "min(a, b)">;
+def Lopt_MaxOp : Lopt_BinaryOp<"max", "max(a, b)">;
+
+def Lopt_ConstantOp : Lopt_Op<"constant", [Pure, ConstantLike,
+    AllTypesMatch<["value", "y"]>]> {
+  let summary = "a constant f32 tensor";
+  let description = [{
+    ```mlir
+    %c = lopt.constant dense<0.5> : tensor<f32>
+    ```
+  }];
+  let arguments = (ins ElementsAttr:$value);
+  let results = (outs Lopt_F32Tensor:$y);
+  let assemblyFormat = "$value attr-dict";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// The episode
+//===----------------------------------------------------------------------===//
+
+def Lopt_EpisodeOp : Lopt_Op<"episode", [Symbol,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "a few-shot meta-training episode: learner, cell, task shape";
+  let description = [{
+    Names the learner instances the episode runs (support batches, query batch
+    with batch statistics, and, when batch norm evaluates with running
+    statistics, the query batch in evaluation mode), the update cell, the
+    N-way K-shot task shape, the number of inner steps and how the
+    meta-gradient is truncated and applied.
+
+    ```mlir
+    lopt.episode @omniglot_5w1s {cell = @omniglot_5w1s.cell,
+        support = @omniglot_5w1s.support, query = @omniglot_5w1s.query,
+        query_eval = @omniglot_5w1s.query_eval, ways = 5 : i64,
+        shots = 1 : i64, queries = 15 : i64, steps = 12 : i64,
+        inner_batch = 5 : i64, init = "learned",
+        meta_gradient = "first_order", horizon = 0 : i64,
+        meta_optimizer = "adam", lr = 1.0e-3 : f64, beta1 = 0.9 : f64,
+        beta2 = 0.999 : f64, epsilon = 1.0e-8 : f64, clip_norm = 0.25 : f64,
+        bn_eval = "running", grad_batch_divide = false}
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+    FlatSymbolRefAttr:$cell, FlatSymbolRefAttr:$support,
+    FlatSymbolRefAttr:$query, OptionalAttr<FlatSymbolRefAttr>:$query_eval,
+    I64Attr:$ways, I64Attr:$shots, I64Attr:$queries, I64Attr:$steps,
+    I64Attr:$inner_batch, StrAttr:$init, StrAttr:$meta_gradient,
+    I64Attr:$horizon, StrAttr:$meta_optimizer, F64Attr:$lr, F64Attr:$beta1,
+    F64Attr:$beta2, F64Attr:$epsilon, F64Attr:$clip_norm, StrAttr:$bn_eval,
+    BoolAttr:$grad_batch_divide);
+  let assemblyFormat = "$sym_name attr-dict";
+  let hasVerifier = 1;
+}
+
+#endif // LOPT_OPS_TD

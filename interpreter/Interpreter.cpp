@@ -1,0 +1,250 @@
+//===- Interpreter.cpp - reference interpreter over lopt IR ---------------===//
+#include "interpreter/Interpreter.h"
+#include "interpreter/RefOps.h"
+
+#include "dialect/LoptDialect.h"
+#include "dialect/LoptOps.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+
+namespace lopt {
+
+namespace {
+Shape shapeOfType(Type t) {
+  auto r = cast<RankedTensorType>(t);
+  return Shape(r.getShape().begin(), r.getShape().end());
+}
+
+std::string describeOp(Operation *op) {
+  std::string s = op->getName().getStringRef().str();
+  if (auto l = dyn_cast<FileLineColLoc>(op->getLoc()))
+    s += " at " + l.getFilename().str() + ":" + std::to_string(l.getLine()) +
+         ":" + std::to_string(l.getColumn());
+  return s;
+}
+
+template <typename T> class Evaluator {
+public:
+  explicit Evaluator(std::string &error) : error(error) {}
+
+  bool run(func::FuncOp fn, ArrayRef<RtValue<T>> args,
+           std::vector<RtValue<T>> &results) {
+    Block &body = fn.getBody().front();
+    if (args.size() != body.getNumArguments()) {
+      error = "function '" + fn.getSymName().str() + "' takes " +
+              std::to_string(body.getNumArguments()) + " arguments, got " +
+              std::to_string(args.size());
+      return false;
+    }
+    for (auto [i, arg] : llvm::enumerate(body.getArguments())) {
+      Shape want = shapeOfType(arg.getType());
+      bool wantInt = !isa<FloatType>(
+          cast<RankedTensorType>(arg.getType()).getElementType());
+      if (args[i].shape() != want || args[i].isInt != wantInt) {
+        auto name = fn.getArgAttrOfType<StringAttr>(i, LoptDialect::kNameAttr);
+        error = "argument #" + std::to_string(i) +
+                (name ? " ('" + name.getValue().str() + "')" : "") +
+                " has shape " + shapeToString(args[i].shape()) +
+                (args[i].isInt ? " (integer)" : "") + ", expected " +
+                shapeToString(want) + (wantInt ? " (integer)" : "");
+        return false;
+      }
+      env[arg] = args[i];
+    }
+    for (Operation &op : body) {
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        results.clear();
+        for (Value v : ret.getOperands())
+          results.push_back(env[v]);
+        return true;
+      }
+      if (!step(&op))
+        return false;
+    }
+    error = "function '" + fn.getSymName().str() + "' has no return";
+    return false;
+  }
+
+private:
+  const Tensor<T> &f(Value v) { return env[v].f; }
+  void set(Value v, Tensor<T> t) { env[v] = RtValue<T>(std::move(t)); }
+
+  bool step(Operation *op) {
+    bool ok = true;
+    llvm::TypeSwitch<Operation *>(op)
+        .Case([&](Conv2DOp o) {
+          set(o.getY(), ref::conv2d(f(o.getX()), f(o.getWeight()),
+                                    f(o.getBias()), o.getStride(), o.getPad()));
+        })
+        .Case([&](BatchNormOp o) {
+          T eps = T(o.getEps().convertToDouble());
+          Tensor<T> mean = f(o.getRunningMean()), var = f(o.getRunningVar());
+          Tensor<T> y;
+          if (o.getMode() == "train")
+            y = ref::batchnormTrain(f(o.getX()), f(o.getGamma()),
+                                    f(o.getBeta()), eps,
+                                    T(o.getMomentum().convertToDouble()), mean,
+                                    var);
+          else
+            y = ref::batchnormEval(f(o.getX()), f(o.getGamma()),
+                                   f(o.getBeta()), eps, mean, var);
+          set(o.getY(), std::move(y));
+          set(o.getNewMean(), std::move(mean));
+          set(o.getNewVar(), std::move(var));
+        })
+        .Case([&](MaxPoolOp o) {
+          set(o.getY(), ref::maxpool2d(f(o.getX()), o.getKernel(),
+                                       o.getStride()));
+        })
+        .Case([&](FlattenOp o) { set(o.getY(), ref::flatten(f(o.getX()))); })
+        .Case([&](LinearOp o) {
+          set(o.getY(),
+              ref::linear(f(o.getX()), f(o.getWeight()), f(o.getBias())));
+        })
+        .Case([&](CrossEntropyOp o) {
+          const Tensor<int32_t> &labels = env[o.getLabels()].i;
+          int64_t classes = f(o.getLogits()).dim(1);
+          for (int32_t l : labels.data)
+            if (l < 0 || l >= classes) {
+              error = "label " + std::to_string(l) + " is outside [0, " +
+                      std::to_string(classes) + ") in " + describeOp(op);
+              ok = false;
+              return;
+            }
+          set(o.getLoss(),
+              ref::scalar(ref::crossEntropy(f(o.getLogits()), labels)));
+        })
+        .Case([&](PreprocessOp o) {
+          set(o.getY(), ref::preprocess(f(o.getX()),
+                                        T(o.getP().convertToDouble())));
+        })
+        .Case([&](ConcatOp o) {
+          std::vector<const Tensor<T> *> parts;
+          for (Value v : o.getInputs())
+            parts.push_back(&f(v));
+          set(o.getY(), ref::concat(parts));
+        })
+        .Case([&](LSTMOp o) {
+          auto [h, c] = ref::lstmCell(f(o.getX()), f(o.getH()), f(o.getC()),
+                                      f(o.getWeight()), f(o.getBias()));
+          set(o.getHNext(), std::move(h));
+          set(o.getCNext(), std::move(c));
+        })
+        .Case([&](AffineOp o) {
+          set(o.getY(),
+              ref::affine(f(o.getX()), f(o.getWeight()), f(o.getBias())));
+        })
+        .Case([&](NegOp o) { set(o.getY(), ref::neg(f(o.getX()))); })
+        .Case([&](ReluOp o) { set(o.getY(), ref::relu(f(o.getX()))); })
+        .Case([&](SigmoidOp o) { set(o.getY(), ref::sigmoid(f(o.getX()))); })
+        .Case([&](TanhOp o) { set(o.getY(), ref::tanh(f(o.getX()))); })
+        .Case([&](ExpOp o) { set(o.getY(), ref::exp(f(o.getX()))); })
+        .Case([&](LogOp o) { set(o.getY(), ref::log(f(o.getX()))); })
+        .Case([&](AbsOp o) { set(o.getY(), ref::abs(f(o.getX()))); })
+        .Case([&](SqrtOp o) { set(o.getY(), ref::sqrt(f(o.getX()))); })
+        .Case([&](SignOp o) { set(o.getY(), ref::sign(f(o.getX()))); })
+        .Case([&](SquareOp o) { set(o.getY(), ref::square(f(o.getX()))); })
+        .Case([&](AddOp o) {
+          set(o.getY(), ref::add(f(o.getLhs()), f(o.getRhs())));
+        })
+        .Case([&](SubOp o) {
+          set(o.getY(), ref::sub(f(o.getLhs()), f(o.getRhs())));
+        })
+        .Case([&](MulOp o) {
+          set(o.getY(), ref::mul(f(o.getLhs()), f(o.getRhs())));
+        })
+        .Case([&](DivOp o) {
+          set(o.getY(), ref::div(f(o.getLhs()), f(o.getRhs())));
+        })
+        .Case([&](PowOp o) {
+          set(o.getY(), ref::pow(f(o.getLhs()), f(o.getRhs())));
+        })
+        .Case([&](MinOp o) {
+          set(o.getY(), ref::min(f(o.getLhs()), f(o.getRhs())));
+        })
+        .Case([&](MaxOp o) {
+          set(o.getY(), ref::max(f(o.getLhs()), f(o.getRhs())));
+        })
+        .Case([&](ConstantOp o) {
+          auto dense = cast<DenseElementsAttr>(o.getValue());
+          Tensor<T> t(shapeOfType(o.getType()));
+          int64_t k = 0;
+          for (APFloat v : dense.getValues<APFloat>())
+            t[k++] = T(v.convertToFloat());
+          set(o.getY(), std::move(t));
+        })
+        .Default([&](Operation *) {
+          error = "the interpreter does not support " + describeOp(op);
+          ok = false;
+        });
+    return ok;
+  }
+
+  std::string &error;
+  llvm::DenseMap<Value, RtValue<T>> env;
+};
+
+InitSpec initSpec(DictionaryAttr d) {
+  InitSpec s;
+  if (auto k = d.getAs<StringAttr>("kind"))
+    s.kind = k.str();
+  auto num = [&](StringRef key) {
+    auto f = d.getAs<FloatAttr>(key);
+    return f ? f.getValueAsDouble() : 0.0;
+  };
+  if (s.kind == "constant")
+    s.a = num("value");
+  else if (s.kind == "uniform")
+    s.a = num("low"), s.b = num("high");
+  else if (s.kind == "normal")
+    s.a = num("mean"), s.b = num("std");
+  if (auto fan = d.getAs<IntegerAttr>("fan_in"))
+    s.fanIn = fan.getInt();
+  return s;
+}
+
+std::vector<OperandInfo> describe(func::FuncOp fn, bool results) {
+  std::vector<OperandInfo> out;
+  unsigned n = results ? fn.getNumResults() : fn.getNumArguments();
+  for (unsigned i = 0; i < n; ++i) {
+    DictionaryAttr d = results ? fn.getResultAttrDict(i) : fn.getArgAttrDict(i);
+    OperandInfo info;
+    info.shape = shapeOfType(results ? fn.getResultTypes()[i]
+                                     : fn.getArgumentTypes()[i]);
+    if (d) {
+      if (auto r = d.getAs<StringAttr>(LoptDialect::kRoleAttr))
+        info.role = r.str();
+      if (auto nm = d.getAs<StringAttr>(LoptDialect::kNameAttr))
+        info.name = nm.str();
+      if (auto init = d.getAs<DictionaryAttr>(LoptDialect::kInitAttr))
+        info.init = initSpec(init);
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+} // namespace
+
+template <typename T>
+bool interpret(func::FuncOp fn, ArrayRef<RtValue<T>> args,
+               std::vector<RtValue<T>> &results, std::string &error) {
+  return Evaluator<T>(error).run(fn, args, results);
+}
+
+template bool interpret<float>(func::FuncOp, ArrayRef<RtValue<float>>,
+                               std::vector<RtValue<float>> &, std::string &);
+template bool interpret<double>(func::FuncOp, ArrayRef<RtValue<double>>,
+                                std::vector<RtValue<double>> &, std::string &);
+
+std::vector<OperandInfo> describeArguments(func::FuncOp fn) {
+  return describe(fn, /*results=*/false);
+}
+std::vector<OperandInfo> describeResults(func::FuncOp fn) {
+  return describe(fn, /*results=*/true);
+}
+
+} // namespace lopt

@@ -1,0 +1,522 @@
+//===- RefOps.h - reference (oracle) implementations of lopt ops -*- C++ -*-===//
+//
+// The numeric oracle every compiled kernel is compared against. Favours
+// obviousness over speed: plain nested loops over row-major data, every
+// accumulation done in T (float or double), no vectorisation, no tricks.
+//
+// Conventions:
+//  * All tensors are lopt::Tensor<T> (row-major). Rank-0 tensors have shape {}
+//    and exactly one element.
+//  * Callers have already verified shapes; preconditions are only assert()ed.
+//    No exceptions are thrown (the project builds with -fno-exceptions).
+//  * This namespace defines functions named exp, log, abs, sqrt, tanh, min,
+//    max, pow, div, ...; inside it, scalar maths is always spelled std::xxx.
+//  * Header-only, no MLIR/LLVM dependency.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOPT_INTERPRETER_REFOPS_H
+#define LOPT_INTERPRETER_REFOPS_H
+
+#include "runtime/Tensor.h"
+
+#include <cassert>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <utility>
+#include <vector>
+
+namespace lopt::ref {
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+/// Rank-0 tensor (shape {}) holding the single value v.
+template <class T> Tensor<T> scalar(T v) { return Tensor<T>(Shape{}, v); }
+
+/// Scalar logistic sigmoid 1/(1+exp(-v)), evaluated as 1/(1+exp(-v)) for v>=0
+/// and exp(v)/(1+exp(v)) for v<0 so that it never overflows (finite for all
+/// finite v).
+template <class T> T sigmoidScalar(T v) {
+  if (v >= T(0))
+    return T(1) / (T(1) + std::exp(-v));
+  T e = std::exp(v);
+  return e / (T(1) + e);
+}
+
+/// Scalar sign: +1 for v>0, -1 for v<0, 0 for v==0 (and for NaN).
+template <class T> T signScalar(T v) {
+  return v > T(0) ? T(1) : (v < T(0) ? T(-1) : T(0));
+}
+
+//===----------------------------------------------------------------------===//
+// Generic elementwise
+//===----------------------------------------------------------------------===//
+
+/// y[i] = f(x[i]) for every element; y has x's shape.
+template <class T, class F> Tensor<T> map(const Tensor<T> &x, F f) {
+  Tensor<T> y(x.shape);
+  for (int64_t i = 0; i < x.numel(); ++i)
+    y[i] = f(x[i]);
+  return y;
+}
+
+/// y[i] = f(a[i], b[i]); shapes equal, or one side rank 0 (that value is
+/// broadcast to every element of the other side; result takes its shape).
+template <class T, class F>
+Tensor<T> zip(const Tensor<T> &a, const Tensor<T> &b, F f) {
+  if (a.rank() == 0 && b.rank() != 0) {
+    assert(a.numel() == 1 && "rank-0 tensor must hold one element");
+    Tensor<T> y(b.shape);
+    for (int64_t i = 0; i < b.numel(); ++i)
+      y[i] = f(a[0], b[i]);
+    return y;
+  }
+  if (b.rank() == 0 && a.rank() != 0) {
+    assert(b.numel() == 1 && "rank-0 tensor must hold one element");
+    Tensor<T> y(a.shape);
+    for (int64_t i = 0; i < a.numel(); ++i)
+      y[i] = f(a[i], b[0]);
+    return y;
+  }
+  assert(a.shape == b.shape && "zip: shapes must match or one side rank 0");
+  Tensor<T> y(a.shape);
+  for (int64_t i = 0; i < a.numel(); ++i)
+    y[i] = f(a[i], b[i]);
+  return y;
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise unary
+//===----------------------------------------------------------------------===//
+
+/// y = 1/(1+exp(-x)) elementwise, overflow-free (see sigmoidScalar).
+template <class T> Tensor<T> sigmoid(const Tensor<T> &x) {
+  return map(x, [](T v) { return sigmoidScalar(v); });
+}
+/// y = tanh(x) elementwise.
+template <class T> Tensor<T> tanh(const Tensor<T> &x) {
+  return map(x, [](T v) { return std::tanh(v); });
+}
+/// y = exp(x) elementwise.
+template <class T> Tensor<T> exp(const Tensor<T> &x) {
+  return map(x, [](T v) { return std::exp(v); });
+}
+/// y = log(x) elementwise (natural log; log(0) = -inf, log(<0) = NaN).
+template <class T> Tensor<T> log(const Tensor<T> &x) {
+  return map(x, [](T v) { return std::log(v); });
+}
+/// y = |x| elementwise.
+template <class T> Tensor<T> abs(const Tensor<T> &x) {
+  return map(x, [](T v) { return std::fabs(v); });
+}
+/// y = sqrt(x) elementwise.
+template <class T> Tensor<T> sqrt(const Tensor<T> &x) {
+  return map(x, [](T v) { return std::sqrt(v); });
+}
+/// y = -x elementwise.
+template <class T> Tensor<T> neg(const Tensor<T> &x) {
+  return map(x, [](T v) { return -v; });
+}
+/// y = sign(x) elementwise: +1 / -1 / 0 (sign(0) = 0).
+template <class T> Tensor<T> sign(const Tensor<T> &x) {
+  return map(x, [](T v) { return signScalar(v); });
+}
+/// y = max(x, 0) elementwise, computed as (x < 0 ? 0 : x) (NaN propagates).
+template <class T> Tensor<T> relu(const Tensor<T> &x) {
+  return map(x, [](T v) { return v < T(0) ? T(0) : v; });
+}
+/// y = x*x elementwise.
+template <class T> Tensor<T> square(const Tensor<T> &x) {
+  return map(x, [](T v) { return v * v; });
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise binary (shapes equal, or one side rank 0 = scalar broadcast)
+//===----------------------------------------------------------------------===//
+
+/// y = a + b.
+template <class T> Tensor<T> add(const Tensor<T> &a, const Tensor<T> &b) {
+  return zip(a, b, [](T u, T v) { return u + v; });
+}
+/// y = a - b.
+template <class T> Tensor<T> sub(const Tensor<T> &a, const Tensor<T> &b) {
+  return zip(a, b, [](T u, T v) { return u - v; });
+}
+/// y = a * b.
+template <class T> Tensor<T> mul(const Tensor<T> &a, const Tensor<T> &b) {
+  return zip(a, b, [](T u, T v) { return u * v; });
+}
+/// y = a / b (IEEE: x/0 = +-inf or NaN).
+template <class T> Tensor<T> div(const Tensor<T> &a, const Tensor<T> &b) {
+  return zip(a, b, [](T u, T v) { return u / v; });
+}
+/// y = min(a, b) computed as (b < a ? b : a) (std::min semantics).
+template <class T> Tensor<T> min(const Tensor<T> &a, const Tensor<T> &b) {
+  return zip(a, b, [](T u, T v) { return v < u ? v : u; });
+}
+/// y = max(a, b) computed as (a < b ? b : a) (std::max semantics).
+template <class T> Tensor<T> max(const Tensor<T> &a, const Tensor<T> &b) {
+  return zip(a, b, [](T u, T v) { return u < v ? v : u; });
+}
+/// y = a ^ b via std::pow.
+template <class T> Tensor<T> pow(const Tensor<T> &a, const Tensor<T> &b) {
+  return zip(a, b, [](T u, T v) { return std::pow(u, v); });
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions
+//===----------------------------------------------------------------------===//
+
+/// Rank-0 tensor = sum of all elements of x (sequential, row-major order,
+/// accumulated in T; sum of an empty tensor is 0).
+template <class T> Tensor<T> sum(const Tensor<T> &x) {
+  T acc = T(0);
+  for (int64_t i = 0; i < x.numel(); ++i)
+    acc += x[i];
+  return scalar(acc);
+}
+
+/// Rank-0 tensor = sum(x) / numel(x) (x must be non-empty).
+template <class T> Tensor<T> mean(const Tensor<T> &x) {
+  assert(x.numel() > 0 && "mean of an empty tensor");
+  return scalar(sum(x)[0] / T(x.numel()));
+}
+
+//===----------------------------------------------------------------------===//
+// Learner (base network) ops
+//===----------------------------------------------------------------------===//
+
+/// x [N,C,H,W], w [O,C,KH,KW], b [O] -> y [N,O,OH,OW] with
+/// OH = (H+2p-KH)/s+1, OW = (W+2p-KW)/s+1 (integer division), zero padding p,
+/// cross-correlation (PyTorch conv2d):
+/// y[n,o,i,j] = b[o] + sum_{c,ki,kj} x[n,c,i*s+ki-p,j*s+kj-p] * w[o,c,ki,kj]
+/// where out-of-range x reads are 0.
+template <class T>
+Tensor<T> conv2d(const Tensor<T> &x, const Tensor<T> &w, const Tensor<T> &b,
+                 int64_t stride, int64_t pad) {
+  assert(x.rank() == 4 && w.rank() == 4 && b.rank() == 1);
+  assert(stride >= 1 && pad >= 0);
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t O = w.dim(0), KH = w.dim(2), KW = w.dim(3);
+  assert(w.dim(1) == C && b.dim(0) == O);
+  assert(H + 2 * pad >= KH && W + 2 * pad >= KW);
+  const int64_t OH = (H + 2 * pad - KH) / stride + 1;
+  const int64_t OW = (W + 2 * pad - KW) / stride + 1;
+  Tensor<T> y({N, O, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t i = 0; i < OH; ++i)
+        for (int64_t j = 0; j < OW; ++j) {
+          T acc = b.at(o);
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t ki = 0; ki < KH; ++ki)
+              for (int64_t kj = 0; kj < KW; ++kj) {
+                const int64_t hi = i * stride + ki - pad;
+                const int64_t wj = j * stride + kj - pad;
+                if (hi < 0 || hi >= H || wj < 0 || wj >= W)
+                  continue; // zero padding
+                acc += x.at(n, c, hi, wj) * w.at(o, c, ki, kj);
+              }
+          y.at(n, o, i, j) = acc;
+        }
+  return y;
+}
+
+/// Per-channel batch statistics of x (channel dim 1, reduce over all other
+/// dims; x is [N,C] or [N,C,H,W] or generally [N,C,...]):
+/// mean[c] = (1/M) sum x[.,c,.], var[c] = (1/M) sum (x[.,c,.]-mean[c])^2
+/// (BIASED, two-pass), M = numel(x)/C. Also returns M.
+template <class T>
+int64_t batchStats(const Tensor<T> &x, std::vector<T> &mean,
+                   std::vector<T> &var) {
+  assert(x.rank() >= 2);
+  const int64_t N = x.dim(0), C = x.dim(1);
+  const int64_t S = numElements(Shape(x.shape.begin() + 2, x.shape.end()));
+  const int64_t M = N * S;
+  assert(M > 0);
+  mean.assign(C, T(0));
+  var.assign(C, T(0));
+  for (int64_t c = 0; c < C; ++c) {
+    T acc = T(0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t s = 0; s < S; ++s)
+        acc += x[(n * C + c) * S + s];
+    mean[c] = acc / T(M);
+    T acc2 = T(0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t s = 0; s < S; ++s) {
+        const T d = x[(n * C + c) * S + s] - mean[c];
+        acc2 += d * d;
+      }
+    var[c] = acc2 / T(M);
+  }
+  return M;
+}
+
+/// y[.,c,.] = gamma[c]*(x[.,c,.]-mean[c])/sqrt(var[c]+eps) + beta[c] for x
+/// [N,C,...]; shared by the train and eval batch norms.
+template <class T>
+Tensor<T> batchnormApply(const Tensor<T> &x, const Tensor<T> &gamma,
+                         const Tensor<T> &beta, T eps,
+                         const std::vector<T> &mean,
+                         const std::vector<T> &var) {
+  assert(x.rank() >= 2);
+  const int64_t N = x.dim(0), C = x.dim(1);
+  const int64_t S = numElements(Shape(x.shape.begin() + 2, x.shape.end()));
+  assert(gamma.rank() == 1 && gamma.dim(0) == C);
+  assert(beta.rank() == 1 && beta.dim(0) == C);
+  assert(int64_t(mean.size()) == C && int64_t(var.size()) == C);
+  Tensor<T> y(x.shape);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const T invStd = T(1) / std::sqrt(var[c] + eps);
+      for (int64_t s = 0; s < S; ++s) {
+        const int64_t idx = (n * C + c) * S + s;
+        y[idx] = gamma[c] * ((x[idx] - mean[c]) * invStd) + beta[c];
+      }
+    }
+  return y;
+}
+
+/// Training-mode batch norm over every dim but 1 (x [N,C,H,W] or [N,C];
+/// gamma/beta/runMean/runVar [C]): y = gamma*(x-mean)/sqrt(var+eps)+beta with
+/// the batch mean and BIASED batch variance; then, in place,
+/// runMean = (1-momentum)*runMean + momentum*mean,
+/// runVar  = (1-momentum)*runVar  + momentum*var*M/(M-1)  (M = numel/C;
+/// var itself when M == 1). Torch convention: momentum weights the NEW stat.
+template <class T>
+Tensor<T> batchnormTrain(const Tensor<T> &x, const Tensor<T> &gamma,
+                         const Tensor<T> &beta, T eps, T momentum,
+                         Tensor<T> &runMean, Tensor<T> &runVar) {
+  std::vector<T> mean, var;
+  const int64_t M = batchStats(x, mean, var);
+  const int64_t C = x.dim(1);
+  assert(runMean.rank() == 1 && runMean.dim(0) == C);
+  assert(runVar.rank() == 1 && runVar.dim(0) == C);
+  Tensor<T> y = batchnormApply(x, gamma, beta, eps, mean, var);
+  for (int64_t c = 0; c < C; ++c) {
+    const T unbiasedVar = M > 1 ? var[c] * T(M) / T(M - 1) : var[c];
+    runMean[c] = (T(1) - momentum) * runMean[c] + momentum * mean[c];
+    runVar[c] = (T(1) - momentum) * runVar[c] + momentum * unbiasedVar;
+  }
+  return y;
+}
+
+/// Evaluation-mode batch norm (x [N,C,H,W] or [N,C]; all params [C]):
+/// y = gamma*(x-runMean)/sqrt(runVar+eps)+beta; running stats untouched.
+template <class T>
+Tensor<T> batchnormEval(const Tensor<T> &x, const Tensor<T> &gamma,
+                        const Tensor<T> &beta, T eps, const Tensor<T> &runMean,
+                        const Tensor<T> &runVar) {
+  assert(x.rank() >= 2);
+  const int64_t C = x.dim(1);
+  (void)C;
+  assert(runMean.rank() == 1 && runMean.dim(0) == C);
+  assert(runVar.rank() == 1 && runVar.dim(0) == C);
+  return batchnormApply(x, gamma, beta, eps, runMean.data, runVar.data);
+}
+
+/// Max pool over the last two dims of x [N,C,H,W], window k x k, stride s, no
+/// padding: y[n,c,i,j] = max_{0<=a,b<k} x[n,c,i*s+a,j*s+b], y [N,C,OH,OW],
+/// OH = floor((H-k)/s)+1, OW = floor((W-k)/s)+1 (trailing rows/cols dropped).
+template <class T>
+Tensor<T> maxpool2d(const Tensor<T> &x, int64_t k, int64_t s) {
+  assert(x.rank() == 4 && k >= 1 && s >= 1);
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  assert(H >= k && W >= k);
+  const int64_t OH = (H - k) / s + 1, OW = (W - k) / s + 1;
+  Tensor<T> y({N, C, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < OH; ++i)
+        for (int64_t j = 0; j < OW; ++j) {
+          T best = x.at(n, c, i * s, j * s);
+          for (int64_t a = 0; a < k; ++a)
+            for (int64_t b = 0; b < k; ++b) {
+              const T v = x.at(n, c, i * s + a, j * s + b);
+              if (v > best)
+                best = v;
+            }
+          y.at(n, c, i, j) = best;
+        }
+  return y;
+}
+
+/// [N, d1, d2, ...] -> [N, d1*d2*...]; data unchanged (row-major order kept).
+template <class T> Tensor<T> flatten(const Tensor<T> &x) {
+  assert(x.rank() >= 1);
+  const int64_t N = x.dim(0);
+  const int64_t rest = numElements(Shape(x.shape.begin() + 1, x.shape.end()));
+  return Tensor<T>(Shape{N, rest}, x.data);
+}
+
+/// x [N,I], w [O,I], b [O] -> y [N,O], y[n,o] = b[o] + sum_i x[n,i]*w[o,i]
+/// (i.e. x w^T + b).
+template <class T>
+Tensor<T> linear(const Tensor<T> &x, const Tensor<T> &w, const Tensor<T> &b) {
+  assert(x.rank() == 2 && w.rank() == 2 && b.rank() == 1);
+  const int64_t N = x.dim(0), I = x.dim(1), O = w.dim(0);
+  assert(w.dim(1) == I && b.dim(0) == O);
+  Tensor<T> y({N, O});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o) {
+      T acc = b.at(o);
+      for (int64_t i = 0; i < I; ++i)
+        acc += x.at(n, i) * w.at(o, i);
+      y.at(n, o) = acc;
+    }
+  return y;
+}
+
+/// logits [N,C], labels [N] (values in [0,C)) ->
+/// (1/N) sum_n ( m_n + log(sum_c exp(logits[n,c]-m_n)) - logits[n,label[n]] )
+/// with m_n = max_c logits[n,c] (numerically stable softmax cross-entropy).
+template <class T>
+T crossEntropy(const Tensor<T> &logits, const Tensor<int32_t> &labels) {
+  assert(logits.rank() == 2 && labels.rank() == 1);
+  const int64_t N = logits.dim(0), C = logits.dim(1);
+  assert(labels.dim(0) == N && N > 0 && C > 0);
+  T total = T(0);
+  for (int64_t n = 0; n < N; ++n) {
+    T m = logits.at(n, 0);
+    for (int64_t c = 1; c < C; ++c)
+      if (logits.at(n, c) > m)
+        m = logits.at(n, c);
+    T se = T(0);
+    for (int64_t c = 0; c < C; ++c)
+      se += std::exp(logits.at(n, c) - m);
+    const int32_t label = labels[n];
+    assert(label >= 0 && label < C && "label out of range");
+    total += m + std::log(se) - logits.at(n, label);
+  }
+  return total / T(N);
+}
+
+/// logits [N,C], labels [N] -> (1/N) * #{n : argmax_c logits[n,c] == label[n]},
+/// argmax taking the FIRST maximum on ties.
+template <class T>
+T accuracy(const Tensor<T> &logits, const Tensor<int32_t> &labels) {
+  assert(logits.rank() == 2 && labels.rank() == 1);
+  const int64_t N = logits.dim(0), C = logits.dim(1);
+  assert(labels.dim(0) == N && N > 0 && C > 0);
+  int64_t correct = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    int64_t arg = 0;
+    for (int64_t c = 1; c < C; ++c)
+      if (logits.at(n, c) > logits.at(n, arg))
+        arg = c;
+    if (arg == labels[n])
+      ++correct;
+  }
+  return T(correct) / T(N);
+}
+
+//===----------------------------------------------------------------------===//
+// Meta-learner (optimizer network) ops
+//===----------------------------------------------------------------------===//
+
+/// Gradient preprocessing (Andrychowicz et al. 2016), p > 0, per element:
+/// v -> (log(|v|)/p, sign(v)) if |v| >= exp(-p), else (-1, exp(p)*v).
+/// x of any shape S -> rank-1 [2*numel(x)], pairs interleaved
+/// (y[2k] = first component of x[k], y[2k+1] = second). sign(0) = 0.
+template <class T> Tensor<T> preprocess(const Tensor<T> &x, T p) {
+  assert(p > T(0));
+  const T threshold = std::exp(-p);
+  const T scale = std::exp(p);
+  Tensor<T> y(Shape{2 * x.numel()});
+  for (int64_t k = 0; k < x.numel(); ++k) {
+    const T v = x[k];
+    if (std::fabs(v) >= threshold) {
+      y[2 * k] = std::log(std::fabs(v)) / p;
+      y[2 * k + 1] = signScalar(v);
+    } else {
+      y[2 * k] = T(-1);
+      y[2 * k + 1] = scale * v;
+    }
+  }
+  return y;
+}
+
+/// Standard LSTM cell: x [I], h [H], c [H], w [4H, I+H] (multiplies
+/// concat(x, h)), b [4H]; a = w*concat(x,h) + b, gate rows: input [0,H),
+/// forget [H,2H), output [2H,3H), cell [3H,4H);
+/// i=sig(a_i), f=sig(a_f), o=sig(a_o), g=tanh(a_g);
+/// c' = f*c + i*g, h' = o*tanh(c'). Returns {h', c'} (both [H]).
+template <class T>
+std::pair<Tensor<T>, Tensor<T>> lstmCell(const Tensor<T> &x,
+                                         const Tensor<T> &h,
+                                         const Tensor<T> &c,
+                                         const Tensor<T> &w,
+                                         const Tensor<T> &b) {
+  assert(x.rank() == 1 && h.rank() == 1 && c.rank() == 1);
+  assert(w.rank() == 2 && b.rank() == 1);
+  const int64_t I = x.dim(0), H = h.dim(0);
+  assert(c.dim(0) == H && w.dim(0) == 4 * H && w.dim(1) == I + H &&
+         b.dim(0) == 4 * H);
+  // Pre-activations a[r] = b[r] + sum_j w[r,j] * concat(x,h)[j].
+  std::vector<T> a(4 * H);
+  for (int64_t r = 0; r < 4 * H; ++r) {
+    T acc = b.at(r);
+    for (int64_t j = 0; j < I; ++j)
+      acc += w.at(r, j) * x.at(j);
+    for (int64_t j = 0; j < H; ++j)
+      acc += w.at(r, I + j) * h.at(j);
+    a[r] = acc;
+  }
+  Tensor<T> hNew({H}), cNew({H});
+  for (int64_t k = 0; k < H; ++k) {
+    const T ig = sigmoidScalar(a[k]);
+    const T fg = sigmoidScalar(a[H + k]);
+    const T og = sigmoidScalar(a[2 * H + k]);
+    const T gg = std::tanh(a[3 * H + k]);
+    cNew[k] = fg * c[k] + ig * gg;
+    hNew[k] = og * std::tanh(cNew[k]);
+  }
+  return {std::move(hNew), std::move(cNew)};
+}
+
+/// Affine map on a vector. Vector form: x [I], w [O,I], b [O] -> y [O],
+/// y[o] = b[o] + sum_i w[o,i]*x[i]. Scalar form: x [I], w [I], b [] (rank 0)
+/// -> y [] (rank 0), y = b + sum_i w[i]*x[i].
+template <class T>
+Tensor<T> affine(const Tensor<T> &x, const Tensor<T> &w, const Tensor<T> &b) {
+  assert(x.rank() == 1);
+  const int64_t I = x.dim(0);
+  if (w.rank() == 1) {
+    assert(w.dim(0) == I && b.rank() == 0 && b.numel() == 1);
+    T acc = b[0];
+    for (int64_t i = 0; i < I; ++i)
+      acc += w[i] * x[i];
+    return scalar(acc);
+  }
+  assert(w.rank() == 2 && w.dim(1) == I && b.rank() == 1);
+  const int64_t O = w.dim(0);
+  assert(b.dim(0) == O);
+  Tensor<T> y({O});
+  for (int64_t o = 0; o < O; ++o) {
+    T acc = b.at(o);
+    for (int64_t i = 0; i < I; ++i)
+      acc += w.at(o, i) * x.at(i);
+    y.at(o) = acc;
+  }
+  return y;
+}
+
+/// Concatenate rank-0 and rank-1 tensors, in order, into one rank-1 tensor
+/// (a rank-0 part contributes its one element).
+template <class T>
+Tensor<T> concat(const std::vector<const Tensor<T> *> &parts) {
+  std::vector<T> out;
+  for (const Tensor<T> *p : parts) {
+    assert(p && p->rank() <= 1 && "concat takes rank-0/rank-1 parts");
+    out.insert(out.end(), p->data.begin(), p->data.end());
+  }
+  const int64_t n = int64_t(out.size());
+  return Tensor<T>(Shape{n}, std::move(out));
+}
+
+} // namespace lopt::ref
+
+#endif // LOPT_INTERPRETER_REFOPS_H

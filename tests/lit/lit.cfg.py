@@ -1,0 +1,24 @@
+# lit configuration for lopt: FileCheck tests of loptc and lopt-opt.
+import os
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "lopt"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".lopt", ".test"]
+config.excludes = ["inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.lopt_obj_root, "tests", "lit")
+
+config.substitutions.append(("%examples", os.path.join(config.lopt_src_root, "examples")))
+config.substitutions.append(("%shared_data", config.shared_data_dir))
+
+llvm_config.with_system_environment(["HOME", "TMPDIR"])
+llvm_config.use_default_substitutions()
+tool_dirs = [os.path.join(config.lopt_obj_root, "bin"), config.llvm_tools_dir]
+llvm_config.add_tool_substitutions(["loptc", "lopt-opt", "FileCheck", "not", "count", "split-file"], tool_dirs)
+
+if os.path.isdir(os.path.join(config.shared_data_dir, "omniglot")):
+    config.available_features.add("omniglot")
+if os.path.isdir("/usr/share/datasets/fashion-mnist"):
+    config.available_features.add("fashion-mnist")

@@ -3,6 +3,8 @@
 
 #include "llvm/Support/SourceMgr.h"
 
+#include <cstdio>
+
 using namespace lopt;
 
 namespace {
@@ -24,9 +26,12 @@ public:
 
   void expr(const Expr &e) {
     switch (e.kind) {
-    case Expr::Kind::Number:
-      os << e.number;
+    case Expr::Kind::Number: {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%g", e.number);
+      os << buf;
       return;
+    }
     case Expr::Kind::Name:
       os << e.name;
       return;

@@ -18,13 +18,22 @@
 
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <cstdio>
 
 using namespace lopt;
 using namespace mlir;
 
 namespace {
+
+/// printf-style line on stdout. (llvm::format would instantiate LLVM
+/// templates whose vtables libLLVM-14, loaded by Halide, could bind to.)
+template <typename... Args> void printLine(const char *fmt, Args... args) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, fmt, args...);
+  llvm::outs() << buf << "\n";
+}
 
 int fail(const llvm::Twine &msg) {
   llvm::errs() << "loptc episode: error: " << msg << "\n";
@@ -178,27 +187,24 @@ int lopt::runEpisodeCommand(const std::string &file,
     sum.loss += e.loss / double(n / ib);
     sum.accuracy += e.accuracy / double(n / ib);
   }
-  llvm::outs() << llvm::format("support loss %.6f  accuracy %.4f  (theta_0, "
-                               "%lld batches of %lld)\n",
-                               sum.loss, sum.accuracy, (long long)(n / ib),
-                               (long long)ib);
+  printLine("support loss %.6f  accuracy %.4f  (theta_0, %lld batches of "
+            "%lld)",
+            sum.loss, sum.accuracy, (long long)(n / ib), (long long)ib);
   // The training-mode query pass normalises with its own batch statistics;
   // its updated running statistics must not leak into the evaluation pass.
   Eval q;
   std::map<std::string, Tensor<float>> queryState = state;
   if (!evaluate(query, ep.queryImages, ep.queryLabels, queryState, q, error))
     return fail(error);
-  llvm::outs() << llvm::format("query   loss %.6f  accuracy %.4f  (theta_0, "
-                               "batch statistics)\n",
-                               q.loss, q.accuracy);
+  printLine("query   loss %.6f  accuracy %.4f  (theta_0, batch statistics)",
+            q.loss, q.accuracy);
   if (queryEval) {
     Eval qe;
     if (!evaluate(queryEval, ep.queryImages, ep.queryLabels, state, qe, error))
       return fail(error);
-    llvm::outs() << llvm::format("query   loss %.6f  accuracy %.4f  (theta_0, "
-                                 "running statistics of the support "
-                                 "batches)\n",
-                                 qe.loss, qe.accuracy);
+    printLine("query   loss %.6f  accuracy %.4f  (theta_0, running "
+              "statistics of the support batches)",
+              qe.loss, qe.accuracy);
   }
   return 0;
 }

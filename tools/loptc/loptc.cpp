@@ -1,6 +1,7 @@
 //===- loptc.cpp - the lopt compiler driver -------------------------------===//
 //
 //   loptc FILE.lopt -emit=ast|mlir [-o OUT]     show a pipeline stage
+//   loptc --check-halide                        Halide JIT self-check
 //   loptc episode FILE.lopt [--data DIR] [--seed N] [--episode NAME]
 //                                               run an episode through the
 //                                               reference interpreter
@@ -8,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "tools/loptc/Driver.h"
 
+#include "codegen/HalideCheck.h"
 #include "dialect/LoptDialect.h"
 #include "frontend/MLIRGen.h"
 #include "frontend/Parser.h"
@@ -36,6 +38,9 @@ cl::opt<Emit> emit("emit", cl::desc("Stage to print"), cl::init(Emit::MLIR),
                    cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
                               clEnumValN(Emit::MLIR, "mlir",
                                          "the lopt dialect")));
+cl::opt<bool> checkHalideFlag(
+    "check-halide",
+    cl::desc("Check that Halide JIT-compiles and runs in this process"));
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default stdout)"),
                                 cl::value_desc("file"), cl::init("-"));
 
@@ -76,6 +81,13 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv, "lopt: a compiler for learned "
                                           "optimizers\n");
+  if (checkHalideFlag) {
+    std::string report;
+    bool ok = codegen::checkHalide(report);
+    (ok ? llvm::outs() : llvm::errs())
+        << (ok ? "" : "loptc: error: ") << report << "\n";
+    return ok ? 0 : 1;
+  }
   if (inputFile.empty()) {
     llvm::errs() << "loptc: error: no input file; usage: loptc FILE.lopt "
                     "-emit=ast|mlir, or loptc episode FILE.lopt\n";

@@ -1,4 +1,5 @@
-//===- DataTest.cpp - dataset loaders on synthetic and real data -----------===//
+//===- DataTest.cpp - dataset loaders on synthetic and real data
+//-----------===//
 //
 // Synthetic layouts written to a temp dir cover the loaders' logic and every
 // malformed-input path; the real benchmarks (skipped when absent) check the
@@ -20,10 +21,10 @@
 
 namespace lopt::data::testing {
 // From TestSupport.cpp.
-std::vector<uint8_t> encodePng(int width, int height, int bitDepth,
-                               int colorType,
-                               const std::vector<uint16_t> &samples,
-                               const std::vector<std::array<uint8_t, 3>> &palette);
+std::vector<uint8_t>
+encodePng(int width, int height, int bitDepth, int colorType,
+          const std::vector<uint16_t> &samples,
+          const std::vector<std::array<uint8_t, 3>> &palette);
 std::vector<uint8_t> encodeJpeg(int width, int height, int components,
                                 const std::vector<uint8_t> &samples,
                                 int quality);
@@ -31,9 +32,9 @@ std::string makeTempDir();
 void makeDirs(const std::string &path);
 void writeFile(const std::string &path, const std::vector<uint8_t> &bytes);
 void writeText(const std::string &path, const std::string &text);
-bool writeZip(const std::string &path,
-              const std::vector<std::pair<std::string, std::vector<uint8_t>>>
-                  &entries);
+bool writeZip(
+    const std::string &path,
+    const std::vector<std::pair<std::string, std::vector<uint8_t>>> &entries);
 void writeGz(const std::string &path, const std::vector<uint8_t> &bytes);
 } // namespace lopt::data::testing
 
@@ -51,7 +52,7 @@ bool contains(const Status &s, const std::string &needle) {
     Status st_ = (status);                                                     \
     EXPECT_FALSE(st_.ok()) << "expected an error mentioning " << (needle);     \
     EXPECT_TRUE(contains(st_, needle))                                         \
-        << "message '" << st_.message() << "' lacks '" << (needle) << "'";    \
+        << "message '" << st_.message() << "' lacks '" << (needle) << "'";     \
   } while (0)
 
 //===----------------------------------------------------------------------===//
@@ -75,8 +76,8 @@ std::string makeOmniglot(const std::string &trainSplit) {
     entries.push_back({"images_background/Alpha/character01/0001_0" +
                            std::to_string(i) + ".png",
                        dotPng(0, 3)});
-  entries.push_back({"images_background/Alpha/character02/0002_01.png",
-                     dotPng(1, 1)});
+  entries.push_back(
+      {"images_background/Alpha/character02/0002_01.png", dotPng(1, 1)});
   EXPECT_TRUE(writeZip(root + "/images_background.zip", entries));
   makeDirs(root + "/images_evaluation/Beta/character01");
   for (int i = 1; i <= 3; ++i)
@@ -144,10 +145,11 @@ TEST(OmniglotSynthetic, UnknownCharacterNamesSplitFileAndLine) {
 }
 
 TEST(OmniglotSynthetic, MalformedSplitLines) {
-  for (const char *bad : {"Alpha/character01\n", "Alpha/character01/rot045\n",
-                          "Alpha/character01/rot90\n",
-                          "Alpha/character01/rot000/x\n"}) {
-    std::string root = makeOmniglot(std::string("Alpha/character01/rot000\n") + bad);
+  for (const char *bad :
+       {"Alpha/character01\n", "Alpha/character01/rot045\n",
+        "Alpha/character01/rot90\n", "Alpha/character01/rot000/x\n"}) {
+    std::string root =
+        makeOmniglot(std::string("Alpha/character01/rot000\n") + bad);
     std::unique_ptr<Dataset> ds;
     Status s = openOmniglot(root, Split::Train, kGrey4, ds);
     EXPECT_ERROR_MENTIONS(s, "train.txt:2:");
@@ -398,7 +400,7 @@ TEST(MiniImagenetSynthetic, OpensAndResizes) {
   EXPECT_EQ(ds->numImages(1), 2u);
   std::vector<float> px(3 * 16);
   ASSERT_TRUE(ds->loadImage(0, 0, px.data()).ok());
-  EXPECT_NEAR(px[0], 0.0f, 0.02f);       // R plane
+  EXPECT_NEAR(px[0], 0.0f, 0.02f);          // R plane
   EXPECT_NEAR(px[2 * 16 + 5], 1.0f, 0.02f); // B plane
   std::unique_ptr<Dataset> grey;
   ASSERT_TRUE(openMiniImagenet(root, Split::Train, {1, 8, 8}, grey).ok());
@@ -417,10 +419,9 @@ TEST(MiniImagenetSynthetic, MissingImageNamesCsvLineAndPath) {
 
 TEST(MiniImagenetSynthetic, MalformedCsv) {
   std::unique_ptr<Dataset> ds;
-  EXPECT_ERROR_MENTIONS(
-      openMiniImagenet(makeMini("file,class\na1.jpg,nA\n"), Split::Train,
-                       {3, 8, 8}, ds),
-      "train.csv:1:");
+  EXPECT_ERROR_MENTIONS(openMiniImagenet(makeMini("file,class\na1.jpg,nA\n"),
+                                         Split::Train, {3, 8, 8}, ds),
+                        "train.csv:1:");
   EXPECT_ERROR_MENTIONS(openMiniImagenet(makeMini("filename,label\na1.jpg\n"),
                                          Split::Train, {3, 8, 8}, ds),
                         "train.csv:2:");
@@ -432,9 +433,9 @@ TEST(MiniImagenetSynthetic, MalformedCsv) {
       openMiniImagenet(makeMini("filename,label\na1.jpg,nA\n,nA\n"),
                        Split::Train, {3, 8, 8}, ds),
       "train.csv:3:");
-  EXPECT_ERROR_MENTIONS(openMiniImagenet(makeMini(""), Split::Train,
-                                         {3, 8, 8}, ds),
-                        "train.csv: empty");
+  EXPECT_ERROR_MENTIONS(
+      openMiniImagenet(makeMini(""), Split::Train, {3, 8, 8}, ds),
+      "train.csv: empty");
 }
 
 TEST(MiniImagenetSynthetic, RaviCsvIsNotUsedSilently) {
@@ -531,8 +532,9 @@ TEST(OmniglotReal, EpisodesAreShapedSeededAndInRange) {
   std::unique_ptr<Dataset> ds;
   Status s = openDataset(kOmniglot, Split::Train, {1, 28, 28}, ds);
   ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_NE(ds->describe().find("Omniglot (Vinyals split 'train', 4112 classes"),
-            std::string::npos)
+  EXPECT_NE(
+      ds->describe().find("Omniglot (Vinyals split 'train', 4112 classes"),
+      std::string::npos)
       << ds->describe();
 
   EpisodeSpec spec = {5, 1, 15};
@@ -545,8 +547,9 @@ TEST(OmniglotReal, EpisodesAreShapedSeededAndInRange) {
   EXPECT_EQ(a.supportLabels.shape, (lopt::Shape{5}));
   EXPECT_EQ(a.queryLabels.shape, (lopt::Shape{75}));
   ASSERT_EQ(a.classNames.size(), 5u);
-  EXPECT_EQ(std::set<std::string>(a.classNames.begin(), a.classNames.end()).size(),
-            5u);
+  EXPECT_EQ(
+      std::set<std::string>(a.classNames.begin(), a.classNames.end()).size(),
+      5u);
   for (int i = 0; i < 5; ++i)
     EXPECT_EQ(a.supportLabels[i], i);
   for (int i = 0; i < 75; ++i)
@@ -632,8 +635,8 @@ TEST(FashionMnistReal, FiveFiveClassSplit) {
   ASSERT_EQ(train->numClasses(), 5u);
   ASSERT_EQ(val->numClasses(), 5u);
   ASSERT_EQ(test->numClasses(), 5u);
-  const char *names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress",
-                           "Coat",        "Sandal",  "Shirt",    "Sneaker",
+  const char *names[10] = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                           "Coat",        "Sandal",    "Shirt",    "Sneaker",
                            "Bag",         "Ankle boot"};
   for (size_t c = 0; c < 5; ++c) {
     EXPECT_EQ(train->className(c), names[c]);

@@ -1,4 +1,5 @@
-//===- EpisodeSamplerTest.cpp - episode layout and reproducibility ---------===//
+//===- EpisodeSamplerTest.cpp - episode layout and reproducibility
+//---------===//
 //
 // Uses an in-memory dataset whose pixels encode (class, image), so that the
 // episode layout can be checked exactly without any files.
@@ -99,9 +100,9 @@ TEST(EpisodeSamplerTest, SeedDeterminesEpisode) {
   // Golden episode: the sampler is specified to give the same episode on
   // every platform, so its output for one seed is pinned here. A change to
   // the generator or to the order of draws must update this on purpose.
-  EXPECT_EQ(a.classNames, (std::vector<std::string>{
-                              "class87", "class34", "class58", "class70",
-                              "class62"}));
+  EXPECT_EQ(a.classNames,
+            (std::vector<std::string>{"class87", "class34", "class58",
+                                      "class70", "class62"}));
   std::vector<int> queryIds;
   for (int row = 0; row < 25; ++row)
     queryIds.push_back(int(a.queryImages.data[row * 6] * 1e6f + 0.5f));

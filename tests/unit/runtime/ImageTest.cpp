@@ -1,4 +1,5 @@
-//===- ImageTest.cpp - PNG/JPEG decoding and image transforms --------------===//
+//===- ImageTest.cpp - PNG/JPEG decoding and image transforms
+//--------------===//
 
 #include "runtime/Image.h"
 
@@ -11,10 +12,10 @@
 
 namespace lopt::data::testing {
 // From TestSupport.cpp.
-std::vector<uint8_t> encodePng(int width, int height, int bitDepth,
-                               int colorType,
-                               const std::vector<uint16_t> &samples,
-                               const std::vector<std::array<uint8_t, 3>> &palette);
+std::vector<uint8_t>
+encodePng(int width, int height, int bitDepth, int colorType,
+          const std::vector<uint16_t> &samples,
+          const std::vector<std::array<uint8_t, 3>> &palette);
 std::vector<uint8_t> encodeJpeg(int width, int height, int components,
                                 const std::vector<uint8_t> &samples,
                                 int quality);
@@ -95,8 +96,8 @@ TEST(ImageTest, TruncatedPngIsAnErrorNamingTheFile) {
   ASSERT_GT(png.size(), 4096u);
   // The last cut removes the final IDAT CRC. (Losing only the 12-byte IEND
   // trailer after complete pixel data is accepted, as libpng does.)
-  for (size_t keep : {size_t(4), size_t(20), size_t(60), png.size() / 2,
-                      png.size() - 13}) {
+  for (size_t keep :
+       {size_t(4), size_t(20), size_t(60), png.size() / 2, png.size() - 13}) {
     std::vector<uint8_t> cut(png.begin(), png.begin() + keep);
     FloatImage img;
     Status s = decodeImage(cut.data(), cut.size(), "cut.png", img);
@@ -188,7 +189,8 @@ TEST(ImageTest, MutatedInputsNeverCrash) {
       if (!s.ok())
         EXPECT_NE(s.message().find("fuzz.img"), std::string::npos);
       else
-        EXPECT_EQ(img.data.size(), size_t(img.channels) * img.height * img.width);
+        EXPECT_EQ(img.data.size(),
+                  size_t(img.channels) * img.height * img.width);
     }
 }
 
@@ -237,8 +239,10 @@ TEST(ImageTest, RotationKeepsChannelsSeparate) {
 }
 
 TEST(ImageTest, ResizeOfConstantImageStaysConstant) {
-  for (auto [h, w, oh, ow] : std::vector<std::array<int, 4>>{
-           {105, 105, 28, 28}, {84, 84, 28, 28}, {5, 7, 13, 11}, {3, 3, 3, 1}}) {
+  for (auto [h, w, oh, ow] : std::vector<std::array<int, 4>>{{105, 105, 28, 28},
+                                                             {84, 84, 28, 28},
+                                                             {5, 7, 13, 11},
+                                                             {3, 3, 3, 1}}) {
     FloatImage img(2, h, w, 0.7f);
     FloatImage out = resizeArea(img, oh, ow);
     ASSERT_EQ(out.height, oh);

@@ -1,4 +1,5 @@
-//===- TestSupport.cpp - synthetic files for the data-layer tests ----------===//
+//===- TestSupport.cpp - synthetic files for the data-layer tests
+//----------===//
 //
 // Writers for tiny PNG, JPEG, zip and gzip files, so that every decoder and
 // loader path (including the malformed ones) is tested without real data.
@@ -18,6 +19,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <ftw.h>
 #include <string>
 #include <sys/stat.h>
 #include <utility>
@@ -37,10 +39,10 @@ void flushNothing(png_structp) {}
 /// interleaved (bit depths below 8 are packed by libpng; 16-bit values are
 /// written big-endian). For PNG_COLOR_TYPE_PALETTE the samples are indices
 /// into `palette`.
-std::vector<uint8_t> encodePng(int width, int height, int bitDepth,
-                               int colorType,
-                               const std::vector<uint16_t> &samples,
-                               const std::vector<std::array<uint8_t, 3>> &palette) {
+std::vector<uint8_t>
+encodePng(int width, int height, int bitDepth, int colorType,
+          const std::vector<uint16_t> &samples,
+          const std::vector<std::array<uint8_t, 3>> &palette) {
   std::vector<uint8_t> out;
   png_structp png =
       png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
@@ -61,8 +63,8 @@ std::vector<uint8_t> encodePng(int width, int height, int bitDepth,
   png_write_info(png, info);
   if (bitDepth < 8)
     png_set_packing(png);
-  int channels = colorType == PNG_COLOR_TYPE_RGB         ? 3
-                 : colorType == PNG_COLOR_TYPE_RGB_ALPHA ? 4
+  int channels = colorType == PNG_COLOR_TYPE_RGB          ? 3
+                 : colorType == PNG_COLOR_TYPE_RGB_ALPHA  ? 4
                  : colorType == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
                                                           : 1;
   size_t perRow = size_t(width) * channels;
@@ -114,7 +116,23 @@ std::vector<uint8_t> encodeJpeg(int width, int height, int components,
   return out;
 }
 
-/// A fresh directory under $TMPDIR (or /tmp).
+namespace {
+std::vector<std::string> &tempDirs() {
+  static std::vector<std::string> dirs;
+  return dirs;
+}
+int removeEntry(const char *path, const struct stat *, int, struct FTW *) {
+  ::remove(path);
+  return 0;
+}
+// Runs at exit so that repeated test runs do not litter $TMPDIR.
+void removeTempDirs() {
+  for (const std::string &dir : tempDirs())
+    nftw(dir.c_str(), removeEntry, 16, FTW_DEPTH | FTW_PHYS);
+}
+} // namespace
+
+/// A fresh directory under $TMPDIR (or /tmp), removed when the test exits.
 std::string makeTempDir() {
   const char *base = std::getenv("TMPDIR");
   std::string pattern =
@@ -123,6 +141,9 @@ std::string makeTempDir() {
   buf.push_back('\0');
   if (!mkdtemp(buf.data()))
     std::abort();
+  if (tempDirs().empty())
+    std::atexit(removeTempDirs);
+  tempDirs().push_back(buf.data());
   return buf.data();
 }
 
@@ -147,9 +168,9 @@ void writeText(const std::string &path, const std::string &text) {
 }
 
 /// Writes a deflated zip archive holding `entries` (name, contents).
-bool writeZip(const std::string &path,
-              const std::vector<std::pair<std::string, std::vector<uint8_t>>>
-                  &entries) {
+bool writeZip(
+    const std::string &path,
+    const std::vector<std::pair<std::string, std::vector<uint8_t>>> &entries) {
   int code = 0;
   zip_t *zip = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code);
   if (!zip)

@@ -159,8 +159,9 @@ LogicalResult EpisodeOp::verify() {
   if (getInnerBatch() > support || support % getInnerBatch() != 0)
     return emitOpError() << "inner_batch " << getInnerBatch()
                          << " must divide the support set size " << support;
-  if (getInit() != "learned" && getInit() != "random")
-    return emitOpError() << "init must be \"learned\" or \"random\"";
+  if (getInit() != "learned" && getInit() != "fixed" && getInit() != "random")
+    return emitOpError()
+           << "init must be \"learned\", \"fixed\" or \"random\"";
   StringRef mg = getMetaGradient();
   if (mg != "first_order" && mg != "full" && mg != "horizon")
     return emitOpError()

@@ -281,6 +281,11 @@ def Lopt_EpisodeOp : Lopt_Op<"episode", [Symbol,
     DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "a few-shot meta-training episode: learner, cell, task shape";
   let description = [{
+    `init` says where the learner's initial parameters theta_0 come from:
+    "learned" (a meta-parameter, initialised by the learner's initialisers),
+    "fixed" (drawn once from those initialisers, then kept) or "random"
+    (drawn afresh every episode).
+
     Names the learner instances the episode runs (support batches, query batch
     with batch statistics, and, when batch norm evaluates with running
     statistics, the query batch in evaluation mode), the update cell, the

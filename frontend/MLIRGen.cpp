@@ -1125,7 +1125,7 @@ LogicalResult Gen::genEpisode(const EpisodeAST &e) {
            << "inner_batch " << innerBatch
            << " must divide the support set size ways * shots = "
            << ways * shots;
-  FailureOr<std::string> init = word("init", {"learned", "random"}, "learned");
+  FailureOr<std::string> init = word("init", {"learned", "fixed", "random"}, "learned");
   FailureOr<std::string> bnEval =
       word("batchnorm_eval", {"running", "batch"}, "running");
   FailureOr<std::string> divide =

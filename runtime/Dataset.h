@@ -89,7 +89,8 @@ public:
   /// "Omniglot (Vinyals split 'train', 4112 classes, from /path/zips)".
   virtual std::string describe() const = 0;
   virtual size_t numClasses() const = 0;
-  /// A name unique within the dataset (Omniglot: "Alphabet/characterNN/rotDDD").
+  /// A name unique within the dataset (Omniglot:
+  /// "Alphabet/characterNN/rotDDD").
   virtual const std::string &className(size_t c) const = 0;
   virtual size_t numImages(size_t c) const = 0;
   /// Decodes image i of class c, converted to spec() (channels, resize), into

@@ -1,7 +1,7 @@
-//===- EpisodeSampler.cpp - seeded N-way K-shot episodes -------------------===//
+//===- EpisodeSampler.cpp - seeded N-way K-shot episodes ------------------===//
 //
-// Class and image choice by partial Fisher-Yates shuffles driven by
-// SplitMix64; the order of generator calls is part of the reproducibility
+// Class and image choice by partial Fisher-Yates shuffles driven by lopt::Rng
+// (SplitMix64); the order of generator calls is part of the reproducibility
 // contract (classes first, then each chosen class's images in label order).
 //
 //===----------------------------------------------------------------------===//
@@ -14,7 +14,7 @@ namespace lopt::data {
 
 namespace {
 // The first k entries of a uniformly random permutation of 0..n-1.
-std::vector<size_t> chooseDistinct(SplitMix64 &rng, size_t n, size_t k) {
+std::vector<size_t> chooseDistinct(Rng &rng, size_t n, size_t k) {
   std::vector<size_t> idx(n);
   std::iota(idx.begin(), idx.end(), size_t(0));
   for (size_t j = 0; j < k; ++j)
@@ -29,8 +29,9 @@ Status sampleEpisode(Dataset &dataset, const EpisodeSpec &spec, uint64_t seed,
   if (spec.ways < 1 || spec.shots < 1 || spec.queries < 0)
     return Status::error(
         "episode spec: need ways >= 1, shots >= 1 and queries >= 0; got "
-        "ways=" + std::to_string(spec.ways) + " shots=" +
-        std::to_string(spec.shots) + " queries=" + std::to_string(spec.queries));
+        "ways=" +
+        std::to_string(spec.ways) + " shots=" + std::to_string(spec.shots) +
+        " queries=" + std::to_string(spec.queries));
   size_t ways = size_t(spec.ways), shots = size_t(spec.shots),
          queries = size_t(spec.queries), perClass = shots + queries;
   if (dataset.numClasses() < ways)
@@ -41,11 +42,10 @@ Status sampleEpisode(Dataset &dataset, const EpisodeSpec &spec, uint64_t seed,
   // reported on the first episode whatever the seed.
   for (size_t c = 0; c < dataset.numClasses(); ++c)
     if (dataset.numImages(c) < perClass)
-      return Status::error(dataset.describe() + ": class '" +
-                           dataset.className(c) + "' has " +
-                           std::to_string(dataset.numImages(c)) +
-                           " images, fewer than shots + queries = " +
-                           std::to_string(perClass));
+      return Status::error(
+          dataset.describe() + ": class '" + dataset.className(c) + "' has " +
+          std::to_string(dataset.numImages(c)) +
+          " images, fewer than shots + queries = " + std::to_string(perClass));
 
   const ImageSpec &is = dataset.spec();
   size_t imageSize = dataset.imageSize();
@@ -58,7 +58,7 @@ Status sampleEpisode(Dataset &dataset, const EpisodeSpec &spec, uint64_t seed,
   out.queryLabels = Tensor<int32_t>({int64_t(ways * queries)});
   out.classNames.clear();
 
-  SplitMix64 rng(seed);
+  Rng rng(seed);
   std::vector<size_t> classes = chooseDistinct(rng, dataset.numClasses(), ways);
   for (size_t label = 0; label < ways; ++label) {
     size_t c = classes[label];

@@ -9,6 +9,7 @@
 #define LOPT_RUNTIME_EPISODESAMPLER_H
 
 #include "runtime/Dataset.h"
+#include "runtime/Random.h"
 #include "runtime/Tensor.h"
 
 #include <cstdint>
@@ -28,32 +29,6 @@ struct Episode {
   Tensor<float> queryImages;     // [ways*queries, C, H, W], class-major
   Tensor<int32_t> queryLabels;   // [ways*queries]
   std::vector<std::string> classNames; // ways names, index = label
-};
-
-/// A small deterministic generator (SplitMix64, Steele et al. 2014): the same
-/// seed gives the same stream everywhere, unlike the std distributions whose
-/// results are implementation-defined.
-class SplitMix64 {
-public:
-  explicit SplitMix64(uint64_t seed) : State(seed) {}
-  uint64_t next() {
-    uint64_t z = (State += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in [0, n) for n >= 1, without modulo bias (rejection sampling).
-  uint64_t below(uint64_t n) {
-    uint64_t threshold = (0 - n) % n; // 2^64 mod n
-    uint64_t r;
-    do
-      r = next();
-    while (r < threshold);
-    return r % n;
-  }
-
-private:
-  uint64_t State;
 };
 
 /// Seeded and reproducible on every platform. Picks `ways` distinct classes,

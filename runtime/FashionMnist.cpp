@@ -1,4 +1,5 @@
-//===- FashionMnist.cpp - Fashion-MNIST as a 5/5 few-shot benchmark --------===//
+//===- FashionMnist.cpp - Fashion-MNIST as a 5/5 few-shot benchmark
+//--------===//
 //
 // Reads the gzipped IDX files (zlib's gz* API also reads them uncompressed)
 // and exposes the class split documented in Dataset.h: Train = classes 0-4
@@ -83,8 +84,9 @@ Status readIdx(const std::string &path, int rank, Idx &out) {
   if (magic != expected) {
     gzclose(f);
     return Status::error(path + ": bad IDX magic number " + hex32(magic) +
-                         ", expected " + hex32(expected) + " (unsigned bytes, " +
-                         std::to_string(rank) + " dimensions)");
+                         ", expected " + hex32(expected) +
+                         " (unsigned bytes, " + std::to_string(rank) +
+                         " dimensions)");
   }
   out.dims.clear();
   uint64_t total = 1;
@@ -131,9 +133,8 @@ public:
   Status open();
 
   std::string describe() const override {
-    return "Fashion-MNIST (split '" + std::string(splitName(TheSplit)) +
-           "', " + std::to_string(Names.size()) + " classes, from " +
-           ImagesPath + ")";
+    return "Fashion-MNIST (split '" + std::string(splitName(TheSplit)) + "', " +
+           std::to_string(Names.size()) + " classes, from " + ImagesPath + ")";
   }
   size_t numClasses() const override { return Names.size(); }
   const std::string &className(size_t c) const override { return Names[c]; }
@@ -221,9 +222,8 @@ Status FashionMnistDataset::loadImage(size_t c, size_t i, float *out) {
   const uint8_t *src = Pixels.data() + size_t(k) * Rows * Cols;
   for (size_t p = 0; p < img.data.size(); ++p)
     img.data[p] = src[p] * (1.0f / 255.0f);
-  return convertToSpec(img, Spec,
-                       ImagesPath + "[" + std::to_string(FileIndex[k]) + "]",
-                       out);
+  return convertToSpec(
+      img, Spec, ImagesPath + "[" + std::to_string(FileIndex[k]) + "]", out);
 }
 
 } // namespace

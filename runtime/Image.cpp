@@ -1,4 +1,5 @@
-//===- Image.cpp - PNG/JPEG decoding, rotation, resize ---------------------===//
+//===- Image.cpp - PNG/JPEG decoding, rotation, resize
+//---------------------===//
 //
 // Decoders for the benchmark images and the transforms applied to them. The
 // decoders are written so that no input, however corrupt, aborts the process.
@@ -245,8 +246,8 @@ FloatImage rotate90(const FloatImage &img, int quarterTurns) {
   for (int c = 0; c < img.channels; ++c)
     for (int y = 0; y < W; ++y)
       for (int x = 0; x < H; ++x)
-        out.at(c, y, x) = k == 1 ? img.at(c, x, W - 1 - y)
-                                 : img.at(c, H - 1 - x, y);
+        out.at(c, y, x) =
+            k == 1 ? img.at(c, x, W - 1 - y) : img.at(c, H - 1 - x, y);
   return out;
 }
 

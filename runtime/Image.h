@@ -1,4 +1,5 @@
-//===- Image.h - image decoding and resampling for the data layer -*- C++ -*-===//
+//===- Image.h - image decoding and resampling for the data layer -*- C++
+//-*-===//
 //
 // PNG (libpng) and JPEG (libjpeg) decoding from memory into a float image,
 // plus the few transforms the few-shot benchmarks need: rotation by quarter

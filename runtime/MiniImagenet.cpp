@@ -1,4 +1,5 @@
-//===- MiniImagenet.cpp - Mini-ImageNet in the Ravi & Larochelle layout ----===//
+//===- MiniImagenet.cpp - Mini-ImageNet in the Ravi & Larochelle layout
+//----===//
 //
 // Reads <root>/<split>.csv (`filename,label`) and decodes <root>/images/* on
 // demand. Opening checks that every listed image exists (one stat each), so
@@ -24,9 +25,8 @@ public:
   Status open();
 
   std::string describe() const override {
-    return "Mini-ImageNet (split '" + std::string(splitName(TheSplit)) +
-           "', " + std::to_string(Names.size()) + " classes, from " + CsvPath +
-           ")";
+    return "Mini-ImageNet (split '" + std::string(splitName(TheSplit)) + "', " +
+           std::to_string(Names.size()) + " classes, from " + CsvPath + ")";
   }
   size_t numClasses() const override { return Names.size(); }
   const std::string &className(size_t c) const override { return Names[c]; }
@@ -53,7 +53,8 @@ Status MiniImagenetDataset::open() {
         isRegularFile(ravi)
             ? " (" + ravi +
                   " exists but is not used: it is the full 600-image split; "
-                  "put a csv listing the images present at " + CsvPath + ")"
+                  "put a csv listing the images present at " +
+                  CsvPath + ")"
             : "";
     return Status::error(CsvPath + ": not found" + hint);
   }
@@ -83,8 +84,10 @@ Status MiniImagenetDataset::open() {
     std::string where = CsvPath + ":" + std::to_string(lineNo) + ": ";
     if (!sawHeader) {
       if (line != "filename,label")
-        return Status::error(where + "expected the header 'filename,label', "
-                                     "got '" + line + "'");
+        return Status::error(where +
+                             "expected the header 'filename,label', "
+                             "got '" +
+                             line + "'");
       sawHeader = true;
       continue;
     }
@@ -92,9 +95,12 @@ Status MiniImagenetDataset::open() {
       continue;
 
     size_t comma = line.find(',');
-    if (comma == std::string::npos || line.find(',', comma + 1) != std::string::npos)
-      return Status::error(where + "expected 'filename,label' (two fields), "
-                                   "got '" + line + "'");
+    if (comma == std::string::npos ||
+        line.find(',', comma + 1) != std::string::npos)
+      return Status::error(where +
+                           "expected 'filename,label' (two fields), "
+                           "got '" +
+                           line + "'");
     std::string file = line.substr(0, comma), label = line.substr(comma + 1);
     if (file.empty() || label.empty())
       return Status::error(where + "empty " +

@@ -1,4 +1,5 @@
-//===- Omniglot.cpp - Omniglot with the Vinyals et al. splits --------------===//
+//===- Omniglot.cpp - Omniglot with the Vinyals et al. splits
+//--------------===//
 //
 // Reads the official Omniglot layout (images_background / images_evaluation,
 // as folders or as the released .zip archives) and the Vinyals split files.
@@ -190,8 +191,9 @@ Status OmniglotDataset::indexZip(int source) {
     Characters[ch].images.push_back({source, zip_uint64_t(e), name});
   }
   for (size_t c = before; c < Characters.size(); ++c)
-    std::sort(Characters[c].images.begin(), Characters[c].images.end(),
-              [](const ImageRef &a, const ImageRef &b) { return a.name < b.name; });
+    std::sort(
+        Characters[c].images.begin(), Characters[c].images.end(),
+        [](const ImageRef &a, const ImageRef &b) { return a.name < b.name; });
   if (Characters.size() == before)
     return Status::error(Sources[source].location +
                          ": no '<archive>/<Alphabet>/<characterNN>/*.png' "
@@ -210,7 +212,8 @@ long OmniglotDataset::findCharacter(const std::string &alphabet,
   for (size_t s = 0; s < Sources.size(); ++s) {
     if (Sources[s].zip)
       continue;
-    std::string dir = joinPath(joinPath(Sources[s].location, alphabet), character);
+    std::string dir =
+        joinPath(joinPath(Sources[s].location, alphabet), character);
     DIR *d = opendir(dir.c_str());
     if (!d)
       continue;
@@ -223,8 +226,9 @@ long OmniglotDataset::findCharacter(const std::string &alphabet,
     closedir(d);
     if (ch.images.empty())
       continue;
-    std::sort(ch.images.begin(), ch.images.end(),
-              [](const ImageRef &a, const ImageRef &b) { return a.name < b.name; });
+    std::sort(
+        ch.images.begin(), ch.images.end(),
+        [](const ImageRef &a, const ImageRef &b) { return a.name < b.name; });
     Characters.push_back(std::move(ch));
     CharacterIndex.emplace(key, Characters.size() - 1);
     return long(Characters.size() - 1);
@@ -236,8 +240,8 @@ Status OmniglotDataset::open() {
   if (Status s = openSources(); !s)
     return s;
 
-  std::string splitFile = joinPath(
-      Root, std::string("splits/vinyals/") + splitName(TheSplit) + ".txt");
+  std::string splitFile = joinPath(Root, std::string("splits/vinyals/") +
+                                             splitName(TheSplit) + ".txt");
   std::vector<uint8_t> text;
   if (Status s = readFile(splitFile, text); !s)
     return s;
@@ -271,8 +275,9 @@ Status OmniglotDataset::open() {
       degrees = std::stoi(parts[2].substr(3));
     if (parts.size() != 3 || parts[0].empty() || parts[1].empty() ||
         (degrees != 0 && degrees != 90 && degrees != 180 && degrees != 270))
-      return Status::error(where + "expected 'Alphabet/characterNN/rotDDD' "
-                                   "with DDD one of 000, 090, 180, 270; got '" +
+      return Status::error(where +
+                           "expected 'Alphabet/characterNN/rotDDD' "
+                           "with DDD one of 000, 090, 180, 270; got '" +
                            line + "'");
     if (!seen.emplace(line, lineNo).second)
       return Status::error(where + "class '" + line +
@@ -329,7 +334,8 @@ Status OmniglotDataset::loadImage(size_t c, size_t i, float *out) {
     zip_fclose(f);
     if (failed)
       return Status::error(name + ": cannot read zip entry (" +
-                           (why.empty() ? std::string("truncated") : why) + ")");
+                           (why.empty() ? std::string("truncated") : why) +
+                           ")");
   } else if (Status s = readFile(ref.name, Bytes); !s) {
     return s;
   }

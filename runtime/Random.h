@@ -32,13 +32,13 @@ public:
       u1 = 1e-300;
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
   }
-  /// Uniform integer in [0, n), unbiased (rejection sampling).
+  /// Uniform in [0, n) for n >= 1, without modulo bias (rejection sampling).
   uint64_t below(uint64_t n) {
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t threshold = (0 - n) % n; // 2^64 mod n
     uint64_t r;
     do
       r = next();
-    while (r >= limit);
+    while (r < threshold);
     return r % n;
   }
 

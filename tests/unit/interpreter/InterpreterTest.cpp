@@ -186,6 +186,48 @@ func.func @f(%p: tensor<f32>, %g: tensor<f32>, %v: tensor<2xf32>) -> (tensor<f32
   EXPECT_FLOAT_EQ(r[1].f[1], 2.0f);   // max(sqrt(4), 0.4)
 }
 
+// Every elementwise op dispatches to its reference op (exact equality), on a
+// vector, in double.
+TEST_F(InterpreterTest, EveryElementwiseOpMatchesItsReferenceOp) {
+  using T = double;
+  Tensor<T> a({4}, std::vector<T>{0.25, 1.5, 2.0, 0.75});
+  Tensor<T> b({4}, std::vector<T>{-1.0, 0.5, 3.0, 0.75});
+  struct Case {
+    const char *op;
+    Tensor<T> (*ref)(const Tensor<T> &);
+  };
+  for (const Case &c : std::vector<Case>{
+           {"neg", ref::neg<T>}, {"relu", ref::relu<T>},
+           {"sigmoid", ref::sigmoid<T>}, {"tanh", ref::tanh<T>},
+           {"exp", ref::exp<T>}, {"log", ref::log<T>}, {"abs", ref::abs<T>},
+           {"sqrt", ref::sqrt<T>}, {"sign", ref::sign<T>},
+           {"square", ref::square<T>}}) {
+    auto fn = parse(std::string("func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {\n") +
+                    "  %0 = lopt." + c.op + " %x : tensor<4xf32>\n" +
+                    "  return %0 : tensor<4xf32>\n}");
+    auto r = run<T>(fn, {a});
+    Tensor<T> want = c.ref(a);
+    for (int k = 0; k < 4; ++k)
+      EXPECT_EQ(r[0].f[k], want[k]) << c.op << " element " << k;
+  }
+  struct BinCase {
+    const char *op;
+    Tensor<T> (*ref)(const Tensor<T> &, const Tensor<T> &);
+  };
+  for (const BinCase &c : std::vector<BinCase>{
+           {"add", ref::add<T>}, {"sub", ref::sub<T>}, {"mul", ref::mul<T>},
+           {"div", ref::div<T>}, {"pow", ref::pow<T>}, {"min", ref::min<T>},
+           {"max", ref::max<T>}}) {
+    auto fn = parse(std::string("func.func @f(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {\n") +
+                    "  %0 = lopt." + c.op + " %x, %y : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>\n" +
+                    "  return %0 : tensor<4xf32>\n}");
+    auto r = run<T>(fn, {a, b});
+    Tensor<T> want = c.ref(a, b);
+    for (int k = 0; k < 4; ++k)
+      EXPECT_EQ(r[0].f[k], want[k]) << c.op << " element " << k;
+  }
+}
+
 TEST_F(InterpreterTest, RejectsWrongArgumentShapes) {
   auto fn = parse(R"(
 func.func @f(%x: tensor<3xf32> {lopt.name = "x", lopt.role = "input"}) -> tensor<3xf32> {

@@ -24,6 +24,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -39,6 +40,16 @@ struct Const {
   bool isInt = false;
 };
 using Env = std::map<std::string, Const>;
+
+/// Largest tensor a description may create (2^36 elements, 256 GiB of f32):
+/// beyond it element counts stop being meaningful for a static graph.
+constexpr double kMaxElements = double(int64_t(1) << 36);
+bool tooLarge(const Shape &s) {
+  double n = 1;
+  for (int64_t d : s)
+    n *= double(d);
+  return n > kMaxElements;
+}
 
 /// Shortest natural rendering of a number for messages (2.5, 1e-05, 32).
 std::string fmt(double v) {
@@ -220,8 +231,10 @@ LogicalResult Gen::evalInt(const Expr &e, const Env &env, int64_t &out,
   Const c;
   if (failed(evalConst(e, env, c)))
     return failure();
-  if (c.value != std::floor(c.value) || std::fabs(c.value) > 1e12)
+  if (c.value != std::floor(c.value))
     return error(e.loc) << what << " must be an integer, got " << fmt(c.value);
+  if (std::fabs(c.value) > 1e12)
+    return error(e.loc) << what << " is too large: " << fmt(c.value);
   out = int64_t(c.value);
   if (out < min)
     return error(e.loc) << what << " must be at least " << min << ", got "
@@ -314,6 +327,9 @@ FailureOr<Shape> Gen::evalType(const TypeAST &t, const Env &env) {
       return failure();
     s.push_back(v);
   }
+  if (tooLarge(s))
+    return error(t.loc) << "the type " << shapeToString(s)
+                        << " has too many elements";
   return s;
 }
 
@@ -353,6 +369,9 @@ FailureOr<DictionaryAttr> Gen::genInit(const Expr &e, const Env &env,
   } else if (e.name == "normal") {
     ok = numbers({"mean", "std"});
   } else if (e.name == "fan_in_uniform") {
+    if (e.hasParens && (!e.args.empty() || !e.named.empty()))
+      return error(e.loc) << "'fan_in_uniform' takes no arguments: its bound "
+                             "1/sqrt(fan_in) comes from the layer";
     if (fanIn <= 0)
       return error(e.loc) << "fan_in_uniform is only defined for learner "
                              "layer weights and biases";
@@ -623,6 +642,10 @@ LogicalResult Gen::genLayer(const LayerAST &layer, FuncBuild &fb, Value &x,
     if (args.count("stride") &&
         failed(evalInt(*args["stride"], env, stride, "maxpool stride", 1)))
       return failure();
+    if (xs.size() != 4)
+      return error(layer.loc) << "maxpool expects an image input [channels, "
+                                 "height, width] per example, got "
+                              << shapeToString(Shape(xs.begin() + 1, xs.end()));
     shape::Result r = shape::maxpool(xs, k, stride);
     if (!r.ok())
       return shapeError(r);
@@ -658,6 +681,10 @@ LogicalResult Gen::genLayer(const LayerAST &layer, FuncBuild &fb, Value &x,
               "flatten or linear";
   }
   ++counters[kind];
+  auto out = cast<RankedTensorType>(x.getType()).getShape();
+  if (tooLarge(Shape(out.begin(), out.end())))
+    return error(layer.loc) << "'" << kind << "' produces a tensor with too "
+                            << "many elements";
   return success();
 }
 
@@ -955,10 +982,17 @@ FailureOr<Value> Gen::genValue(const Expr &e, CellScope &scope) {
   Location l = loc(e.loc);
   switch (e.kind) {
   case Expr::Kind::Number:
+    if (std::fabs(e.number) > std::numeric_limits<float>::max())
+      return error(e.loc) << "the number " << fmt(e.number)
+                          << " does not fit in f32";
     return constant(e.number, l);
   case Expr::Kind::Name: {
-    if (auto c = scope.consts.find(e.name); c != scope.consts.end())
+    if (auto c = scope.consts.find(e.name); c != scope.consts.end()) {
+      if (std::fabs(c->second.value) > std::numeric_limits<float>::max())
+        return error(e.loc) << "'" << e.name << "' = " << fmt(c->second.value)
+                            << " does not fit in f32";
       return constant(c->second.value, l);
+    }
     if (auto v = scope.values.find(e.name); v != scope.values.end())
       return v->second;
     if (llvm::is_contained(kCellInputs, e.name))

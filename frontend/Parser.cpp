@@ -21,8 +21,7 @@ namespace {
 
 class Parser {
 public:
-  Parser(llvm::SourceMgr &sm, ModuleAST &module, llvm::StringSet<> &visiting)
-      : sm(sm), module(module), visiting(visiting) {}
+  Parser(llvm::SourceMgr &sm, ModuleAST &module) : sm(sm), module(module) {}
 
   /// Opens `path` (relative to the working directory or to the importing
   /// file) and parses it; `importLoc` is where an import named it.
@@ -103,7 +102,8 @@ private:
 
   llvm::SourceMgr &sm;
   ModuleAST &module;
-  llvm::StringSet<> &visiting; // files being parsed, to reject import cycles
+  llvm::StringSet<> visiting; // files being parsed, to reject import cycles
+  llvm::StringSet<> parsed;   // files already parsed: importing one again is a no-op
   std::string currentPath;
   std::unique_ptr<Lexer> lexer;
   Token tok;
@@ -136,9 +136,12 @@ bool Parser::parseFile(const std::string &path, SMLoc importLoc,
   llvm::SmallString<256> real;
   if (llvm::sys::fs::real_path(resolved, real))
     real = resolved;
-  if (!visiting.insert(real).second)
+  if (visiting.contains(real))
     return error(importLoc, "import cycle: '" + resolved +
                                 "' is already being imported");
+  if (!parsed.insert(real).second)
+    return true; // e.g. two imports that both import conv4.lopt
+  visiting.insert(real);
 
   unsigned id = sm.AddNewSourceBuffer(std::move(*bufOr), importLoc);
   std::string savedPath = currentPath;
@@ -193,7 +196,7 @@ bool Parser::parseImport() {
   return parseFile(path, loc, /*isMain=*/false);
 }
 
-/// params ::= '(' (IDENT ('=' expr)? (',' IDENT ('=' expr)?)*)? ')'
+/// params ::= '(' (IDENT ('=' expr)? (',' IDENT ('=' expr)?)* ','?)? ')'
 bool Parser::parseParams(std::vector<ParamDecl> &params) {
   if (tok.kind != Tok::LParen)
     return true;
@@ -233,7 +236,10 @@ bool Parser::parseLearner(bool isMain) {
     if (tok.kind == Tok::Eof)
       return error(tok.loc, "unexpected end of file: learner '" + l->name +
                                 "' is missing its closing '}'");
-    if (isKeyword("input")) {
+    if (!l->loss.empty()) {
+      return error(tok.loc, "'loss' must be the last statement of learner '" +
+                                l->name + "'");
+    } else if (isKeyword("input")) {
       if (l->hasInput)
         return error(tok.loc, "learner '" + l->name +
                                   "' already declares its input");
@@ -253,9 +259,6 @@ bool Parser::parseLearner(bool isMain) {
       if (!parseIdent(l->loss, l->lossLoc, "a loss name after 'loss'") ||
           !endStatement("the loss"))
         return false;
-    } else if (!l->loss.empty()) {
-      return error(tok.loc, "'loss' must be the last statement of learner '" +
-                                l->name + "'");
     } else if (!parseLayer(l->layers)) {
       return false;
     }
@@ -483,7 +486,7 @@ bool Parser::parseInitClause(std::vector<NamedArg> &inits) {
   return true;
 }
 
-/// call-args ::= '(' (arg (',' arg)*)? ')'   arg ::= IDENT '=' expr | expr
+/// call-args ::= '(' (arg (',' arg)* ','?)? ')'   arg ::= IDENT '=' expr | expr
 bool Parser::parseCallArgs(Expr &call) {
   call.hasParens = true;
   advance(); // '('
@@ -624,8 +627,7 @@ ExprPtr Parser::parsePrimary() {
 std::unique_ptr<ModuleAST> lopt::parseFile(const std::string &path,
                                            llvm::SourceMgr &sm) {
   auto module = std::make_unique<ModuleAST>();
-  llvm::StringSet<> visiting;
-  Parser parser(sm, *module, visiting);
+  Parser parser(sm, *module);
   if (!parser.parseFile(path, SMLoc(), /*isMain=*/true))
     return nullptr;
   return module;

@@ -68,7 +68,8 @@ bool isArgRole(StringRef r) {
 }
 bool isResultRole(StringRef r) {
   return llvm::is_contained({role::kLoss, role::kLogits, role::kParam,
-                             role::kBnState, role::kState},
+                             role::kBnState, role::kState, role::kGrad,
+                             role::kMetric},
                             r);
 }
 
@@ -115,6 +116,10 @@ LogicalResult LoptDialect::verifyOperationAttribute(Operation *op,
                                  << " function lacks '" << kRoleAttr << "'";
     return success();
   }
+  if (name == kGradientOfAttr)
+    return isa<StringAttr>(attr.getValue())
+               ? success()
+               : (op->emitError() << "'" << name << "' must be a string");
   if (name == kBatchAttr) {
     auto i = dyn_cast<IntegerAttr>(attr.getValue());
     return i && i.getInt() > 0

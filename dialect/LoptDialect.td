@@ -30,6 +30,8 @@ def Lopt_Dialect : Dialect {
     static constexpr llvm::StringLiteral kLearnerAttr = "lopt.learner";
     static constexpr llvm::StringLiteral kCellAttr = "lopt.cell";
     static constexpr llvm::StringLiteral kBatchAttr = "lopt.batch";
+    // On a derived function: the symbol it is the gradient of.
+    static constexpr llvm::StringLiteral kGradientOfAttr = "lopt.gradient_of";
     static constexpr llvm::StringLiteral kRoleAttr = "lopt.role";
     static constexpr llvm::StringLiteral kNameAttr = "lopt.name";
     static constexpr llvm::StringLiteral kInitAttr = "lopt.init";

@@ -501,9 +501,7 @@ FailureOr<func::FuncOp> Gen::genLearner(const LearnerAST &l, const Expr *inst,
   for (const LayerAST &layer : l.layers)
     if (failed(genLayer(layer, fb, x, env, bnMode, counters)))
       return failure();
-  auto xType = cast<RankedTensorType>(x.getType());
-  shape::Result ce = shape::crossEntropy(
-      Shape(xType.getShape().begin(), xType.getShape().end()), {batch});
+  shape::Result ce = shape::crossEntropy(shapeOf(x), {batch});
   if (!ce.ok())
     return error(l.lossLoc) << ce.error << " (end the learner with a "
                                            "'linear' layer)";
@@ -535,7 +533,7 @@ LogicalResult Gen::genLayer(const LayerAST &layer, FuncBuild &fb, Value &x,
   const std::string &kind = call.name;
   Location l = loc(layer.loc);
   auto xType = cast<RankedTensorType>(x.getType());
-  Shape xs(xType.getShape().begin(), xType.getShape().end());
+  Shape xs = shapeOf(x);
   std::map<std::string, const Expr *> args;
   auto prefix = [&]() {
     return kind + "_" + std::to_string(counters[kind]) + ".";
@@ -681,8 +679,7 @@ LogicalResult Gen::genLayer(const LayerAST &layer, FuncBuild &fb, Value &x,
               "flatten or linear";
   }
   ++counters[kind];
-  auto out = cast<RankedTensorType>(x.getType()).getShape();
-  if (tooLarge(Shape(out.begin(), out.end())))
+  if (tooLarge(shapeOf(x)))
     return error(layer.loc) << "'" << kind << "' produces a tensor with too "
                             << "many elements";
   return success();
@@ -828,10 +825,6 @@ LogicalResult Gen::genCellStmt(const CellStmt &s, CellScope &scope,
     auto operand = [&](const char *name) -> FailureOr<Value> {
       return genValue(*args[name], scope);
     };
-    auto shapeOfV = [](Value v) {
-      auto t = cast<RankedTensorType>(v.getType());
-      return Shape(t.getShape().begin(), t.getShape().end());
-    };
     if (failed(checkInits(rhs, {"weight", "bias"})))
       return failure();
     if (rhs.name == "lstm") {
@@ -843,10 +836,10 @@ LogicalResult Gen::genCellStmt(const CellStmt &s, CellScope &scope,
       FailureOr<Value> x = operand("x"), h = operand("h"), c = operand("c");
       if (failed(x) || failed(h) || failed(c))
         return failure();
-      Shape hs = shapeOfV(*h), xs = shapeOfV(*x);
+      Shape hs = shapeOf(*h), xs = shapeOf(*x);
       int64_t hid = hs.size() == 1 ? hs[0] : 0;
       Shape ws{4 * hid, numElements(xs) + hid}, bs{4 * hid};
-      shape::Result r = shape::lstm(xs, hs, shapeOfV(*c), ws, bs);
+      shape::Result r = shape::lstm(xs, hs, shapeOf(*c), ws, bs);
       if (!r.ok())
         return error(rhs.loc) << r.error;
       auto wInit = initFor(rhs, "weight", scope.consts, 0, "uniform", -0.01,
@@ -871,7 +864,7 @@ LogicalResult Gen::genCellStmt(const CellStmt &s, CellScope &scope,
       FailureOr<Value> x = operand("x");
       if (failed(x))
         return failure();
-      Shape xs = shapeOfV(*x);
+      Shape xs = shapeOf(*x);
       if (xs.size() > 1)
         return error(rhs.loc) << "affine input must be a scalar or a vector";
       // Output size: `out = N` gives a vector; otherwise the shape of the
@@ -884,8 +877,7 @@ LogicalResult Gen::genCellStmt(const CellStmt &s, CellScope &scope,
         outShape = {out};
       } else if (auto it = scope.stateTypes.find(base);
                  it != scope.stateTypes.end()) {
-        auto st = cast<RankedTensorType>(it->second).getShape();
-        outShape = Shape(st.begin(), st.end());
+        outShape = shapeOf(it->second);
       }
       int64_t in = numElements(xs);
       Shape ws = outShape.empty() ? Shape{in} : Shape{outShape[0], in};
@@ -956,11 +948,7 @@ LogicalResult Gen::genCellStmt(const CellStmt &s, CellScope &scope,
 }
 
 FailureOr<Value> Gen::genBinary(char op, Value lhs, Value rhs, SMLoc where) {
-  auto sh = [](Value v) {
-    auto t = cast<RankedTensorType>(v.getType());
-    return Shape(t.getShape().begin(), t.getShape().end());
-  };
-  shape::Result r = shape::broadcast(sh(lhs), sh(rhs));
+  shape::Result r = shape::broadcast(shapeOf(lhs), shapeOf(rhs));
   if (!r.ok())
     return error(where) << r.error;
   Location l = loc(where);
@@ -1066,9 +1054,7 @@ FailureOr<Value> Gen::genValue(const Expr &e, CellScope &scope) {
     FailureOr<Value> x = genValue(*args["x"], scope);
     if (failed(x))
       return failure();
-    auto xt = cast<RankedTensorType>(x->getType());
-    shape::Result r =
-        shape::preprocess(Shape(xt.getShape().begin(), xt.getShape().end()));
+    shape::Result r = shape::preprocess(shapeOf(*x));
     if (!r.ok())
       return error(e.loc) << r.error;
     b.setInsertionPointToEnd(scope.fb.block);
@@ -1086,9 +1072,8 @@ FailureOr<Value> Gen::genValue(const Expr &e, CellScope &scope) {
       FailureOr<Value> v = genValue(*a, scope);
       if (failed(v))
         return failure();
-      auto t = cast<RankedTensorType>(v->getType());
       parts.push_back(*v);
-      shapes.emplace_back(t.getShape().begin(), t.getShape().end());
+      shapes.push_back(shapeOf(*v));
     }
     shape::Result r = shape::concat(shapes);
     if (!r.ok())

@@ -6,6 +6,7 @@
 #include "dialect/LoptOps.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -14,11 +15,6 @@ using namespace mlir;
 namespace lopt {
 
 namespace {
-Shape shapeOfType(Type t) {
-  auto r = cast<RankedTensorType>(t);
-  return Shape(r.getShape().begin(), r.getShape().end());
-}
-
 std::string describeOp(Operation *op) {
   std::string s = op->getName().getStringRef().str();
   if (auto l = dyn_cast<FileLineColLoc>(op->getLoc()))
@@ -29,7 +25,8 @@ std::string describeOp(Operation *op) {
 
 template <typename T> class Evaluator {
 public:
-  explicit Evaluator(std::string &error) : error(error) {}
+  Evaluator(std::string &error, StopGradientTape<T> *tape)
+      : error(error), tape(tape) {}
 
   bool run(func::FuncOp fn, ArrayRef<RtValue<T>> args,
            std::vector<RtValue<T>> &results) {
@@ -41,7 +38,7 @@ public:
       return false;
     }
     for (auto [i, arg] : llvm::enumerate(body.getArguments())) {
-      Shape want = shapeOfType(arg.getType());
+      Shape want = shapeOf(arg.getType());
       bool wantInt = !isa<FloatType>(
           cast<RankedTensorType>(arg.getType()).getElementType());
       if (args[i].shape() != want || args[i].isInt != wantInt) {
@@ -171,12 +168,122 @@ private:
         })
         .Case([&](ConstantOp o) {
           auto dense = cast<DenseElementsAttr>(o.getValue());
-          Tensor<T> t(shapeOfType(o.getType()));
+          Tensor<T> t(shapeOf(o.getType()));
           int64_t k = 0;
           for (APFloat v : dense.getValues<APFloat>())
             t[k++] = T(v.convertToFloat());
           set(o.getY(), std::move(t));
         })
+        .Case([&](Conv2DBackwardDataOp o) {
+          Shape dx = shapeOf(o.getDx());
+          set(o.getDx(), ref::conv2dBackwardData(f(o.getDy()),
+                                                 f(o.getWeight()), dx[2],
+                                                 dx[3], o.getStride(),
+                                                 o.getPad()));
+        })
+        .Case([&](Conv2DBackwardFilterOp o) {
+          Shape dw = shapeOf(o.getDw());
+          set(o.getDw(), ref::conv2dBackwardFilter(f(o.getX()), f(o.getDy()),
+                                                   dw[2], dw[3],
+                                                   o.getStride(), o.getPad()));
+        })
+        .Case([&](MaxPoolBackwardOp o) {
+          set(o.getDx(), ref::maxpoolBackward(f(o.getX()), f(o.getDy()),
+                                              o.getKernel(), o.getStride()));
+        })
+        .Case([&](MaxPoolGatherOp o) {
+          set(o.getY(), ref::maxpoolGather(f(o.getX()), f(o.getG()),
+                                           o.getKernel(), o.getStride()));
+        })
+        .Case([&](ReduceSumOp o) {
+          set(o.getY(), ref::reduceSum(f(o.getX()),
+                                       std::vector<int64_t>(o.getDims().begin(),
+                                                            o.getDims().end())));
+        })
+        .Case([&](BroadcastOp o) {
+          set(o.getY(),
+              ref::broadcastInDim(f(o.getX()), shapeOf(o.getY()),
+                                  std::vector<int64_t>(o.getDims().begin(),
+                                                       o.getDims().end())));
+        })
+        .Case([&](MatmulOp o) {
+          set(o.getC(), ref::matmul(f(o.getA()), f(o.getB()),
+                                    o.getTransposeA(), o.getTransposeB()));
+        })
+        .Case([&](LogSumExpOp o) { set(o.getY(), ref::logsumexp(f(o.getX()))); })
+        .Case([&](OneHotOp o) {
+          const Tensor<int32_t> &labels = env[o.getLabels()].i;
+          int64_t classes = shapeOf(o.getY())[1];
+          for (int32_t l : labels.data)
+            if (l < 0 || l >= classes) {
+              error = "label " + std::to_string(l) + " is outside [0, " +
+                      std::to_string(classes) + ") in " + describeOp(op);
+              ok = false;
+              return;
+            }
+          set(o.getY(), ref::oneHot<T>(labels, classes));
+        })
+        .Case([&](StepOp o) { set(o.getY(), ref::step(f(o.getX()))); })
+        .Case([&](ReshapeOp o) {
+          Tensor<T> y = f(o.getX());
+          y.shape = shapeOf(o.getY());
+          set(o.getY(), std::move(y));
+        })
+        .Case([&](SliceOp o) {
+          std::vector<int64_t> offsets(o.getOffsets().begin(),
+                                       o.getOffsets().end());
+          const RtValue<T> &x = env[o.getX()];
+          if (x.isInt)
+            env[o.getY()] =
+                RtValue<T>(ref::slice(x.i, offsets, shapeOf(o.getY())));
+          else
+            set(o.getY(), ref::slice(x.f, offsets, shapeOf(o.getY())));
+        })
+        .Case([&](UnsliceOp o) {
+          set(o.getY(),
+              ref::unslice(f(o.getG()),
+                           std::vector<int64_t>(o.getOffsets().begin(),
+                                                o.getOffsets().end()),
+                           shapeOf(o.getY())));
+        })
+        .Case([&](StopGradientOp o) {
+          if (!tape) {
+            set(o.getY(), f(o.getX()));
+          } else if (tape->mode == StopGradientTape<T>::Mode::Record) {
+            tape->values[o] = f(o.getX());
+            set(o.getY(), f(o.getX()));
+          } else {
+            auto it = tape->values.find(o);
+            if (it == tape->values.end()) {
+              error = "no recorded value for " + describeOp(o);
+              ok = false;
+              return;
+            }
+            set(o.getY(), it->second);
+          }
+        })
+        .Case([&](PreprocessGradOp o) {
+          set(o.getDx(), ref::preprocessGrad(f(o.getX()), f(o.getG()),
+                                             T(o.getP().convertToDouble())));
+        })
+        .Case([&](LSTMGradOp o) {
+          ref::LstmGrads<T> g = ref::lstmCellGrad(
+              f(o.getX()), f(o.getH()), f(o.getC()), f(o.getWeight()),
+              f(o.getBias()), f(o.getDhNext()), f(o.getDcNext()));
+          set(o.getDx(), std::move(g.dx));
+          set(o.getDh(), std::move(g.dh));
+          set(o.getDc(), std::move(g.dc));
+          set(o.getDweight(), std::move(g.dw));
+          set(o.getDbias(), std::move(g.db));
+        })
+        .Case([&](AffineGradOp o) {
+          ref::AffineGrads<T> g =
+              ref::affineGrad(f(o.getX()), f(o.getWeight()), f(o.getG()));
+          set(o.getDx(), std::move(g.dx));
+          set(o.getDweight(), std::move(g.dw));
+          set(o.getDbias(), std::move(g.db));
+        })
+        .Case([&](MapCellOp o) { ok = mapCell(o); })
         .Default([&](Operation *) {
           error = "the interpreter does not support " + describeOp(op);
           ok = false;
@@ -184,7 +291,52 @@ private:
     return ok;
   }
 
+  /// Runs the callee once per coordinate: slice k of every mapped operand,
+  /// shared operands whole; result k goes to row k of each result.
+  bool mapCell(MapCellOp o) {
+    auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+        o, o.getCalleeAttr());
+    int64_t coords = o.getCoords();
+    ArrayRef<bool> mapped = o.getMapped();
+    std::vector<Tensor<T>> outs;
+    for (Value r : o.getResults())
+      outs.emplace_back(shapeOf(r));
+    std::vector<RtValue<T>> args(o.getInputs().size());
+    for (auto [i, in] : llvm::enumerate(o.getInputs()))
+      if (!mapped[i])
+        args[i] = RtValue<T>(f(in));
+      else
+        args[i] = RtValue<T>(Tensor<T>(shapeOf(callee.getArgumentTypes()[i])));
+    Evaluator<T> inner(error, nullptr);
+    std::vector<RtValue<T>> results;
+    for (int64_t k = 0; k < coords; ++k) {
+      for (auto [i, in] : llvm::enumerate(o.getInputs())) {
+        if (!mapped[i])
+          continue;
+        const Tensor<T> &whole = f(in);
+        Tensor<T> &part = args[i].f;
+        std::copy(whole.data.begin() + k * part.numel(),
+                  whole.data.begin() + (k + 1) * part.numel(),
+                  part.data.begin());
+      }
+      if (!inner.run(callee, args, results)) {
+        error = "coordinate " + std::to_string(k) + " of " + describeOp(o) +
+                ": " + error;
+        return false;
+      }
+      for (size_t r = 0; r < outs.size(); ++r) {
+        const Tensor<T> &part = results[r].f;
+        std::copy(part.data.begin(), part.data.end(),
+                  outs[r].data.begin() + k * part.numel());
+      }
+    }
+    for (size_t r = 0; r < outs.size(); ++r)
+      set(o.getResult(r), std::move(outs[r]));
+    return true;
+  }
+
   std::string &error;
+  StopGradientTape<T> *tape;
   llvm::DenseMap<Value, RtValue<T>> env;
 };
 
@@ -213,7 +365,7 @@ std::vector<OperandInfo> describe(func::FuncOp fn, bool results) {
   for (unsigned i = 0; i < n; ++i) {
     DictionaryAttr d = results ? fn.getResultAttrDict(i) : fn.getArgAttrDict(i);
     OperandInfo info;
-    info.shape = shapeOfType(results ? fn.getResultTypes()[i]
+    info.shape = shapeOf(results ? fn.getResultTypes()[i]
                                      : fn.getArgumentTypes()[i]);
     if (d) {
       if (auto r = d.getAs<StringAttr>(LoptDialect::kRoleAttr))
@@ -231,14 +383,17 @@ std::vector<OperandInfo> describe(func::FuncOp fn, bool results) {
 
 template <typename T>
 bool interpret(func::FuncOp fn, ArrayRef<RtValue<T>> args,
-               std::vector<RtValue<T>> &results, std::string &error) {
-  return Evaluator<T>(error).run(fn, args, results);
+               std::vector<RtValue<T>> &results, std::string &error,
+               StopGradientTape<T> *tape) {
+  return Evaluator<T>(error, tape).run(fn, args, results);
 }
 
 template bool interpret<float>(func::FuncOp, ArrayRef<RtValue<float>>,
-                               std::vector<RtValue<float>> &, std::string &);
+                               std::vector<RtValue<float>> &, std::string &,
+                               StopGradientTape<float> *);
 template bool interpret<double>(func::FuncOp, ArrayRef<RtValue<double>>,
-                                std::vector<RtValue<double>> &, std::string &);
+                                std::vector<RtValue<double>> &, std::string &,
+                                StopGradientTape<double> *);
 
 std::vector<OperandInfo> describeArguments(func::FuncOp fn) {
   return describe(fn, /*results=*/false);

@@ -13,6 +13,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/DenseMap.h"
 
 #include <string>
 #include <vector>
@@ -32,21 +33,33 @@ template <typename T> struct RtValue {
   const Shape &shape() const { return isInt ? i.shape : f.shape; }
 };
 
+/// What `lopt.stop_gradient` returns. Normally its operand. To check a
+/// truncated meta-gradient by finite differences, a base run records the
+/// value of every stop_gradient and perturbed runs of the same function
+/// replay those values: what the truncation treats as constant then is.
+template <typename T> struct StopGradientTape {
+  enum class Mode { Record, Replay } mode = Mode::Record;
+  llvm::DenseMap<mlir::Operation *, Tensor<T>> values;
+};
+
 /// Runs `fn` on `args` (one per function argument, shapes as declared).
 /// On success fills `results`; otherwise returns false with `error` saying
 /// what was wrong (argument shapes, label range, an unsupported op).
 template <typename T>
 bool interpret(mlir::func::FuncOp fn, llvm::ArrayRef<RtValue<T>> args,
-               std::vector<RtValue<T>> &results, std::string &error);
+               std::vector<RtValue<T>> &results, std::string &error,
+               StopGradientTape<T> *tape = nullptr);
 
 extern template bool interpret<float>(mlir::func::FuncOp,
                                       llvm::ArrayRef<RtValue<float>>,
                                       std::vector<RtValue<float>> &,
-                                      std::string &);
+                                      std::string &,
+                                      StopGradientTape<float> *);
 extern template bool interpret<double>(mlir::func::FuncOp,
                                        llvm::ArrayRef<RtValue<double>>,
                                        std::vector<RtValue<double>> &,
-                                       std::string &);
+                                       std::string &,
+                                       StopGradientTape<double> *);
 
 /// What one argument or result of a learner/cell function is, read from its
 /// lopt.role / lopt.name / lopt.init attributes.

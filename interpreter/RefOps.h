@@ -450,9 +450,9 @@ std::pair<Tensor<T>, Tensor<T>> lstmCell(const Tensor<T> &x,
                                          const Tensor<T> &c,
                                          const Tensor<T> &w,
                                          const Tensor<T> &b) {
-  assert(x.rank() == 1 && h.rank() == 1 && c.rank() == 1);
+  assert(x.rank() <= 1 && h.rank() == 1 && c.rank() == 1);
   assert(w.rank() == 2 && b.rank() == 1);
-  const int64_t I = x.dim(0), H = h.dim(0);
+  const int64_t I = x.numel(), H = h.dim(0); // a rank-0 x is one input
   assert(c.dim(0) == H && w.dim(0) == 4 * H && w.dim(1) == I + H &&
          b.dim(0) == 4 * H);
   // Pre-activations a[r] = b[r] + sum_j w[r,j] * concat(x,h)[j].
@@ -460,7 +460,7 @@ std::pair<Tensor<T>, Tensor<T>> lstmCell(const Tensor<T> &x,
   for (int64_t r = 0; r < 4 * H; ++r) {
     T acc = b.at(r);
     for (int64_t j = 0; j < I; ++j)
-      acc += w.at(r, j) * x.at(j);
+      acc += w.at(r, j) * x[j];
     for (int64_t j = 0; j < H; ++j)
       acc += w.at(r, I + j) * h.at(j);
     a[r] = acc;
@@ -482,8 +482,8 @@ std::pair<Tensor<T>, Tensor<T>> lstmCell(const Tensor<T> &x,
 /// -> y [] (rank 0), y = b + sum_i w[i]*x[i].
 template <class T>
 Tensor<T> affine(const Tensor<T> &x, const Tensor<T> &w, const Tensor<T> &b) {
-  assert(x.rank() == 1);
-  const int64_t I = x.dim(0);
+  assert(x.rank() <= 1);
+  const int64_t I = x.numel(); // a rank-0 x is one input
   if (w.rank() == 1) {
     assert(w.dim(0) == I && b.rank() == 0 && b.numel() == 1);
     T acc = b[0];
@@ -498,7 +498,7 @@ Tensor<T> affine(const Tensor<T> &x, const Tensor<T> &w, const Tensor<T> &b) {
   for (int64_t o = 0; o < O; ++o) {
     T acc = b.at(o);
     for (int64_t i = 0; i < I; ++i)
-      acc += w.at(o, i) * x.at(i);
+      acc += w.at(o, i) * x[i];
     y.at(o) = acc;
   }
   return y;
@@ -515,6 +515,470 @@ Tensor<T> concat(const std::vector<const Tensor<T> *> &parts) {
   }
   const int64_t n = int64_t(out.size());
   return Tensor<T>(Shape{n}, std::move(out));
+}
+
+//===----------------------------------------------------------------------===//
+// Reverse-mode autodiff ops (gradients and the transposes they need)
+//===----------------------------------------------------------------------===//
+
+/// Row-major strides of a shape: stride[d] = prod_{e>d} shape[e] (empty for
+/// rank 0).
+inline std::vector<int64_t> rowMajorStrides(const Shape &shape) {
+  std::vector<int64_t> stride(shape.size(), 1);
+  for (int64_t d = int64_t(shape.size()) - 2; d >= 0; --d)
+    stride[d] = stride[d + 1] * shape[d + 1];
+  return stride;
+}
+
+/// Gradient of conv2d w.r.t. its input: dy [N,O,OH,OW], w [O,C,KH,KW] ->
+/// dx [N,C,H,W] (H, W = the forward input size; OH = (H+2p-KH)/s+1,
+/// OW = (W+2p-KW)/s+1 must match dy), same stride s / pad p as the forward:
+/// dx[n,c,h,v] = sum_{o,i,j,ki,kj : i*s+ki-p == h, j*s+kj-p == v}
+///               dy[n,o,i,j] * w[o,c,ki,kj].
+template <class T>
+Tensor<T> conv2dBackwardData(const Tensor<T> &dy, const Tensor<T> &w, int64_t H,
+                             int64_t W, int64_t stride, int64_t pad) {
+  assert(dy.rank() == 4 && w.rank() == 4);
+  assert(stride >= 1 && pad >= 0 && H >= 1 && W >= 1);
+  const int64_t N = dy.dim(0), O = dy.dim(1), OH = dy.dim(2), OW = dy.dim(3);
+  const int64_t C = w.dim(1), KH = w.dim(2), KW = w.dim(3);
+  assert(w.dim(0) == O);
+  assert(H + 2 * pad >= KH && W + 2 * pad >= KW);
+  assert(OH == (H + 2 * pad - KH) / stride + 1);
+  assert(OW == (W + 2 * pad - KW) / stride + 1);
+  Tensor<T> dx({N, C, H, W});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t i = 0; i < OH; ++i)
+        for (int64_t j = 0; j < OW; ++j) {
+          const T g = dy.at(n, o, i, j);
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t ki = 0; ki < KH; ++ki)
+              for (int64_t kj = 0; kj < KW; ++kj) {
+                const int64_t hi = i * stride + ki - pad;
+                const int64_t wj = j * stride + kj - pad;
+                if (hi < 0 || hi >= H || wj < 0 || wj >= W)
+                  continue; // read of the zero padding: no input to feed
+                dx.at(n, c, hi, wj) += g * w.at(o, c, ki, kj);
+              }
+        }
+  return dx;
+}
+
+/// Gradient of conv2d w.r.t. its weight: x [N,C,H,W], dy [N,O,OH,OW] ->
+/// dw [O,C,KH,KW] (KH, KW given; OH, OW as in conv2d must match dy):
+/// dw[o,c,ki,kj] = sum_{n,i,j} dy[n,o,i,j] * x[n,c,i*s+ki-p,j*s+kj-p]
+/// (out-of-range x reads are 0).
+template <class T>
+Tensor<T> conv2dBackwardFilter(const Tensor<T> &x, const Tensor<T> &dy,
+                               int64_t KH, int64_t KW, int64_t stride,
+                               int64_t pad) {
+  assert(x.rank() == 4 && dy.rank() == 4);
+  assert(stride >= 1 && pad >= 0 && KH >= 1 && KW >= 1);
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t O = dy.dim(1), OH = dy.dim(2), OW = dy.dim(3);
+  assert(dy.dim(0) == N);
+  assert(H + 2 * pad >= KH && W + 2 * pad >= KW);
+  assert(OH == (H + 2 * pad - KH) / stride + 1);
+  assert(OW == (W + 2 * pad - KW) / stride + 1);
+  Tensor<T> dw({O, C, KH, KW});
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t ki = 0; ki < KH; ++ki)
+        for (int64_t kj = 0; kj < KW; ++kj) {
+          T acc = T(0);
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t i = 0; i < OH; ++i)
+              for (int64_t j = 0; j < OW; ++j) {
+                const int64_t hi = i * stride + ki - pad;
+                const int64_t wj = j * stride + kj - pad;
+                if (hi < 0 || hi >= H || wj < 0 || wj >= W)
+                  continue; // zero padding
+                acc += dy.at(n, o, i, j) * x.at(n, c, hi, wj);
+              }
+          dw.at(o, c, ki, kj) = acc;
+        }
+  return dw;
+}
+
+/// Row-major offset (a, b) inside the k x k window of x [N,C,H,W] at output
+/// position (i, j), stride s, of that window's maximum: the FIRST maximum in
+/// row-major window order (the element maxpool2d picks). Returned as a*k+b.
+template <class T>
+int64_t maxpoolWindowArgmax(const Tensor<T> &x, int64_t n, int64_t c, int64_t i,
+                            int64_t j, int64_t k, int64_t s) {
+  int64_t arg = 0;
+  T best = x.at(n, c, i * s, j * s);
+  for (int64_t a = 0; a < k; ++a)
+    for (int64_t b = 0; b < k; ++b) {
+      const T v = x.at(n, c, i * s + a, j * s + b);
+      if (v > best) {
+        best = v;
+        arg = a * k + b;
+      }
+    }
+  return arg;
+}
+
+/// Gradient of maxpool2d (k x k window, stride s, no padding) w.r.t. its
+/// input: x [N,C,H,W], dy [N,C,OH,OW] (OH, OW as in maxpool2d) -> dx shaped
+/// like x, dx[n,c,i*s+a*,j*s+b*] += dy[n,c,i,j] where (a*, b*) is the first
+/// row-major maximum of window (i, j); zeros elsewhere, overlapping windows
+/// accumulate.
+template <class T>
+Tensor<T> maxpoolBackward(const Tensor<T> &x, const Tensor<T> &dy, int64_t k,
+                          int64_t s) {
+  assert(x.rank() == 4 && dy.rank() == 4 && k >= 1 && s >= 1);
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  assert(H >= k && W >= k);
+  const int64_t OH = (H - k) / s + 1, OW = (W - k) / s + 1;
+  assert(dy.shape == (Shape{N, C, OH, OW}));
+  Tensor<T> dx(x.shape);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < OH; ++i)
+        for (int64_t j = 0; j < OW; ++j) {
+          const int64_t arg = maxpoolWindowArgmax(x, n, c, i, j, k, s);
+          dx.at(n, c, i * s + arg / k, j * s + arg % k) += dy.at(n, c, i, j);
+        }
+  return dx;
+}
+
+/// The transpose of maxpoolBackward w.r.t. dy: x, g [N,C,H,W] ->
+/// y [N,C,OH,OW], y[n,c,i,j] = g[n,c,i*s+a*,j*s+b*] with (a*, b*) the first
+/// row-major maximum of x's window (i, j). maxpoolGather(x, x) ==
+/// maxpool2d(x).
+template <class T>
+Tensor<T> maxpoolGather(const Tensor<T> &x, const Tensor<T> &g, int64_t k,
+                        int64_t s) {
+  assert(x.rank() == 4 && k >= 1 && s >= 1);
+  assert(g.shape == x.shape);
+  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  assert(H >= k && W >= k);
+  const int64_t OH = (H - k) / s + 1, OW = (W - k) / s + 1;
+  Tensor<T> y({N, C, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < OH; ++i)
+        for (int64_t j = 0; j < OW; ++j) {
+          const int64_t arg = maxpoolWindowArgmax(x, n, c, i, j, k, s);
+          y.at(n, c, i, j) = g.at(n, c, i * s + arg / k, j * s + arg % k);
+        }
+  return y;
+}
+
+/// Sum over the listed dims (sorted, distinct, each < rank(x)); the result
+/// drops those dims (rank 0 if all are listed, x itself if none):
+/// y[kept idx] = sum_{reduced idx} x[idx], accumulated in row-major x order.
+template <class T>
+Tensor<T> reduceSum(const Tensor<T> &x, const std::vector<int64_t> &dims) {
+  const int64_t R = x.rank();
+  std::vector<bool> reduced(R, false);
+  for (size_t k = 0; k < dims.size(); ++k) {
+    assert(dims[k] >= 0 && dims[k] < R && "reduceSum: dim out of range");
+    assert((k == 0 || dims[k - 1] < dims[k]) &&
+           "reduceSum: dims must be sorted and distinct");
+    reduced[dims[k]] = true;
+  }
+  Shape outShape;
+  for (int64_t d = 0; d < R; ++d)
+    if (!reduced[d])
+      outShape.push_back(x.dim(d));
+  // Stride in the result of every x dim (0 for a reduced dim).
+  std::vector<int64_t> outStride(R, 0);
+  int64_t st = 1;
+  for (int64_t d = R - 1; d >= 0; --d)
+    if (!reduced[d]) {
+      outStride[d] = st;
+      st *= x.dim(d);
+    }
+  Tensor<T> y(outShape);
+  for (int64_t flat = 0; flat < x.numel(); ++flat) {
+    int64_t rem = flat, off = 0;
+    for (int64_t d = R - 1; d >= 0; --d) {
+      off += (rem % x.dim(d)) * outStride[d];
+      rem /= x.dim(d);
+    }
+    y[off] += x[flat];
+  }
+  return y;
+}
+
+/// Broadcast x to `shape`: operand dim i maps to result dim dims[i] (dims
+/// strictly increasing, each < rank(shape), x.dim(i) == shape[dims[i]]);
+/// every other result dim repeats: y[idx] = x[idx[dims[0]], idx[dims[1]], ...].
+/// (The transpose of reduceSum over the complement of dims.)
+template <class T>
+Tensor<T> broadcastInDim(const Tensor<T> &x, const Shape &shape,
+                         const std::vector<int64_t> &dims) {
+  const int64_t R = int64_t(shape.size());
+  assert(int64_t(dims.size()) == x.rank() && "one result dim per x dim");
+  // Stride in x of every result dim (0 for a broadcast dim).
+  std::vector<int64_t> inStride(R, 0);
+  int64_t st = 1;
+  for (int64_t i = x.rank() - 1; i >= 0; --i) {
+    assert(dims[i] >= 0 && dims[i] < R && "broadcastInDim: dim out of range");
+    assert((i == 0 || dims[i - 1] < dims[i]) &&
+           "broadcastInDim: dims must be strictly increasing");
+    assert(x.dim(i) == shape[dims[i]] && "broadcastInDim: size mismatch");
+    inStride[dims[i]] = st;
+    st *= x.dim(i);
+  }
+  Tensor<T> y(shape);
+  for (int64_t flat = 0; flat < y.numel(); ++flat) {
+    int64_t rem = flat, off = 0;
+    for (int64_t d = R - 1; d >= 0; --d) {
+      off += (rem % shape[d]) * inStride[d];
+      rem /= shape[d];
+    }
+    y[flat] = x[off];
+  }
+  return y;
+}
+
+/// 2-D matrix product with optional transposes: op(a) [M,K] x op(b) [K,N] ->
+/// y [M,N], y[m,n] = sum_k op(a)[m,k] * op(b)[k,n], where op(a) = a^T (a
+/// stored [K,M]) if transposeA else a (stored [M,K]); likewise op(b) = b^T (b
+/// stored [N,K]) if transposeB else b (stored [K,N]).
+template <class T>
+Tensor<T> matmul(const Tensor<T> &a, const Tensor<T> &b, bool transposeA,
+                 bool transposeB) {
+  assert(a.rank() == 2 && b.rank() == 2);
+  const int64_t M = transposeA ? a.dim(1) : a.dim(0);
+  const int64_t K = transposeA ? a.dim(0) : a.dim(1);
+  const int64_t N = transposeB ? b.dim(0) : b.dim(1);
+  assert((transposeB ? b.dim(1) : b.dim(0)) == K && "matmul: K mismatch");
+  Tensor<T> y({M, N});
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      T acc = T(0);
+      for (int64_t k = 0; k < K; ++k) {
+        const T av = transposeA ? a.at(k, m) : a.at(m, k);
+        const T bv = transposeB ? b.at(n, k) : b.at(k, n);
+        acc += av * bv;
+      }
+      y.at(m, n) = acc;
+    }
+  return y;
+}
+
+/// Row-wise log-sum-exp: x [N,C] (C >= 1) -> y [N],
+/// y[n] = m_n + log(sum_c exp(x[n,c] - m_n)), m_n = max_c x[n,c] (stable).
+template <class T> Tensor<T> logsumexp(const Tensor<T> &x) {
+  assert(x.rank() == 2);
+  const int64_t N = x.dim(0), C = x.dim(1);
+  assert(C > 0);
+  Tensor<T> y({N});
+  for (int64_t n = 0; n < N; ++n) {
+    T m = x.at(n, 0);
+    for (int64_t c = 1; c < C; ++c)
+      if (x.at(n, c) > m)
+        m = x.at(n, c);
+    T se = T(0);
+    for (int64_t c = 0; c < C; ++c)
+      se += std::exp(x.at(n, c) - m);
+    y.at(n) = m + std::log(se);
+  }
+  return y;
+}
+
+/// labels [N] (values in [0,classes)) -> y [N,classes] in T,
+/// y[n,c] = (c == labels[n]) ? 1 : 0.
+template <class T>
+Tensor<T> oneHot(const Tensor<int32_t> &labels, int64_t classes) {
+  assert(labels.rank() == 1 && classes >= 1);
+  const int64_t N = labels.dim(0);
+  Tensor<T> y({N, classes});
+  for (int64_t n = 0; n < N; ++n) {
+    assert(labels[n] >= 0 && labels[n] < classes && "label out of range");
+    y.at(n, int64_t(labels[n])) = T(1);
+  }
+  return y;
+}
+
+/// Heaviside step elementwise: y = 1 where x > 0, else 0 (step(0) = 0, NaN ->
+/// 0); the derivative of relu.
+template <class T> Tensor<T> step(const Tensor<T> &x) {
+  return map(x, [](T v) { return v > T(0) ? T(1) : T(0); });
+}
+
+/// Static slice: y has shape `sizes` and y[i...] = x[offsets + i...]
+/// (one offset and size per dim, offsets[d] + sizes[d] <= x.dim(d)).
+template <class T>
+Tensor<T> slice(const Tensor<T> &x, const std::vector<int64_t> &offsets,
+                const Shape &sizes) {
+  const int64_t R = x.rank();
+  assert(int64_t(offsets.size()) == R && int64_t(sizes.size()) == R);
+  for (int64_t d = 0; d < R; ++d)
+    assert(offsets[d] >= 0 && sizes[d] >= 0 &&
+           offsets[d] + sizes[d] <= x.dim(d) && "slice out of range");
+  const std::vector<int64_t> xStride = rowMajorStrides(x.shape);
+  Tensor<T> y(sizes);
+  for (int64_t flat = 0; flat < y.numel(); ++flat) {
+    int64_t rem = flat, off = 0;
+    for (int64_t d = R - 1; d >= 0; --d) {
+      off += (offsets[d] + rem % sizes[d]) * xStride[d];
+      rem /= sizes[d];
+    }
+    y[flat] = x[off];
+  }
+  return y;
+}
+
+/// The transpose of slice: y = zeros(shape) with y[offsets + i...] = g[i...]
+/// (g.rank() == rank(shape), offsets[d] + g.dim(d) <= shape[d]).
+template <class T>
+Tensor<T> unslice(const Tensor<T> &g, const std::vector<int64_t> &offsets,
+                  const Shape &shape) {
+  const int64_t R = g.rank();
+  assert(int64_t(offsets.size()) == R && int64_t(shape.size()) == R);
+  for (int64_t d = 0; d < R; ++d)
+    assert(offsets[d] >= 0 && offsets[d] + g.dim(d) <= shape[d] &&
+           "unslice out of range");
+  const std::vector<int64_t> yStride = rowMajorStrides(shape);
+  Tensor<T> y(shape);
+  for (int64_t flat = 0; flat < g.numel(); ++flat) {
+    int64_t rem = flat, off = 0;
+    for (int64_t d = R - 1; d >= 0; --d) {
+      off += (offsets[d] + rem % g.dim(d)) * yStride[d];
+      rem /= g.dim(d);
+    }
+    y[off] = g[flat];
+  }
+  return y;
+}
+
+/// Vector-Jacobian product of preprocess w.r.t. x (p > 0): x shape S,
+/// g [2*numel(x)] (pairs interleaved like preprocess's output) -> dx shape S,
+/// per element: |x| >= exp(-p): dx[k] = g[2k] / (p * x[k]) (sign part is
+/// constant); else dx[k] = g[2k+1] * exp(p) (first component -1 is constant).
+template <class T>
+Tensor<T> preprocessGrad(const Tensor<T> &x, const Tensor<T> &g, T p) {
+  assert(p > T(0));
+  assert(g.rank() == 1 && g.dim(0) == 2 * x.numel());
+  const T threshold = std::exp(-p);
+  const T scale = std::exp(p);
+  Tensor<T> dx(x.shape);
+  for (int64_t k = 0; k < x.numel(); ++k) {
+    const T v = x[k];
+    if (std::fabs(v) >= threshold)
+      dx[k] = g[2 * k] / (p * v);
+    else
+      dx[k] = g[2 * k + 1] * scale;
+  }
+  return dx;
+}
+
+/// Adjoints of lstmCell's inputs (see lstmCellGrad).
+template <class T> struct LstmGrads { Tensor<T> dx, dh, dc, dw, db; };
+
+/// VJP of lstmCell (x [I] or rank 0 = one element, h, c [H], w [4H, I+H] over
+/// z = concat(x, h), b [4H]) given adjoints dhNext, dcNext [H] of (h', c'):
+/// with a = w z + b, gates i, f, o, g as in lstmCell and t = tanh(c'):
+/// dc'' = dcNext + dhNext*o*(1-t^2); da_i = dc''*g*i(1-i),
+/// da_f = dc''*c*f(1-f), da_o = dhNext*t*o(1-o), da_g = dc''*i*(1-g^2);
+/// db = da, dw[r,j] = da[r]*z[j], dz = w^T da -> dx = dz[0,I) (shaped like
+/// x), dh = dz[I,I+H), dc = dc''*f.
+template <class T>
+LstmGrads<T> lstmCellGrad(const Tensor<T> &x, const Tensor<T> &h,
+                          const Tensor<T> &c, const Tensor<T> &w,
+                          const Tensor<T> &b, const Tensor<T> &dhNext,
+                          const Tensor<T> &dcNext) {
+  assert(x.rank() <= 1 && h.rank() == 1 && c.rank() == 1);
+  assert(w.rank() == 2 && b.rank() == 1);
+  const int64_t I = x.numel(), H = h.dim(0);
+  assert(c.dim(0) == H && w.dim(0) == 4 * H && w.dim(1) == I + H &&
+         b.dim(0) == 4 * H);
+  assert(dhNext.rank() == 1 && dhNext.dim(0) == H);
+  assert(dcNext.rank() == 1 && dcNext.dim(0) == H);
+  // z = concat(x, h); pre-activations a[r] = b[r] + sum_j w[r,j] * z[j].
+  std::vector<T> z(I + H);
+  for (int64_t j = 0; j < I; ++j)
+    z[j] = x[j];
+  for (int64_t j = 0; j < H; ++j)
+    z[I + j] = h[j];
+  std::vector<T> a(4 * H);
+  for (int64_t r = 0; r < 4 * H; ++r) {
+    T acc = b.at(r);
+    for (int64_t j = 0; j < I + H; ++j)
+      acc += w.at(r, j) * z[j];
+    a[r] = acc;
+  }
+  LstmGrads<T> out;
+  out.dc = Tensor<T>({H});
+  out.db = Tensor<T>({4 * H});
+  for (int64_t k = 0; k < H; ++k) {
+    const T ig = sigmoidScalar(a[k]);
+    const T fg = sigmoidScalar(a[H + k]);
+    const T og = sigmoidScalar(a[2 * H + k]);
+    const T gg = std::tanh(a[3 * H + k]);
+    const T cNew = fg * c[k] + ig * gg;
+    const T t = std::tanh(cNew);
+    const T dcTot = dcNext[k] + dhNext[k] * og * (T(1) - t * t);
+    out.db[k] = dcTot * gg * ig * (T(1) - ig);
+    out.db[H + k] = dcTot * c[k] * fg * (T(1) - fg);
+    out.db[2 * H + k] = dhNext[k] * t * og * (T(1) - og);
+    out.db[3 * H + k] = dcTot * ig * (T(1) - gg * gg);
+    out.dc[k] = dcTot * fg;
+  }
+  out.dw = Tensor<T>({4 * H, I + H});
+  for (int64_t r = 0; r < 4 * H; ++r)
+    for (int64_t j = 0; j < I + H; ++j)
+      out.dw.at(r, j) = out.db[r] * z[j];
+  out.dx = Tensor<T>(x.shape);
+  out.dh = Tensor<T>({H});
+  for (int64_t j = 0; j < I + H; ++j) {
+    T acc = T(0);
+    for (int64_t r = 0; r < 4 * H; ++r)
+      acc += w.at(r, j) * out.db[r];
+    if (j < I)
+      out.dx[j] = acc;
+    else
+      out.dh[j - I] = acc;
+  }
+  return out;
+}
+
+/// Adjoints of affine's inputs (see affineGrad).
+template <class T> struct AffineGrads { Tensor<T> dx, dw, db; };
+
+/// VJP of affine given the adjoint g of its output. Vector form (x [I],
+/// w [O,I], g [O]): dx[i] = sum_o g[o]*w[o,i], dw[o,i] = g[o]*x[i], db = g
+/// [O]. Scalar form (x [I], w [I], g rank 0): dx[i] = g*w[i], dw[i] = g*x[i],
+/// db = g (rank 0).
+template <class T>
+AffineGrads<T> affineGrad(const Tensor<T> &x, const Tensor<T> &w,
+                          const Tensor<T> &g) {
+  assert(x.rank() <= 1);
+  const int64_t I = x.numel(); // a rank-0 x is one input; dx keeps x's shape
+  AffineGrads<T> out;
+  if (w.rank() == 1) {
+    assert(w.dim(0) == I && g.rank() == 0 && g.numel() == 1);
+    out.dx = Tensor<T>(x.shape);
+    out.dw = Tensor<T>({I});
+    for (int64_t i = 0; i < I; ++i) {
+      out.dx[i] = g[0] * w[i];
+      out.dw[i] = g[0] * x[i];
+    }
+    out.db = scalar(g[0]);
+    return out;
+  }
+  assert(w.rank() == 2 && w.dim(1) == I && g.rank() == 1);
+  const int64_t O = w.dim(0);
+  assert(g.dim(0) == O);
+  out.dx = Tensor<T>(x.shape);
+  for (int64_t i = 0; i < I; ++i) {
+    T acc = T(0);
+    for (int64_t o = 0; o < O; ++o)
+      acc += g.at(o) * w.at(o, i);
+    out.dx[i] = acc;
+  }
+  out.dw = Tensor<T>({O, I});
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t i = 0; i < I; ++i)
+      out.dw.at(o, i) = g.at(o) * x[i];
+  out.db = g;
+  return out;
 }
 
 } // namespace lopt::ref

@@ -1,5 +1,6 @@
 //===- lopt-opt.cpp - MlirOptMain with the lopt dialect and passes --------===//
 #include "dialect/LoptDialect.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -9,6 +10,7 @@
 
 int main(int argc, char **argv) {
   mlir::registerTransformsPasses(); // canonicalize, cse, inline, ...
+  lopt::registerAll();
   mlir::DialectRegistry registry;
   registry.insert<lopt::LoptDialect, mlir::func::FuncDialect,
                   mlir::arith::ArithDialect>();

@@ -2,7 +2,9 @@
 #ifndef LOPT_TOOLS_LOPTC_DRIVER_H
 #define LOPT_TOOLS_LOPTC_DRIVER_H
 
+#include "dialect/LoptOps.h"
 #include "frontend/AST.h"
+#include "passes/Passes.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -10,6 +12,7 @@
 #include "llvm/Support/SourceMgr.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace lopt {
@@ -21,6 +24,11 @@ struct Description {
   ~Description();
   /// Parses `path` (and its imports) and generates verified lopt IR.
   bool load(const std::string &path);
+  /// Runs the pass pipeline up to `stage`.
+  bool runPipeline(Stage stage);
+  /// The episode named `name`, or the first one; prints an error naming
+  /// `file` and returns null when there is none.
+  EpisodeOp findEpisode(const std::string &file, const std::string &name);
 
   mlir::MLIRContext context;
   llvm::SourceMgr sourceMgr;
@@ -32,10 +40,28 @@ private:
   std::unique_ptr<Handler> handler;
 };
 
-/// `loptc episode FILE ...`: runs the description's episode on real data
-/// through the reference interpreter. Returns the process exit code.
-int runEpisodeCommand(const std::string &file, const std::string &dataPath,
-                      const std::string &episodeName, uint64_t seed);
+/// Options shared by `loptc episode` and `loptc gradcheck`.
+struct EpisodeOptions {
+  std::string file, episode;
+  std::string data;  // dataset folder or episode .npz ("" = default)
+  std::string meta;  // meta-parameter .npz ("" = draw from initialisers)
+  std::string dump;  // output .npz ("" = none)
+  uint64_t seed = 1;
+  // gradcheck
+  std::string truncation; // "" = the description's
+  int64_t steps = 0;      // 0 = the description's
+  int samples = 3;
+  double tolerance = 1e-4;
+  bool synthetic = false; // gradcheck: random images unless --data is given
+};
+
+/// `loptc episode`: one meta-training episode through the interpreter.
+int runEpisodeCommand(const EpisodeOptions &opts);
+/// `loptc gradcheck`: meta-gradient against finite differences.
+int runGradcheckCommand(const EpisodeOptions &opts);
+
+/// Prints "loptc <command>: error: <msg>" and returns 1.
+int commandError(const char *command, const llvm::Twine &msg);
 
 } // namespace lopt
 

@@ -1,10 +1,11 @@
 //===- loptc.cpp - the lopt compiler driver -------------------------------===//
 //
-//   loptc FILE.lopt -emit=ast|mlir [-o OUT]     show a pipeline stage
-//   loptc --check-halide                        Halide JIT self-check
-//   loptc episode FILE.lopt [--data DIR] [--seed N] [--episode NAME]
-//                                               run an episode through the
-//                                               reference interpreter
+//   loptc FILE.lopt -emit=ast|mlir|grad|unrolled|metagrad [-o OUT]
+//   loptc episode FILE.lopt [--data DIR|EPISODE.npz] [--meta PARAMS.npz]
+//                           [--dump OUT.npz] [--seed N] [--episode NAME]
+//   loptc gradcheck FILE.lopt [--truncation first_order|full|horizon=K]
+//                             [--steps N] [--samples K] [--tolerance T]
+//   loptc --check-halide
 //
 //===----------------------------------------------------------------------===//
 #include "tools/loptc/Driver.h"
@@ -16,6 +17,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -25,19 +27,26 @@ using namespace lopt;
 namespace cl = llvm::cl;
 
 namespace {
-enum class Emit { AST, MLIR };
+enum class Emit { AST, MLIR, Grad, Unrolled, MetaGrad };
 
 cl::SubCommand episodeCmd("episode",
-                          "Run one seeded episode of a description on real "
-                          "data through the reference interpreter");
+                          "Run one seeded meta-training episode through the "
+                          "reference interpreter");
+cl::SubCommand gradcheckCmd("gradcheck",
+                            "Check the meta-gradient against finite "
+                            "differences of the meta-loss");
 
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<file.lopt>"),
                                cl::sub(cl::SubCommand::getTopLevel()),
-                               cl::sub(episodeCmd));
-cl::opt<Emit> emit("emit", cl::desc("Stage to print"), cl::init(Emit::MLIR),
-                   cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
-                              clEnumValN(Emit::MLIR, "mlir",
-                                         "the lopt dialect")));
+                               cl::sub(episodeCmd), cl::sub(gradcheckCmd));
+cl::opt<Emit> emit(
+    "emit", cl::desc("Stage to print"), cl::init(Emit::MLIR),
+    cl::values(
+        clEnumValN(Emit::AST, "ast", "the syntax tree"),
+        clEnumValN(Emit::MLIR, "mlir", "the lopt dialect"),
+        clEnumValN(Emit::Grad, "grad", "+ learner gradients"),
+        clEnumValN(Emit::Unrolled, "unrolled", "+ unrolled episodes"),
+        clEnumValN(Emit::MetaGrad, "metagrad", "+ meta-gradients")));
 cl::opt<bool> checkHalideFlag(
     "check-halide",
     cl::desc("Check that Halide JIT-compiles and runs in this process"));
@@ -45,16 +54,37 @@ cl::opt<std::string> outputFile("o", cl::desc("Output file (default stdout)"),
                                 cl::value_desc("file"), cl::init("-"));
 
 cl::opt<std::string> dataPath(
-    "data", cl::sub(episodeCmd),
-    cl::desc("Dataset folder (Omniglot, Mini-ImageNet or Fashion-MNIST); "
-             "default: ../shared/data/omniglot, else Debian's Fashion-MNIST"),
-    cl::value_desc("dir"));
-cl::opt<uint64_t> seed("seed", cl::sub(episodeCmd), cl::init(1),
+    "data", cl::sub(episodeCmd), cl::sub(gradcheckCmd),
+    cl::desc("Dataset folder (Omniglot, Mini-ImageNet or Fashion-MNIST) or an "
+             "episode .npz; episode's default: ../shared/data/omniglot, else "
+             "Debian's Fashion-MNIST; gradcheck's default: random images"),
+    cl::value_desc("dir|file.npz"));
+cl::opt<std::string> metaPath(
+    "meta", cl::sub(episodeCmd), cl::sub(gradcheckCmd),
+    cl::desc("Meta-parameters (and initial cell states) from an .npz"),
+    cl::value_desc("file.npz"));
+cl::opt<std::string> dumpPath(
+    "dump", cl::sub(episodeCmd),
+    cl::desc("Write the episode, meta-parameters, losses and meta-gradient "
+             "to an .npz"),
+    cl::value_desc("file.npz"));
+cl::opt<uint64_t> seed("seed", cl::sub(episodeCmd), cl::sub(gradcheckCmd),
+                       cl::init(1),
                        cl::desc("Seed for the episode and the initial "
                                 "parameters"));
 cl::opt<std::string> episodeName(
-    "episode", cl::sub(episodeCmd),
-    cl::desc("Which episode of the file to run (default: the first)"));
+    "episode", cl::sub(episodeCmd), cl::sub(gradcheckCmd),
+    cl::desc("Which episode of the file (default: the first)"));
+cl::opt<std::string> truncation(
+    "truncation", cl::sub(gradcheckCmd),
+    cl::desc("Override the meta-gradient policy: first_order, full or "
+             "horizon=K"));
+cl::opt<int64_t> steps("steps", cl::sub(gradcheckCmd), cl::init(0),
+                       cl::desc("Override the number of inner steps"));
+cl::opt<int> samples("samples", cl::sub(gradcheckCmd), cl::init(3),
+                     cl::desc("Coordinates checked per meta-parameter"));
+cl::opt<double> tolerance("tolerance", cl::sub(gradcheckCmd), cl::init(1e-4),
+                          cl::desc("Largest accepted relative error"));
 } // namespace
 
 struct Description::Handler {
@@ -77,8 +107,32 @@ bool Description::load(const std::string &path) {
   return bool(module);
 }
 
+bool Description::runPipeline(Stage stage) {
+  mlir::PassManager pm(&context);
+  buildPipeline(pm, stage);
+  return mlir::succeeded(pm.run(*module));
+}
+
+EpisodeOp Description::findEpisode(const std::string &file,
+                                   const std::string &name) {
+  for (auto e : module->getOps<EpisodeOp>())
+    if (name.empty() || e.getSymName() == name)
+      return e;
+  llvm::errs() << "loptc: error: '" << file << "' "
+               << (name.empty() ? "declares no episode"
+                                : "has no episode named '" + name + "'")
+               << "\n";
+  return nullptr;
+}
+
+int lopt::commandError(const char *command, const llvm::Twine &msg) {
+  llvm::errs() << "loptc " << command << ": error: " << msg << "\n";
+  return 1;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  registerAll();
   cl::ParseCommandLineOptions(argc, argv, "lopt: a compiler for learned "
                                           "optimizers\n");
   if (checkHalideFlag) {
@@ -90,11 +144,24 @@ int main(int argc, char **argv) {
   }
   if (inputFile.empty()) {
     llvm::errs() << "loptc: error: no input file; usage: loptc FILE.lopt "
-                    "-emit=ast|mlir, or loptc episode FILE.lopt\n";
+                    "-emit=ast|mlir|grad|unrolled|metagrad, loptc episode "
+                    "FILE.lopt, or loptc gradcheck FILE.lopt\n";
     return 1;
   }
-  if (episodeCmd)
-    return runEpisodeCommand(inputFile, dataPath, episodeName, seed);
+  if (episodeCmd || gradcheckCmd) {
+    EpisodeOptions opts;
+    opts.file = inputFile;
+    opts.episode = episodeName;
+    opts.data = dataPath;
+    opts.meta = metaPath;
+    opts.dump = dumpPath;
+    opts.seed = seed;
+    opts.truncation = truncation;
+    opts.steps = steps;
+    opts.samples = samples;
+    opts.tolerance = tolerance;
+    return episodeCmd ? runEpisodeCommand(opts) : runGradcheckCommand(opts);
+  }
 
   Description d;
   if (emit == Emit::AST) {
@@ -102,6 +169,11 @@ int main(int argc, char **argv) {
     if (!d.ast)
       return 1;
   } else if (!d.load(inputFile)) {
+    return 1;
+  } else if (emit != Emit::MLIR &&
+             !d.runPipeline(emit == Emit::Grad       ? Stage::Grad
+                            : emit == Emit::Unrolled ? Stage::Unrolled
+                                                     : Stage::MetaGrad)) {
     return 1;
   }
   std::error_code ec;

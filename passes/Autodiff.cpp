@@ -1,0 +1,239 @@
+//===- Autodiff.cpp - reverse-mode differentiation of lopt functions ------===//
+#include "passes/Autodiff.h"
+
+#include "dialect/LoptOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/DenseSet.h"
+
+using namespace mlir;
+
+namespace lopt {
+
+SmallVector<Value> inlineBody(OpBuilder &b, func::FuncOp callee,
+                              ValueRange args) {
+  IRMapping map;
+  Block &body = callee.getBody().front();
+  map.map(body.getArguments(), args);
+  SmallVector<Value> results;
+  for (Operation &op : body) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (Value v : ret.getOperands())
+        results.push_back(map.lookupOrDefault(v));
+      break;
+    }
+    b.clone(op, map);
+  }
+  return results;
+}
+
+namespace {
+
+bool isFloatTensor(Value v) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  return t && isa<FloatType>(t.getElementType());
+}
+
+class ReverseSweep {
+public:
+  ReverseSweep(OpBuilder &b) : b(b) {}
+
+  /// Adds `contribution` to the adjoint of `v`.
+  void accumulate(Value v, Value contribution) {
+    if (!contribution)
+      return;
+    auto it = adjoints.find(v);
+    if (it == adjoints.end()) {
+      adjoints[v] = contribution;
+      return;
+    }
+    it->second = b.create<AddOp>(contribution.getLoc(), v.getType(),
+                                 it->second, contribution);
+  }
+  Value adjoint(Value v) const { return adjoints.lookup(v); }
+
+  /// Emits the VJP of `op`; `needed[i]` says whether operand i wants one.
+  LogicalResult differentiate(Operation *op, ArrayRef<bool> needed) {
+    SmallVector<Value> resultAdj;
+    for (Value r : op->getResults())
+      resultAdj.push_back(adjoint(r));
+    SmallVector<Value> operandAdj;
+    if (auto map = dyn_cast<MapCellOp>(op)) {
+      if (failed(differentiateMapCell(map, resultAdj, operandAdj)))
+        return failure();
+    } else {
+      auto rule = dyn_cast<DifferentiableOpInterface>(op);
+      if (!rule)
+        return op->emitOpError()
+               << "has no derivative rule, but the differentiated value "
+                  "depends on it";
+      if (failed(rule.buildVJP(b, resultAdj, needed, operandAdj)))
+        return failure();
+    }
+    for (auto [i, operand] : llvm::enumerate(op->getOperands()))
+      if (needed[i] && i < operandAdj.size())
+        accumulate(operand, operandAdj[i]);
+    return success();
+  }
+
+private:
+  /// d/d(inputs) of map_cell(@f): map_cell(@f.vjp) over the inputs and the
+  /// result adjoints; a shared input's adjoint is summed over coordinates.
+  LogicalResult differentiateMapCell(MapCellOp op, ArrayRef<Value> resultAdj,
+                                     SmallVectorImpl<Value> &operandAdj) {
+    auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+        op, op.getCalleeAttr());
+    GradientSpec spec;
+    for (unsigned i = 0; i < callee.getNumArguments(); ++i)
+      spec.wrt.push_back(i);
+    for (unsigned i = 0; i < callee.getNumResults(); ++i)
+      spec.seeds.push_back(i);
+    spec.seedsAsArguments = true;
+    spec.keepResults = false;
+    FailureOr<func::FuncOp> vjp =
+        buildGradient(callee, spec, (callee.getSymName() + ".vjp").str());
+    if (failed(vjp))
+      return failure();
+    Location loc = op.getLoc();
+    SmallVector<Value> inputs(op.getInputs());
+    SmallVector<bool> mapped(op.getMapped());
+    for (auto [r, given] : llvm::zip(op.getResults(), resultAdj)) {
+      Value adj = given;
+      if (!adj) {
+        auto t = cast<RankedTensorType>(r.getType());
+        adj = b.create<ConstantOp>(loc, t, DenseElementsAttr::get(t, 0.0f));
+      }
+      inputs.push_back(adj);
+      mapped.push_back(true);
+    }
+    SmallVector<Type> types;
+    for (Value in : op.getInputs()) {
+      Shape s{int64_t(op.getCoords())};
+      Shape inner = shapeOf(in);
+      bool isMapped = op.getMapped()[types.size()];
+      s.insert(s.end(), inner.begin() + (isMapped ? 1 : 0), inner.end());
+      types.push_back(RankedTensorType::get(s, b.getF32Type()));
+    }
+    auto grads = b.create<MapCellOp>(loc, types,
+                                     FlatSymbolRefAttr::get(vjp->getSymNameAttr()),
+                                     inputs,
+                                     op.getCoordsAttr(),
+                                     b.getDenseBoolArrayAttr(mapped));
+    for (auto [i, g] : llvm::enumerate(grads.getResults())) {
+      if (op.getMapped()[i]) {
+        operandAdj.push_back(g);
+        continue;
+      }
+      Shape whole = shapeOf(g);
+      SmallVector<int64_t> keptShape(whole.begin() + 1, whole.end());
+      operandAdj.push_back(b.create<ReduceSumOp>(
+          loc, RankedTensorType::get(keptShape, b.getF32Type()), g,
+          b.getDenseI64ArrayAttr({0})));
+    }
+    return success();
+  }
+
+  OpBuilder &b;
+  llvm::DenseMap<Value, Value> adjoints;
+};
+
+} // namespace
+
+FailureOr<func::FuncOp> buildGradient(func::FuncOp fn,
+                                      const GradientSpec &spec,
+                                      StringRef name) {
+  auto module = fn->getParentOfType<ModuleOp>();
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+
+  // Signature: the original arguments, then the seeds' adjoints if they are
+  // arguments; results: the original ones if kept, then the adjoints.
+  FunctionType type = fn.getFunctionType();
+  SmallVector<Type> argTypes(type.getInputs());
+  if (spec.seedsAsArguments)
+    for (unsigned s : spec.seeds)
+      argTypes.push_back(type.getResult(s));
+  SmallVector<Type> resultTypes;
+  if (spec.keepResults)
+    resultTypes.append(type.getResults().begin(), type.getResults().end());
+  for (unsigned w : spec.wrt)
+    resultTypes.push_back(type.getInput(w));
+
+  OpBuilder b(fn);
+  b.setInsertionPointAfter(fn);
+  auto grad = b.create<func::FuncOp>(fn.getLoc(), name,
+                                     b.getFunctionType(argTypes, resultTypes));
+  Block *block = grad.addEntryBlock();
+  b.setInsertionPointToEnd(block);
+  SmallVector<Value> results = inlineBody(
+      b, fn, block->getArguments().take_front(type.getNumInputs()));
+
+  // Activity: values that depend on a differentiated argument...
+  llvm::DenseSet<Value> active;
+  for (unsigned w : spec.wrt)
+    active.insert(block->getArgument(w));
+  SmallVector<Operation *> ops;
+  for (Operation &op : *block)
+    ops.push_back(&op);
+  for (Operation *op : ops)
+    if (llvm::any_of(op->getOperands(),
+                     [&](Value v) { return active.contains(v); }))
+      for (Value r : op->getResults())
+        if (isFloatTensor(r))
+          active.insert(r);
+  // ...and that a seed depends on.
+  llvm::DenseSet<Value> useful;
+  for (unsigned s : spec.seeds)
+    useful.insert(results[s]);
+  for (Operation *op : llvm::reverse(ops))
+    if (llvm::any_of(op->getResults(),
+                     [&](Value v) { return useful.contains(v); }))
+      for (Value v : op->getOperands())
+        useful.insert(v);
+
+  ReverseSweep sweep(b);
+  Location loc = fn.getLoc();
+  for (auto [i, s] : llvm::enumerate(spec.seeds)) {
+    Value seed;
+    if (spec.seedsAsArguments) {
+      seed = block->getArgument(type.getNumInputs() + i);
+    } else {
+      auto t = cast<RankedTensorType>(results[s].getType());
+      seed = b.create<ConstantOp>(loc, t, DenseElementsAttr::get(t, 1.0f));
+    }
+    if (active.contains(results[s]))
+      sweep.accumulate(results[s], seed);
+  }
+  for (Operation *op : llvm::reverse(ops)) {
+    if (llvm::none_of(op->getResults(),
+                      [&](Value r) { return bool(sweep.adjoint(r)); }))
+      continue;
+    SmallVector<bool> needed;
+    for (Value v : op->getOperands())
+      needed.push_back(active.contains(v) && useful.contains(v));
+    if (llvm::none_of(needed, [](bool n) { return n; }))
+      continue;
+    if (failed(sweep.differentiate(op, needed))) {
+      grad.erase();
+      return failure();
+    }
+  }
+
+  SmallVector<Value> returned;
+  if (spec.keepResults)
+    returned.append(results.begin(), results.end());
+  for (unsigned w : spec.wrt) {
+    Value a = sweep.adjoint(block->getArgument(w));
+    if (!a) {
+      auto t = cast<RankedTensorType>(type.getInput(w));
+      a = b.create<ConstantOp>(loc, t, DenseElementsAttr::get(t, 0.0f));
+    }
+    returned.push_back(a);
+  }
+  b.create<func::ReturnOp>(loc, returned);
+  return grad;
+}
+
+} // namespace lopt

@@ -1,0 +1,31 @@
+//===- Passes.h - lopt passes -----------------------------------*- C++ -*-===//
+#ifndef LOPT_PASSES_PASSES_H
+#define LOPT_PASSES_PASSES_H
+
+#include "dialect/LoptDialect.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace lopt {
+
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+/// Stages of `loptc -emit=`, each a prefix of the full pipeline:
+///   grad:     + lopt-differentiate-learners
+///   unrolled: + lopt-unroll-episodes
+///   metagrad: + lopt-meta-backward
+enum class Stage { Grad, Unrolled, MetaGrad };
+void buildPipeline(mlir::OpPassManager &pm, Stage upTo);
+
+/// Registers the passes and the named pipeline `lopt-episode-pipeline`.
+void registerAll();
+
+} // namespace lopt
+
+#endif // LOPT_PASSES_PASSES_H

@@ -1,0 +1,67 @@
+//===- Passes.td - lopt passes ------------------------------*- tablegen -*-===//
+#ifndef LOPT_PASSES_TD
+#define LOPT_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def DifferentiateLearners : Pass<"lopt-differentiate-learners", "mlir::ModuleOp"> {
+  let summary = "Add the gradient of every learner's loss w.r.t. its parameters";
+  let description = [{
+    For each function tagged `lopt.learner` (except the query instances of
+    episodes, whose gradient nothing uses), adds `@<name>.grad`, tagged
+    `lopt.gradient_of`, with the same arguments, returning the learner's
+    results followed by d(loss)/d(parameter) for every `param` argument
+    (result role `grad`). The reverse sweep is built from each op's
+    vector-Jacobian rule; learner rules emit differentiable ops only, so the
+    gradient can itself be differentiated (`meta_gradient full`).
+
+    Before:
+    ```mlir
+    func.func @l(%x: tensor<2x4xf32> {lopt.role = "input"}, %y: tensor<2xi32> {lopt.role = "labels"},
+                 %w: tensor<3x4xf32> {lopt.role = "param"}, %b: tensor<3xf32> {lopt.role = "param"})
+        -> (tensor<f32>, tensor<2x3xf32>) attributes {lopt.learner = "l"} {
+      %0 = lopt.linear %x, %w, %b : ...
+      %1 = lopt.cross_entropy %0, %y : ...
+      return %1, %0 : ...
+    }
+    ```
+    After, in addition: `func.func @l.grad(...same arguments...) -> (loss,
+    logits, dloss/dw, dloss/db)` whose body is the forward ops followed by
+    `lopt.logsumexp`, `lopt.one_hot`, `lopt.matmul`, `lopt.reduce_sum`, ...
+  }];
+}
+
+def UnrollEpisodes : Pass<"lopt-unroll-episodes", "mlir::ModuleOp"> {
+  let summary = "Unroll each episode's inner loop into one flat function";
+  let description = [{
+    For each `lopt.episode @E`, adds `@E.unrolled`: T inner steps of
+    (support-batch forward and backward of the learner, inlined from
+    `@E.support.grad`; the cell applied to every coordinate of the flat
+    parameter vector with `lopt.map_cell`), then the query loss at theta_T.
+    Arguments: support and query images and labels, theta_0 (flat), the
+    cell's initial states (one row per coordinate), shared and
+    per-coordinate meta-parameters. Results: the meta-loss, query logits,
+    the T support losses, theta_T and, when batch norm evaluates with
+    running statistics, the evaluation-mode query loss and logits.
+
+    The truncation policy is made explicit with `lopt.stop_gradient`:
+    `first_order` stops each step's loss and gradient; `horizon(k)` does
+    that and also stops theta and the cell state entering step T-k; `full`
+    stops nothing. Requires `lopt-differentiate-learners` first.
+  }];
+  let dependentDialects = ["::lopt::LoptDialect"];
+}
+
+def MetaBackward : Pass<"lopt-meta-backward", "mlir::ModuleOp"> {
+  let summary = "Differentiate each unrolled episode w.r.t. its meta-parameters";
+  let description = [{
+    For each `@E.unrolled`, adds `@E.meta_grad` returning the unrolled
+    results followed by d(meta-loss)/d(meta-parameter) for every argument
+    with role `meta` or `meta_coord` (result role `grad`, named
+    `grad.<argument name>`). `lopt.map_cell` is differentiated by mapping
+    `@<cell>.vjp`, the cell's own vector-Jacobian function, which this pass
+    adds; adjoints of shared meta-parameters are summed over coordinates.
+  }];
+}
+
+#endif // LOPT_PASSES_TD

@@ -1,0 +1,30 @@
+//===- Pipeline.cpp - the named lopt pass pipeline ------------------------===//
+#include "passes/Passes.h"
+
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void lopt::buildPipeline(OpPassManager &pm, Stage upTo) {
+  // Learner gradients first: the unrolled episode inlines them.
+  pm.addPass(createDifferentiateLearners());
+  if (upTo != Stage::Grad) {
+    pm.addPass(createUnrollEpisodes());
+    // The meta-gradient differentiates the unrolled graph, stop_gradient
+    // markers included, so it needs no knowledge of the policy.
+    if (upTo == Stage::MetaGrad)
+      pm.addPass(createMetaBackward());
+  }
+  // Reverse sweeps recompute shared subexpressions (batch statistics,
+  // constants); CSE merges them.
+  pm.addPass(createCSEPass());
+}
+
+void lopt::registerAll() {
+  registerLoptPasses();
+  PassPipelineRegistration<>(
+      "lopt-episode-pipeline",
+      "learner gradients, unrolled episodes and their meta-gradients",
+      [](OpPassManager &pm) { buildPipeline(pm, Stage::MetaGrad); });
+}

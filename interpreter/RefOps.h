@@ -19,6 +19,7 @@
 
 #include "runtime/Tensor.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstdint>
@@ -188,6 +189,18 @@ template <class T> Tensor<T> mean(const Tensor<T> &x) {
 // Learner (base network) ops
 //===----------------------------------------------------------------------===//
 
+/// Output positions i in [0, OL) whose input position i*s+k-p falls inside
+/// [0, L): the half-open range [lo, hi). Everything outside it reads the zero
+/// padding, so the convolution loops below skip it instead of testing every
+/// tap.
+inline void convValidRange(int64_t L, int64_t OL, int64_t k, int64_t s,
+                           int64_t p, int64_t &lo, int64_t &hi) {
+  lo = p - k > 0 ? (p - k + s - 1) / s : 0;
+  hi = L - 1 + p - k >= 0 ? (L - 1 + p - k) / s + 1 : 0;
+  hi = std::min(hi, OL);
+  lo = std::min(lo, hi);
+}
+
 /// x [N,C,H,W], w [O,C,KH,KW], b [O] -> y [N,O,OH,OW] with
 /// OH = (H+2p-KH)/s+1, OW = (W+2p-KW)/s+1 (integer division), zero padding p,
 /// cross-correlation (PyTorch conv2d):
@@ -205,22 +218,30 @@ Tensor<T> conv2d(const Tensor<T> &x, const Tensor<T> &w, const Tensor<T> &b,
   const int64_t OH = (H + 2 * pad - KH) / stride + 1;
   const int64_t OW = (W + 2 * pad - KW) / stride + 1;
   Tensor<T> y({N, O, OH, OW});
+  // Each output starts at its bias and accumulates the taps in (c, ki, kj)
+  // order; the loops run over whole rows so that the inner loop is a
+  // contiguous multiply-add.
   for (int64_t n = 0; n < N; ++n)
-    for (int64_t o = 0; o < O; ++o)
-      for (int64_t i = 0; i < OH; ++i)
-        for (int64_t j = 0; j < OW; ++j) {
-          T acc = b.at(o);
-          for (int64_t c = 0; c < C; ++c)
-            for (int64_t ki = 0; ki < KH; ++ki)
-              for (int64_t kj = 0; kj < KW; ++kj) {
-                const int64_t hi = i * stride + ki - pad;
-                const int64_t wj = j * stride + kj - pad;
-                if (hi < 0 || hi >= H || wj < 0 || wj >= W)
-                  continue; // zero padding
-                acc += x.at(n, c, hi, wj) * w.at(o, c, ki, kj);
-              }
-          y.at(n, o, i, j) = acc;
+    for (int64_t o = 0; o < O; ++o) {
+      T *yp = &y.data[(n * O + o) * OH * OW];
+      std::fill(yp, yp + OH * OW, b[o]);
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t ki = 0; ki < KH; ++ki) {
+          int64_t ilo, ihi;
+          convValidRange(H, OH, ki, stride, pad, ilo, ihi);
+          for (int64_t kj = 0; kj < KW; ++kj) {
+            int64_t jlo, jhi;
+            convValidRange(W, OW, kj, stride, pad, jlo, jhi);
+            const T wv = w.data[((o * C + c) * KH + ki) * KW + kj];
+            for (int64_t i = ilo; i < ihi; ++i) {
+              const T *xr = &x.data[((n * C + c) * H + i * stride + ki - pad) * W];
+              T *yr = yp + i * OW;
+              for (int64_t j = jlo; j < jhi; ++j)
+                yr[j] += wv * xr[j * stride + kj - pad];
+            }
+          }
         }
+    }
   return y;
 }
 
@@ -549,18 +570,21 @@ Tensor<T> conv2dBackwardData(const Tensor<T> &dy, const Tensor<T> &w, int64_t H,
   Tensor<T> dx({N, C, H, W});
   for (int64_t n = 0; n < N; ++n)
     for (int64_t o = 0; o < O; ++o)
-      for (int64_t i = 0; i < OH; ++i)
-        for (int64_t j = 0; j < OW; ++j) {
-          const T g = dy.at(n, o, i, j);
-          for (int64_t c = 0; c < C; ++c)
-            for (int64_t ki = 0; ki < KH; ++ki)
-              for (int64_t kj = 0; kj < KW; ++kj) {
-                const int64_t hi = i * stride + ki - pad;
-                const int64_t wj = j * stride + kj - pad;
-                if (hi < 0 || hi >= H || wj < 0 || wj >= W)
-                  continue; // read of the zero padding: no input to feed
-                dx.at(n, c, hi, wj) += g * w.at(o, c, ki, kj);
-              }
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t ki = 0; ki < KH; ++ki) {
+          int64_t ilo, ihi;
+          convValidRange(H, OH, ki, stride, pad, ilo, ihi);
+          for (int64_t kj = 0; kj < KW; ++kj) {
+            int64_t jlo, jhi;
+            convValidRange(W, OW, kj, stride, pad, jlo, jhi);
+            const T wv = w.data[((o * C + c) * KH + ki) * KW + kj];
+            for (int64_t i = ilo; i < ihi; ++i) {
+              const T *gr = &dy.data[((n * O + o) * OH + i) * OW];
+              T *dr = &dx.data[((n * C + c) * H + i * stride + ki - pad) * W];
+              for (int64_t j = jlo; j < jhi; ++j)
+                dr[j * stride + kj - pad] += gr[j] * wv; // padding taps feed nothing
+            }
+          }
         }
   return dx;
 }
@@ -584,20 +608,23 @@ Tensor<T> conv2dBackwardFilter(const Tensor<T> &x, const Tensor<T> &dy,
   Tensor<T> dw({O, C, KH, KW});
   for (int64_t o = 0; o < O; ++o)
     for (int64_t c = 0; c < C; ++c)
-      for (int64_t ki = 0; ki < KH; ++ki)
+      for (int64_t ki = 0; ki < KH; ++ki) {
+        int64_t ilo, ihi;
+        convValidRange(H, OH, ki, stride, pad, ilo, ihi);
         for (int64_t kj = 0; kj < KW; ++kj) {
-          T acc = T(0);
+          int64_t jlo, jhi;
+          convValidRange(W, OW, kj, stride, pad, jlo, jhi);
+          T acc = T(0); // padding taps contribute 0
           for (int64_t n = 0; n < N; ++n)
-            for (int64_t i = 0; i < OH; ++i)
-              for (int64_t j = 0; j < OW; ++j) {
-                const int64_t hi = i * stride + ki - pad;
-                const int64_t wj = j * stride + kj - pad;
-                if (hi < 0 || hi >= H || wj < 0 || wj >= W)
-                  continue; // zero padding
-                acc += dy.at(n, o, i, j) * x.at(n, c, hi, wj);
-              }
-          dw.at(o, c, ki, kj) = acc;
+            for (int64_t i = ilo; i < ihi; ++i) {
+              const T *gr = &dy.data[((n * O + o) * OH + i) * OW];
+              const T *xr = &x.data[((n * C + c) * H + i * stride + ki - pad) * W];
+              for (int64_t j = jlo; j < jhi; ++j)
+                acc += gr[j] * xr[j * stride + kj - pad];
+            }
+          dw.data[((o * C + c) * KH + ki) * KW + kj] = acc;
         }
+      }
   return dw;
 }
 

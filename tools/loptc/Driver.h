@@ -51,7 +51,8 @@ struct EpisodeOptions {
   std::string truncation; // "" = the description's
   int64_t steps = 0;      // 0 = the description's
   int samples = 3;
-  double tolerance = 1e-4;
+  double tolerance = 1e-3;
+  double fdStep = 1e-5;
   bool synthetic = false; // gradcheck: random images unless --data is given
 };
 

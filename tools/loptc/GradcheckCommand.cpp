@@ -102,16 +102,16 @@ int lopt::runGradcheckCommand(const EpisodeOptions &opts) {
     if (a.role != role::kMeta && a.role != role::kMetaCoord)
       continue;
     const Tensor<double> &g = grads.at("grad/" + a.name);
-    double gmax = 0, gnorm = 0;
-    for (double v : g.data) {
-      gmax = std::max(gmax, std::fabs(v));
+    double gnorm = 0;
+    for (double v : g.data)
       gnorm += v * v;
-    }
     double tensorWorst = 0;
-    int checked = 0;
+    int checked = 0, belowNoise = 0;
     for (int64_t k : pickCoordinates(g, opts.samples, rng)) {
       double x = args[i].f[k];
-      double h = 1e-6 * std::max(1.0, std::fabs(x));
+      // Central differences in double: truncation error ~h^2, rounding
+      // ~1e-16 |L| / h, and a larger h crosses more ReLU/max-pool kinks.
+      double h = opts.fdStep * std::max(1.0, std::fabs(x));
       double plus, minus;
       args[i].f[k] = x + h;
       bool ok = metaLoss(args, plus);
@@ -122,16 +122,22 @@ int lopt::runGradcheckCommand(const EpisodeOptions &opts) {
         return commandError("gradcheck", error);
       double fd = (plus - minus) / (2 * h), an = g[k];
       double scale = std::max(std::fabs(fd), std::fabs(an));
-      // Below this the difference is rounding noise of the meta-loss.
-      double noise = 1e-9 * std::max(1.0, std::fabs(baseLoss)) / h;
-      double rel = scale <= noise ? 0 : std::fabs(fd - an) / scale;
-      tensorWorst = std::max(tensorWorst, rel);
+      // Below this a derivative is rounding noise of the meta-loss.
+      double noise = 1e-12 * std::max(1.0, std::fabs(baseLoss)) / h;
+      if (scale <= noise) {
+        ++belowNoise;
+        continue;
+      }
+      tensorWorst = std::max(tensorWorst, std::fabs(fd - an) / scale);
       ++checked;
     }
     worst = std::max(worst, tensorWorst);
-    printLine("  %-28s %-12s %-12.4e %-12.3e %d", a.name.c_str(),
+    std::string count = std::to_string(checked);
+    if (belowNoise)
+      count += " (+" + std::to_string(belowNoise) + " zero)";
+    printLine("  %-28s %-12s %-12.4e %-12.3e %s", a.name.c_str(),
               shapeToString(a.shape).c_str(), std::sqrt(gnorm), tensorWorst,
-              checked);
+              count.c_str());
   }
   bool pass = worst <= opts.tolerance;
   printLine("%s: worst relative error %.3e %s tolerance %.1e",

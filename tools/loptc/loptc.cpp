@@ -83,8 +83,11 @@ cl::opt<int64_t> steps("steps", cl::sub(gradcheckCmd), cl::init(0),
                        cl::desc("Override the number of inner steps"));
 cl::opt<int> samples("samples", cl::sub(gradcheckCmd), cl::init(3),
                      cl::desc("Coordinates checked per meta-parameter"));
-cl::opt<double> tolerance("tolerance", cl::sub(gradcheckCmd), cl::init(1e-4),
+cl::opt<double> tolerance("tolerance", cl::sub(gradcheckCmd), cl::init(1e-3),
                           cl::desc("Largest accepted relative error"));
+cl::opt<double> fdStep("fd-step", cl::sub(gradcheckCmd), cl::init(1e-5),
+                       cl::desc("Finite-difference step, relative to "
+                                "max(1, |value|)"));
 } // namespace
 
 struct Description::Handler {
@@ -160,6 +163,7 @@ int main(int argc, char **argv) {
     opts.steps = steps;
     opts.samples = samples;
     opts.tolerance = tolerance;
+    opts.fdStep = fdStep;
     return episodeCmd ? runEpisodeCommand(opts) : runGradcheckCommand(opts);
   }
 

@@ -52,7 +52,7 @@ struct EpisodeOptions {
   int64_t steps = 0;      // 0 = the description's
   int samples = 3;
   double tolerance = 1e-3;
-  double fdStep = 1e-5;
+  double fdStep = 1e-6;
   bool synthetic = false; // gradcheck: random images unless --data is given
 };
 

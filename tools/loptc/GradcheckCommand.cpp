@@ -123,7 +123,7 @@ int lopt::runGradcheckCommand(const EpisodeOptions &opts) {
       double fd = (plus - minus) / (2 * h), an = g[k];
       double scale = std::max(std::fabs(fd), std::fabs(an));
       // Below this a derivative is rounding noise of the meta-loss.
-      double noise = 1e-12 * std::max(1.0, std::fabs(baseLoss)) / h;
+      double noise = 1e-13 * std::max(1.0, std::fabs(baseLoss)) / h;
       if (scale <= noise) {
         ++belowNoise;
         continue;

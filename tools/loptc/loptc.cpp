@@ -85,7 +85,7 @@ cl::opt<int> samples("samples", cl::sub(gradcheckCmd), cl::init(3),
                      cl::desc("Coordinates checked per meta-parameter"));
 cl::opt<double> tolerance("tolerance", cl::sub(gradcheckCmd), cl::init(1e-3),
                           cl::desc("Largest accepted relative error"));
-cl::opt<double> fdStep("fd-step", cl::sub(gradcheckCmd), cl::init(1e-5),
+cl::opt<double> fdStep("fd-step", cl::sub(gradcheckCmd), cl::init(1e-6),
                        cl::desc("Finite-difference step, relative to "
                                 "max(1, |value|)"));
 } // namespace

@@ -1,0 +1,388 @@
+//===- VJPTest.cpp - every derivative rule against finite differences ----===//
+//
+// For each op, L = sum(G * op(inputs)) with random inputs and a random G;
+// the reverse sweep built from the op's rule (buildGradient) must match
+// central differences of L: relative error < 1e-6 in double, < 1e-3 in
+// float. Rules of backward ops are checked the same way, which is what
+// makes second-order meta-gradients (`meta_gradient full`) exact.
+//
+//===----------------------------------------------------------------------===//
+#include "dialect/LoptDialect.h"
+#include "dialect/LoptOps.h"
+#include "interpreter/Interpreter.h"
+#include "passes/Autodiff.h"
+#include "runtime/Random.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <sstream>
+
+using namespace lopt;
+using llvm::cast;
+using llvm::isa;
+
+namespace {
+
+/// Value ranges for random inputs.
+enum class Range { Signed, Positive, Distinct };
+
+struct Case {
+  std::string name;
+  std::string args;  // "%x: tensor<...>, ..." (i32 tensors are labels)
+  std::string body;  // defines %y
+  std::string yType; // the type of %y
+  Range range = Range::Signed;
+  /// Only the first `diffArgs` float arguments are differentiated (batch
+  /// norm's running statistics are buffers without adjoints); -1: all.
+  int diffArgs = -1;
+};
+
+std::string reduceAll(const std::string &type) {
+  // Rank of a tensor type written tensor<AxBxf32> or tensor<f32>.
+  size_t rank = std::count(type.begin(), type.end(), 'x');
+  std::string dims;
+  for (size_t i = 0; i < rank; ++i)
+    dims += (i ? ", " : "") + std::to_string(i);
+  return "lopt.reduce_sum %vjp_p {dims = array<i64" + (rank ? ": " + dims : "") +
+         ">} : (" + type + ") -> tensor<f32>";
+}
+
+class VJPTest : public ::testing::TestWithParam<Case> {
+protected:
+  VJPTest() {
+    ctx.getOrLoadDialect<LoptDialect>();
+    ctx.getOrLoadDialect<mlir::func::FuncDialect>();
+  }
+
+  void check(const Case &c) {
+    std::string ir = "func.func @f(" + c.args + ", %G: " + c.yType +
+                     ") -> tensor<f32> {\n" + c.body + "\n  %vjp_p = lopt.mul %y, %G : (" +
+                     c.yType + ", " + c.yType + ") -> " + c.yType + "\n  %vjp_s = " +
+                     reduceAll(c.yType) + "\n  return %vjp_s : tensor<f32>\n}\n" +
+                     extraFunctions;
+    module = mlir::parseSourceString<mlir::ModuleOp>(ir, &ctx);
+    ASSERT_TRUE(module) << ir;
+    checkFunction(module->lookupSymbol<mlir::func::FuncOp>("f"), c.name,
+                  c.range, c.diffArgs);
+  }
+
+  /// `fn` returns a scalar L; its last argument is not differentiated.
+  void checkFunction(mlir::func::FuncOp fn, const std::string &name,
+                     Range range, int diffArgs = -1) {
+    GradientSpec spec;
+    spec.seeds = {0};
+    unsigned numArgs = fn.getNumArguments();
+    for (unsigned i = 0; i + 1 < numArgs; ++i)
+      if (isa<mlir::FloatType>(
+              cast<mlir::RankedTensorType>(fn.getArgumentTypes()[i])
+                  .getElementType()) &&
+          (diffArgs < 0 || int(spec.wrt.size()) < diffArgs))
+        spec.wrt.push_back(i);
+    mlir::FailureOr<mlir::func::FuncOp> grad =
+        buildGradient(fn, spec, (fn.getSymName() + ".grad").str());
+    ASSERT_TRUE(mlir::succeeded(grad));
+    ASSERT_TRUE(mlir::succeeded(mlir::verify(*module)));
+
+    // Random inputs (labels: 0, 1, 2, ...).
+    Rng rng(std::hash<std::string>()(name));
+    std::vector<RtValue<double>> args;
+    for (unsigned i = 0; i < numArgs; ++i) {
+      auto t = cast<mlir::RankedTensorType>(fn.getArgumentTypes()[i]);
+      Shape s(t.getShape().begin(), t.getShape().end());
+      if (!isa<mlir::FloatType>(t.getElementType())) {
+        Tensor<int32_t> labels(s);
+        for (int64_t k = 0; k < labels.numel(); ++k)
+          labels[k] = int32_t(k % 3);
+        args.emplace_back(labels);
+        continue;
+      }
+      Tensor<double> v(s);
+      for (int64_t k = 0; k < v.numel(); ++k) {
+        switch (range) {
+        case Range::Signed: v[k] = rng.uniform(-1, 1); break;
+        case Range::Positive: v[k] = rng.uniform(0.5, 1.5); break;
+        case Range::Distinct: v[k] = 0.1 * double(k) + rng.uniform(0, 0.05); break;
+        }
+      }
+      if (range == Range::Distinct) // shuffle so maxima move around
+        for (int64_t k = v.numel() - 1; k > 0; --k)
+          std::swap(v[k], v[int64_t(rng.below(uint64_t(k + 1)))]);
+      args.emplace_back(v);
+    }
+
+    std::string error;
+    std::vector<RtValue<double>> res;
+    ASSERT_TRUE(interpret<double>(*grad, args, res, error)) << error;
+    std::vector<RtValue<float>> argsF;
+    for (const RtValue<double> &a : args)
+      argsF.push_back(a.isInt ? RtValue<float>(a.i) : RtValue<float>(a.f.cast<float>()));
+    std::vector<RtValue<float>> resF;
+    ASSERT_TRUE(interpret<float>(*grad, argsF, resF, error)) << error;
+
+    auto loss = [&](std::vector<RtValue<double>> &a) {
+      std::vector<RtValue<double>> r;
+      EXPECT_TRUE(interpret<double>(fn, a, r, error)) << error;
+      return r[0].f[0];
+    };
+    for (size_t w = 0; w < spec.wrt.size(); ++w) {
+      unsigned i = spec.wrt[w];
+      const Tensor<double> &an = res[1 + w].f;
+      const Tensor<float> &anF = resF[1 + w].f;
+      double maxDiff = 0, maxDiffF = 0, scale = 0;
+      for (int64_t k = 0; k < args[i].f.numel(); ++k) {
+        double x = args[i].f[k], h = 1e-6;
+        args[i].f[k] = x + h;
+        double plus = loss(args);
+        args[i].f[k] = x - h;
+        double minus = loss(args);
+        args[i].f[k] = x;
+        double fd = (plus - minus) / (2 * h);
+        scale = std::max(scale, std::fabs(fd));
+        maxDiff = std::max(maxDiff, std::fabs(fd - an[k]));
+        maxDiffF = std::max(maxDiffF, std::fabs(fd - double(anF[k])));
+      }
+      // A derivative that is truly zero (a conv bias before batch norm) is
+      // checked absolutely, against rounding noise.
+      scale = std::max(scale, 1e-4);
+      EXPECT_LT(maxDiff / scale, 1e-6)
+          << name << ": d/d(argument " << i << "), double: max |fd - an| "
+          << maxDiff << ", scale " << scale;
+      EXPECT_LT(maxDiffF / scale, 1e-3)
+          << name << ": d/d(argument " << i << "), float";
+    }
+  }
+
+  mlir::MLIRContext ctx;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  std::string extraFunctions;
+};
+
+TEST_P(VJPTest, MatchesFiniteDifferences) { check(GetParam()); }
+
+std::vector<Case> cases() {
+  auto unary = [](const std::string &op, Range r = Range::Signed) {
+    return Case{op, "%x: tensor<3x2xf32>",
+                "  %y = lopt." + op + " %x : tensor<3x2xf32>", "tensor<3x2xf32>", r};
+  };
+  auto binary = [](const std::string &op, Range r = Range::Signed) {
+    return Case{op, "%a: tensor<4xf32>, %b: tensor<4xf32>",
+                "  %y = lopt." + op + " %a, %b : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>",
+                "tensor<4xf32>", r};
+  };
+  auto scalarBroadcast = [](const std::string &op, Range r = Range::Signed) {
+    return Case{op + "_scalar", "%a: tensor<f32>, %b: tensor<4xf32>",
+                "  %y = lopt." + op + " %a, %b : (tensor<f32>, tensor<4xf32>) -> tensor<4xf32>",
+                "tensor<4xf32>", r};
+  };
+  std::vector<Case> c;
+  for (const char *op : {"neg", "sigmoid", "tanh", "exp", "relu", "square", "abs", "sign", "step"})
+    c.push_back(unary(op));
+  for (const char *op : {"log", "sqrt"})
+    c.push_back(unary(op, Range::Positive));
+  for (const char *op : {"add", "sub", "mul", "min", "max"}) {
+    c.push_back(binary(op));
+    c.push_back(scalarBroadcast(op));
+  }
+  for (const char *op : {"div", "pow"}) {
+    c.push_back(binary(op, Range::Positive));
+    c.push_back(scalarBroadcast(op, Range::Positive));
+  }
+  c.push_back({"conv2d_s1p1", "%x: tensor<2x2x5x5xf32>, %w: tensor<3x2x3x3xf32>, %b: tensor<3xf32>",
+               "  %y = lopt.conv2d %x, %w, %b {pad = 1 : i64, stride = 1 : i64} : (tensor<2x2x5x5xf32>, tensor<3x2x3x3xf32>, tensor<3xf32>) -> tensor<2x3x5x5xf32>",
+               "tensor<2x3x5x5xf32>"});
+  c.push_back({"conv2d_s2p0", "%x: tensor<2x2x6x5xf32>, %w: tensor<3x2x2x3xf32>, %b: tensor<3xf32>",
+               "  %y = lopt.conv2d %x, %w, %b {pad = 0 : i64, stride = 2 : i64} : (tensor<2x2x6x5xf32>, tensor<3x2x2x3xf32>, tensor<3xf32>) -> tensor<2x3x3x2xf32>",
+               "tensor<2x3x3x2xf32>"});
+  c.push_back({"conv2d_backward_data", "%dy: tensor<2x3x5x5xf32>, %w: tensor<3x2x3x3xf32>",
+               "  %y = lopt.conv2d_backward_data %dy, %w {pad = 1 : i64, stride = 1 : i64} : (tensor<2x3x5x5xf32>, tensor<3x2x3x3xf32>) -> tensor<2x2x5x5xf32>",
+               "tensor<2x2x5x5xf32>"});
+  c.push_back({"conv2d_backward_filter", "%x: tensor<2x2x6x5xf32>, %dy: tensor<2x3x3x2xf32>",
+               "  %y = lopt.conv2d_backward_filter %x, %dy {pad = 0 : i64, stride = 2 : i64} : (tensor<2x2x6x5xf32>, tensor<2x3x3x2xf32>) -> tensor<3x2x2x3xf32>",
+               "tensor<3x2x2x3xf32>"});
+  const char *bn = "  %y, %m1, %v1 = lopt.batchnorm %x, %g, %b, %m, %v {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = \"MODE\"} : (XT, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (XT, tensor<3xf32>, tensor<3xf32>)";
+  auto bnCase = [&](const std::string &name, const std::string &mode, const std::string &xt) {
+    std::string body = bn;
+    body.replace(body.find("MODE"), 4, mode);
+    for (size_t p; (p = body.find("XT")) != std::string::npos;)
+      body.replace(p, 2, xt);
+    return Case{name, "%x: " + xt + ", %g: tensor<3xf32>, %b: tensor<3xf32>, %m: tensor<3xf32>, %v: tensor<3xf32>",
+                body, xt, Range::Positive, /*diffArgs=*/3};
+  };
+  c.push_back(bnCase("batchnorm_train_4d", "train", "tensor<2x3x2x2xf32>"));
+  c.push_back(bnCase("batchnorm_train_2d", "train", "tensor<4x3xf32>"));
+  c.push_back(bnCase("batchnorm_eval", "eval", "tensor<2x3x2x2xf32>"));
+  c.push_back({"maxpool", "%x: tensor<2x2x5x4xf32>",
+               "  %y = lopt.maxpool %x {kernel = 2 : i64, stride = 2 : i64} : (tensor<2x2x5x4xf32>) -> tensor<2x2x2x2xf32>",
+               "tensor<2x2x2x2xf32>", Range::Distinct});
+  c.push_back({"maxpool_backward", "%x: tensor<1x2x4x4xf32>, %dy: tensor<1x2x2x2xf32>",
+               "  %y = lopt.maxpool_backward %x, %dy {kernel = 2 : i64, stride = 2 : i64} : (tensor<1x2x4x4xf32>, tensor<1x2x2x2xf32>) -> tensor<1x2x4x4xf32>",
+               "tensor<1x2x4x4xf32>", Range::Distinct});
+  c.push_back({"maxpool_gather", "%x: tensor<1x2x4x4xf32>, %g: tensor<1x2x4x4xf32>",
+               "  %y = lopt.maxpool_gather %x, %g {kernel = 3 : i64, stride = 1 : i64} : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x2x2xf32>",
+               "tensor<1x2x2x2xf32>", Range::Distinct});
+  c.push_back({"flatten", "%x: tensor<2x2x3xf32>",
+               "  %y = lopt.flatten %x : (tensor<2x2x3xf32>) -> tensor<2x6xf32>", "tensor<2x6xf32>"});
+  c.push_back({"reshape", "%x: tensor<2x6xf32>",
+               "  %y = lopt.reshape %x : (tensor<2x6xf32>) -> tensor<3x4xf32>", "tensor<3x4xf32>"});
+  c.push_back({"linear", "%x: tensor<3x4xf32>, %w: tensor<2x4xf32>, %b: tensor<2xf32>",
+               "  %y = lopt.linear %x, %w, %b : (tensor<3x4xf32>, tensor<2x4xf32>, tensor<2xf32>) -> tensor<3x2xf32>",
+               "tensor<3x2xf32>"});
+  for (auto [ta, tb] : {std::pair{false, false}, {false, true}, {true, false}, {true, true}}) {
+    std::string at = ta ? "tensor<4x3xf32>" : "tensor<3x4xf32>";
+    std::string bt = tb ? "tensor<2x4xf32>" : "tensor<4x2xf32>";
+    c.push_back({std::string("matmul_") + (ta ? "t" : "n") + (tb ? "t" : "n"),
+                 "%a: " + at + ", %b: " + bt,
+                 std::string("  %y = lopt.matmul %a, %b {transpose_a = ") + (ta ? "true" : "false") +
+                     ", transpose_b = " + (tb ? "true" : "false") + "} : (" + at + ", " + bt +
+                     ") -> tensor<3x2xf32>",
+                 "tensor<3x2xf32>"});
+  }
+  c.push_back({"cross_entropy", "%z: tensor<4x3xf32>, %l: tensor<4xi32>",
+               "  %y = lopt.cross_entropy %z, %l : (tensor<4x3xf32>, tensor<4xi32>) -> tensor<f32>",
+               "tensor<f32>"});
+  c.push_back({"logsumexp", "%x: tensor<3x4xf32>",
+               "  %y = lopt.logsumexp %x : (tensor<3x4xf32>) -> tensor<3xf32>", "tensor<3xf32>"});
+  c.push_back({"reduce_sum", "%x: tensor<2x3x4xf32>",
+               "  %y = lopt.reduce_sum %x {dims = array<i64: 0, 2>} : (tensor<2x3x4xf32>) -> tensor<3xf32>",
+               "tensor<3xf32>"});
+  c.push_back({"broadcast", "%x: tensor<3xf32>",
+               "  %y = lopt.broadcast %x {dims = array<i64: 1>} : (tensor<3xf32>) -> tensor<2x3x2xf32>",
+               "tensor<2x3x2xf32>"});
+  c.push_back({"slice", "%x: tensor<5x3xf32>",
+               "  %y = lopt.slice %x {offsets = array<i64: 1, 1>} : (tensor<5x3xf32>) -> tensor<3x2xf32>",
+               "tensor<3x2xf32>"});
+  c.push_back({"unslice", "%g: tensor<3x2xf32>",
+               "  %y = lopt.unslice %g {offsets = array<i64: 2, 0>} : (tensor<3x2xf32>) -> tensor<5x3xf32>",
+               "tensor<5x3xf32>"});
+  c.push_back({"preprocess", "%x: tensor<3xf32>",
+               "  %y = lopt.preprocess %x {p = 2.0 : f64} : (tensor<3xf32>) -> tensor<6xf32>",
+               "tensor<6xf32>", Range::Positive});
+  c.push_back({"preprocess_small", "%x: tensor<f32>",
+               "  %s = lopt.constant dense<0.01> : tensor<f32>\n"
+               "  %xs = lopt.mul %x, %s : (tensor<f32>, tensor<f32>) -> tensor<f32>\n"
+               "  %y = lopt.preprocess %xs {p = 10.0 : f64} : (tensor<f32>) -> tensor<2xf32>",
+               "tensor<2xf32>"});
+  c.push_back({"concat", "%a: tensor<f32>, %b: tensor<3xf32>, %c: tensor<f32>",
+               "  %y = lopt.concat %a, %b, %c : (tensor<f32>, tensor<3xf32>, tensor<f32>) -> tensor<5xf32>",
+               "tensor<5xf32>"});
+  c.push_back({"lstm", "%x: tensor<2xf32>, %h: tensor<3xf32>, %c: tensor<3xf32>, %w: tensor<12x5xf32>, %b: tensor<12xf32>",
+               "  %y, %c1 = lopt.lstm %x, %h, %c, %w, %b : (tensor<2xf32>, tensor<3xf32>, tensor<3xf32>, tensor<12x5xf32>, tensor<12xf32>) -> (tensor<3xf32>, tensor<3xf32>)",
+               "tensor<3xf32>"});
+  c.push_back({"lstm_cell_state", "%x: tensor<f32>, %h: tensor<2xf32>, %c: tensor<2xf32>, %w: tensor<8x3xf32>, %b: tensor<8xf32>",
+               "  %h1, %y = lopt.lstm %x, %h, %c, %w, %b : (tensor<f32>, tensor<2xf32>, tensor<2xf32>, tensor<8x3xf32>, tensor<8xf32>) -> (tensor<2xf32>, tensor<2xf32>)",
+               "tensor<2xf32>"});
+  c.push_back({"affine_vector", "%x: tensor<4xf32>, %w: tensor<2x4xf32>, %b: tensor<2xf32>",
+               "  %y = lopt.affine %x, %w, %b : (tensor<4xf32>, tensor<2x4xf32>, tensor<2xf32>) -> tensor<2xf32>",
+               "tensor<2xf32>"});
+  c.push_back({"affine_scalar", "%x: tensor<4xf32>, %w: tensor<4xf32>, %b: tensor<f32>",
+               "  %y = lopt.affine %x, %w, %b : (tensor<4xf32>, tensor<4xf32>, tensor<f32>) -> tensor<f32>",
+               "tensor<f32>"});
+  return c;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, VJPTest, ::testing::ValuesIn(cases()),
+                         [](const auto &info) { return info.param.name; });
+
+// stop_gradient is the identity with a zero derivative by definition, so
+// finite differences cannot check it: its adjoint must be exactly zero.
+TEST_F(VJPTest, StopGradientHasZeroAdjoint) {
+  module = mlir::parseSourceString<mlir::ModuleOp>(R"(
+func.func @f(%x: tensor<3xf32>) -> tensor<f32> {
+  %s = lopt.stop_gradient %x : tensor<3xf32>
+  %y = lopt.mul %s, %x : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
+  %r = lopt.reduce_sum %y {dims = array<i64: 0>} : (tensor<3xf32>) -> tensor<f32>
+  return %r : tensor<f32>
+})", &ctx);
+  ASSERT_TRUE(module);
+  GradientSpec spec;
+  spec.seeds = {0};
+  spec.wrt = {0};
+  auto grad = buildGradient(module->lookupSymbol<mlir::func::FuncOp>("f"),
+                            spec, "f.grad");
+  ASSERT_TRUE(mlir::succeeded(grad));
+  std::vector<RtValue<double>> res;
+  std::string error;
+  std::vector<RtValue<double>> args{
+      Tensor<double>({3}, std::vector<double>{1, -2, 3})};
+  ASSERT_TRUE(interpret<double>(*grad, args, res, error)) << error;
+  // d/dx [stop(x) * x] = stop(x): only the second factor contributes.
+  EXPECT_EQ(res[1].f.data, (std::vector<double>{1, -2, 3}));
+}
+
+// lopt.map_cell is differentiated through the cell's own VJP function,
+// with shared operands' adjoints summed over coordinates.
+TEST_F(VJPTest, MapCell) {
+  extraFunctions = R"(
+func.func @cell(%p: tensor<f32>, %g: tensor<f32>, %s: tensor<2xf32>, %w: tensor<2xf32>, %b: tensor<f32>)
+    -> (tensor<f32>, tensor<2xf32>) {
+  %z = lopt.affine %s, %w, %b : (tensor<2xf32>, tensor<2xf32>, tensor<f32>) -> tensor<f32>
+  %r = lopt.sigmoid %z : tensor<f32>
+  %u = lopt.mul %r, %g : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %p1 = lopt.sub %p, %u : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %t = lopt.tanh %s : tensor<2xf32>
+  %s1 = lopt.mul %t, %p1 : (tensor<2xf32>, tensor<f32>) -> tensor<2xf32>
+  return %p1, %s1 : tensor<f32>, tensor<2xf32>
+})";
+  check({"map_cell",
+         "%p: tensor<5xf32>, %g: tensor<5xf32>, %s: tensor<5x2xf32>, %w: tensor<2xf32>, %b: tensor<f32>",
+         "  %q, %y = lopt.map_cell @cell(%p, %g, %s, %w, %b) {coords = 5 : i64, mapped = array<i1: true, true, true, false, false>}"
+         " : (tensor<5xf32>, tensor<5xf32>, tensor<5x2xf32>, tensor<2xf32>, tensor<f32>) -> (tensor<5xf32>, tensor<5x2xf32>)",
+         "tensor<5x2xf32>"});
+}
+
+// Second order, as `meta_gradient full` needs: the gradient of a small
+// conv learner's loss is itself differentiated w.r.t. every input.
+TEST_F(VJPTest, LearnerGradientIsDifferentiable) {
+  module = mlir::parseSourceString<mlir::ModuleOp>(R"(
+func.func @learner(%x: tensor<2x1x4x4xf32>, %l: tensor<2xi32>, %w: tensor<2x1x3x3xf32>, %b: tensor<2xf32>,
+                   %g: tensor<2xf32>, %beta: tensor<2xf32>, %lw: tensor<3x8xf32>, %lb: tensor<3xf32>) -> tensor<f32> {
+  %m = lopt.constant dense<0.0> : tensor<2xf32>
+  %v = lopt.constant dense<1.0> : tensor<2xf32>
+  %0 = lopt.conv2d %x, %w, %b {pad = 1 : i64, stride = 1 : i64} : (tensor<2x1x4x4xf32>, tensor<2x1x3x3xf32>, tensor<2xf32>) -> tensor<2x2x4x4xf32>
+  %1, %m1, %v1 = lopt.batchnorm %0, %g, %beta, %m, %v {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "train"} : (tensor<2x2x4x4xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> (tensor<2x2x4x4xf32>, tensor<2xf32>, tensor<2xf32>)
+  %2 = lopt.tanh %1 : tensor<2x2x4x4xf32>
+  %3 = lopt.maxpool %2 {kernel = 2 : i64, stride = 2 : i64} : (tensor<2x2x4x4xf32>) -> tensor<2x2x2x2xf32>
+  %4 = lopt.flatten %3 : (tensor<2x2x2x2xf32>) -> tensor<2x8xf32>
+  %5 = lopt.linear %4, %lw, %lb : (tensor<2x8xf32>, tensor<3x8xf32>, tensor<3xf32>) -> tensor<2x3xf32>
+  %6 = lopt.cross_entropy %5, %l : (tensor<2x3xf32>, tensor<2xi32>) -> tensor<f32>
+  return %6 : tensor<f32>
+})", &ctx);
+  ASSERT_TRUE(module);
+  auto learner = module->lookupSymbol<mlir::func::FuncOp>("learner");
+  GradientSpec spec;
+  spec.seeds = {0};
+  spec.wrt = {2, 3, 4, 5, 6, 7};
+  mlir::FailureOr<mlir::func::FuncOp> grad =
+      buildGradient(learner, spec, "learner.grad");
+  ASSERT_TRUE(mlir::succeeded(grad));
+  // f(inputs, G) = sum(G * dL/dw) for the conv weight w.
+  mlir::OpBuilder b(&ctx);
+  b.setInsertionPointToEnd(module->getBody());
+  mlir::Location loc = b.getUnknownLoc();
+  auto wType = learner.getArgumentTypes()[2];
+  llvm::SmallVector<mlir::Type> argTypes(learner.getArgumentTypes());
+  argTypes.push_back(wType);
+  auto f = b.create<mlir::func::FuncOp>(
+      loc, "second",
+      b.getFunctionType(argTypes,
+                        {mlir::RankedTensorType::get({}, b.getF32Type())}));
+  mlir::Block *block = f.addEntryBlock();
+  b.setInsertionPointToEnd(block);
+  llvm::SmallVector<mlir::Value> r =
+      inlineBody(b, *grad, block->getArguments().drop_back());
+  mlir::Value p = b.create<MulOp>(loc, wType, r[1], block->getArguments().back());
+  mlir::Value s = b.create<ReduceSumOp>(
+      loc, mlir::RankedTensorType::get({}, b.getF32Type()), p,
+      b.getDenseI64ArrayAttr({0, 1, 2, 3}));
+  b.create<mlir::func::ReturnOp>(loc, s);
+  checkFunction(f, "learner_second_order", Range::Signed);
+}
+
+} // namespace

@@ -6,7 +6,7 @@ from lit.llvm import llvm_config
 config.name = "lopt"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".lopt", ".test"]
-config.excludes = ["inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.excludes = ["inputs", "Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.lopt_obj_root, "tests", "lit")
 
@@ -22,3 +22,14 @@ if os.path.isdir(os.path.join(config.shared_data_dir, "omniglot")):
     config.available_features.add("omniglot")
 if os.path.isdir("/usr/share/datasets/fashion-mnist"):
     config.available_features.add("fashion-mnist")
+
+# A Python with NumPy, to check that .npz files load in NumPy.
+import subprocess, sys
+for py in [sys.executable, "/usr/bin/python3"]:
+    try:
+        if subprocess.run([py, "-c", "import numpy"], capture_output=True).returncode == 0:
+            config.available_features.add("numpy")
+            config.substitutions.append(("%python", py))
+            break
+    except OSError:
+        pass

@@ -52,7 +52,10 @@ int lopt::runGradcheckCommand(const EpisodeOptions &opts) {
   PreparedEpisode p;
   if (!prepareEpisode(d, opts, "gradcheck", /*syntheticDefault=*/true, p))
     return 1;
-  if (!p.fns.metaGrad)
+  bool anyMeta = false;
+  for (const OperandInfo &a : describeArguments(p.fns.unrolled))
+    anyMeta |= a.role == role::kMeta || a.role == role::kMetaCoord;
+  if (!anyMeta || !p.fns.metaGrad)
     return commandError("gradcheck", "episode '" +
                                          p.fns.episode.getSymName().str() +
                                          "' has no meta-parameters to check");

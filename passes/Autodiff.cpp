@@ -236,4 +236,35 @@ FailureOr<func::FuncOp> buildGradient(func::FuncOp fn,
   return grad;
 }
 
+FailureOr<func::FuncOp> buildLossGradient(func::FuncOp fn,
+                                          ArrayRef<StringRef> roles,
+                                          StringRef name) {
+  GradientSpec spec;
+  spec.seeds = {0};
+  for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+    if (auto r = fn.getArgAttrOfType<StringAttr>(i, LoptDialect::kRoleAttr);
+        r && llvm::is_contained(roles, r.getValue()))
+      spec.wrt.push_back(i);
+  FailureOr<func::FuncOp> grad = buildGradient(fn, spec, name);
+  if (failed(grad))
+    return failure();
+  OpBuilder b(fn);
+  for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+    grad->setArgAttrs(i, fn.getArgAttrDict(i));
+  SmallVector<Attribute> resultAttrs;
+  for (unsigned i = 0; i < fn.getNumResults(); ++i) {
+    DictionaryAttr d = fn.getResultAttrDict(i);
+    resultAttrs.push_back(d ? d : b.getDictionaryAttr({}));
+  }
+  for (unsigned w : spec.wrt)
+    resultAttrs.push_back(b.getDictionaryAttr(
+        {b.getNamedAttr(LoptDialect::kRoleAttr, b.getStringAttr(role::kGrad)),
+         b.getNamedAttr(LoptDialect::kNameAttr,
+                        fn.getArgAttr(w, LoptDialect::kNameAttr))}));
+  grad->setAllResultAttrs(ArrayRef<Attribute>(resultAttrs));
+  (*grad)->setAttr(LoptDialect::kGradientOfAttr,
+                   b.getStringAttr(fn.getSymName()));
+  return grad;
+}
+
 } // namespace lopt

@@ -38,6 +38,14 @@ mlir::FailureOr<mlir::func::FuncOp> buildGradient(mlir::func::FuncOp fn,
                                                    const GradientSpec &spec,
                                                    llvm::StringRef name);
 
+/// The gradient of `fn`'s first result (a scalar loss) w.r.t. every argument
+/// whose lopt.role is one of `roles`, as function `name`: `fn`'s arguments
+/// and results (with their attributes), then one result of role `grad` per
+/// differentiated argument, named like it; tagged lopt.gradient_of.
+mlir::FailureOr<mlir::func::FuncOp>
+buildLossGradient(mlir::func::FuncOp fn, llvm::ArrayRef<llvm::StringRef> roles,
+                  llvm::StringRef name);
+
 /// Clones the body of `callee` at the builder's insertion point with its
 /// arguments replaced by `args`; returns the values it would return.
 llvm::SmallVector<mlir::Value> inlineBody(mlir::OpBuilder &b,

@@ -42,33 +42,9 @@ struct DifferentiateLearners
     std::string name = (fn.getSymName() + ".grad").str();
     if (getOperation().lookupSymbol(name))
       return success(); // already there (the pass is idempotent)
-    GradientSpec spec;
-    spec.seeds = {0}; // the loss
-    for (unsigned i = 0; i < fn.getNumArguments(); ++i)
-      if (auto r = fn.getArgAttrOfType<StringAttr>(i, LoptDialect::kRoleAttr);
-          r && r.getValue() == role::kParam)
-        spec.wrt.push_back(i);
-    FailureOr<func::FuncOp> grad = buildGradient(fn, spec, name);
+    FailureOr<func::FuncOp> grad = buildLossGradient(fn, {role::kParam}, name);
     if (failed(grad))
       return failure();
-    // The gradient function reads like the learner: same argument
-    // attributes, the learner's results, then one `grad` per parameter.
-    OpBuilder b(fn);
-    for (unsigned i = 0; i < fn.getNumArguments(); ++i)
-      grad->setArgAttrs(i, fn.getArgAttrDict(i));
-    SmallVector<Attribute> resultAttrs;
-    for (unsigned i = 0; i < fn.getNumResults(); ++i) {
-      DictionaryAttr d = fn.getResultAttrDict(i);
-      resultAttrs.push_back(d ? d : b.getDictionaryAttr({}));
-    }
-    for (unsigned w : spec.wrt)
-      resultAttrs.push_back(b.getDictionaryAttr(
-          {b.getNamedAttr(LoptDialect::kRoleAttr, b.getStringAttr(role::kGrad)),
-           b.getNamedAttr(LoptDialect::kNameAttr,
-                          fn.getArgAttr(w, LoptDialect::kNameAttr))}));
-    grad->setAllResultAttrs(ArrayRef<Attribute>(resultAttrs));
-    (*grad)->setAttr(LoptDialect::kGradientOfAttr,
-                     b.getStringAttr(fn.getSymName()));
     (*grad)->setAttr(LoptDialect::kBatchAttr,
                      fn->getAttr(LoptDialect::kBatchAttr));
     return success();

@@ -4,7 +4,6 @@
 
 #include "dialect/LoptOps.h"
 
-#include "mlir/IR/Builders.h"
 
 namespace lopt {
 #define GEN_PASS_DEF_METABACKWARD
@@ -37,31 +36,7 @@ struct MetaBackward : lopt::impl::MetaBackwardBase<MetaBackward> {
     std::string name = (ep.getSymName() + ".meta_grad").str();
     if (getOperation().lookupSymbol(name))
       return success();
-    GradientSpec spec;
-    spec.seeds = {0}; // the meta-loss
-    for (unsigned i = 0; i < unrolled.getNumArguments(); ++i) {
-      auto r = unrolled.getArgAttrOfType<StringAttr>(i, LoptDialect::kRoleAttr);
-      if (r && (r.getValue() == role::kMeta || r.getValue() == role::kMetaCoord))
-        spec.wrt.push_back(i);
-    }
-    FailureOr<func::FuncOp> grad = buildGradient(unrolled, spec, name);
-    if (failed(grad))
-      return failure();
-    OpBuilder b(unrolled);
-    for (unsigned i = 0; i < unrolled.getNumArguments(); ++i)
-      grad->setArgAttrs(i, unrolled.getArgAttrDict(i));
-    SmallVector<Attribute> resultAttrs;
-    for (unsigned i = 0; i < unrolled.getNumResults(); ++i)
-      resultAttrs.push_back(unrolled.getResultAttrDict(i));
-    for (unsigned w : spec.wrt)
-      resultAttrs.push_back(b.getDictionaryAttr(
-          {b.getNamedAttr(LoptDialect::kRoleAttr, b.getStringAttr(role::kGrad)),
-           b.getNamedAttr(LoptDialect::kNameAttr,
-                          unrolled.getArgAttr(w, LoptDialect::kNameAttr))}));
-    grad->setAllResultAttrs(ArrayRef<Attribute>(resultAttrs));
-    (*grad)->setAttr(LoptDialect::kGradientOfAttr,
-                     b.getStringAttr(unrolled.getSymName()));
-    return success();
+    return buildLossGradient(unrolled, {role::kMeta, role::kMetaCoord}, name);
   }
 };
 

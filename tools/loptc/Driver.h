@@ -10,6 +10,9 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdio>
 
 #include <memory>
 #include <optional>
@@ -60,6 +63,14 @@ struct EpisodeOptions {
 int runEpisodeCommand(const EpisodeOptions &opts);
 /// `loptc gradcheck`: meta-gradient against finite differences.
 int runGradcheckCommand(const EpisodeOptions &opts);
+
+/// A printf-style line on stdout. (llvm::format would instantiate LLVM
+/// templates in this binary, next to Halide's libLLVM-14.)
+template <typename... Args> void printLine(const char *fmt, Args... args) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, fmt, args...);
+  llvm::outs() << buf << "\n";
+}
 
 /// Prints "loptc <command>: error: <msg>" and returns 1.
 int commandError(const char *command, const llvm::Twine &msg);

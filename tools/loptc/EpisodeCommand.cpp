@@ -22,14 +22,6 @@ using namespace mlir;
 
 namespace {
 
-/// printf-style line on stdout. (llvm::format would instantiate LLVM
-/// templates whose vtables libLLVM-14, loaded by Halide, could bind to.)
-template <typename... Args> void printLine(const char *fmt, Args... args) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, fmt, args...);
-  llvm::outs() << buf << "\n";
-}
-
 double norm(const Tensor<float> &t) {
   double s = 0;
   for (float v : t.data)

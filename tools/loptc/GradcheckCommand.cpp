@@ -22,12 +22,6 @@ using namespace mlir;
 
 namespace {
 
-template <typename... Args> void printLine(const char *fmt, Args... args) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, fmt, args...);
-  llvm::outs() << buf << "\n";
-}
-
 /// Coordinates to check: the largest |gradient| first, then random others.
 std::vector<int64_t> pickCoordinates(const Tensor<double> &grad, int samples,
                                      Rng &rng) {

@@ -335,6 +335,9 @@ LogicalResult OneHotOp::verify() {
 }
 
 LogicalResult ReshapeOp::verify() {
+  if (cast<ShapedType>(getX().getType()).getElementType() !=
+      cast<ShapedType>(getY().getType()).getElementType())
+    return emitOpError() << "keeps the element type";
   if (numElements(shapeOf(getX())) != numElements(shapeOf(getY())))
     return emitOpError() << "cannot reshape " << shapeToString(shapeOf(getX()))
                          << " to " << shapeToString(shapeOf(getY()));

@@ -447,12 +447,14 @@ def Lopt_StepOp : Lopt_Op<"step", [Pure, SameOperandsAndResultType, Diff]> {
 def Lopt_ReshapeOp : Lopt_Op<"reshape", [Pure, Diff]> {
   let summary = "same elements in row-major order, another shape";
   let description = [{
+    Also reshapes integer labels (to take strided inner batches).
+
     ```mlir
     %r = lopt.reshape %x : (tensor<5x32xf32>) -> tensor<160xf32>
     ```
   }];
-  let arguments = (ins Lopt_F32Tensor:$x);
-  let results = (outs Lopt_F32Tensor:$y);
+  let arguments = (ins AnyStaticShapeTensor:$x);
+  let results = (outs AnyStaticShapeTensor:$y);
   let assemblyFormat = "$x attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }

@@ -48,6 +48,11 @@ public:
   Value neg(Value a) { return b.create<NegOp>(loc, a); }
   Value step(Value a) { return b.create<StepOp>(loc, a); }
   Value sqrt(Value a) { return b.create<SqrtOp>(loc, a); }
+  Value abs(Value a) { return b.create<AbsOp>(loc, a); }
+  /// 1 where v is zero, else 0: added to a denominator or a log's argument
+  /// it turns the 0 * inf of a zero factor into 0 without changing any
+  /// other element.
+  Value isZero(Value v) { return sub(scalar(1.0), step(abs(v))); }
   Value sum(Value x, ArrayRef<int64_t> dims) {
     Shape kept, s = shapeOf(x);
     for (int64_t d = 0; d < int64_t(s.size()); ++d)
@@ -449,7 +454,10 @@ LOPT_UNARY_VJP(TanhOp,                                            // g (1 - y^2)
 LOPT_UNARY_VJP(ExpOp, e.mul(g, y))                                // g e^x
 LOPT_UNARY_VJP(LogOp, e.div(g, x))                                // g / x
 LOPT_UNARY_VJP(AbsOp, e.mul(g, b.create<SignOp>(getLoc(), x)))    // g sign(x)
-LOPT_UNARY_VJP(SqrtOp, e.div(g, e.mul(e.scalar(2.0), y)))         // g / (2 sqrt x)
+// g / (2 sqrt x); 0 where g = 0, also at x = 0 (Adam's v on a coordinate
+// whose gradient is exactly zero).
+LOPT_UNARY_VJP(SqrtOp,
+               e.div(g, e.add(e.mul(e.scalar(2.0), y), e.isZero(g))))
 LOPT_UNARY_VJP(SquareOp, e.mul(g, e.mul(e.scalar(2.0), x)))       // 2 g x
 #undef LOPT_UNARY_VJP
 
@@ -475,9 +483,11 @@ LOPT_BINARY_VJP(SubOp, g, e.neg(g))                           // (g, -g)
 LOPT_BINARY_VJP(MulOp, e.mul(g, c), e.mul(g, a))              // (g b, g a)
 LOPT_BINARY_VJP(DivOp, e.div(g, c),                           // (g/b, -g y/b)
                 e.neg(e.div(e.mul(g, y), c)))
-LOPT_BINARY_VJP(PowOp,                                        // (g b a^(b-1),
+// (g b a^(b-1), g y ln a); the second is 0 where y = 0 (a = 0, b > 0).
+LOPT_BINARY_VJP(PowOp,
                 e.mul(g, e.mul(c, e.pow(a, e.sub(c, e.scalar(1.0))))),
-                e.mul(g, e.mul(y, b.create<LogOp>(getLoc(), a)))) //  g y ln a)
+                e.mul(g, e.mul(y, b.create<LogOp>(getLoc(),
+                                                  e.add(a, e.isZero(y))))))
 // min/max pick the first operand on ties (std::min / std::max).
 LOPT_BINARY_VJP(MinOp, e.mul(g, e.sub(e.scalar(1.0), e.step(e.sub(a, c)))),
                 e.mul(g, e.step(e.sub(a, c))))                // a wins iff a <= b

@@ -79,6 +79,7 @@ struct CellScope {
   std::map<std::string, Type> stateTypes;
   std::set<std::string> metaNames;
   bool paramAssigned = false;
+  bool paramDeclared = false; // by `in param`
 };
 
 class Gen {
@@ -740,8 +741,13 @@ LogicalResult Gen::genCellStmt(const CellStmt &s, CellScope &scope,
       if (!llvm::is_contained(kCellInputs, name))
         return error(at) << "unknown cell input '" << name
                          << "': expected grad, loss, param or step";
-      if (name == "param")
-        continue; // always present
+      if (name == "param") { // always an argument; declaring it documents use
+        if (scope.paramDeclared)
+          return error(at) << "'param' is already declared in cell '"
+                           << cellName << "'";
+        scope.paramDeclared = true;
+        continue;
+      }
       if (failed(declare(name, at)))
         return failure();
       scope.values[name] =

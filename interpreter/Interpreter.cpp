@@ -225,9 +225,9 @@ private:
         })
         .Case([&](StepOp o) { set(o.getY(), ref::step(f(o.getX()))); })
         .Case([&](ReshapeOp o) {
-          Tensor<T> y = f(o.getX());
-          y.shape = shapeOf(o.getY());
-          set(o.getY(), std::move(y));
+          RtValue<T> y = env[o.getX()];
+          (y.isInt ? y.i.shape : y.f.shape) = shapeOf(o.getY());
+          env[o.getY()] = std::move(y);
         })
         .Case([&](SliceOp o) {
           std::vector<int64_t> offsets(o.getOffsets().begin(),

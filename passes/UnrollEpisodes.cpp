@@ -57,6 +57,10 @@ private:
                                    b.getDenseI64ArrayAttr({slot.offset}));
     return b.create<ReshapeOp>(loc, tensor(slot.shape), flat);
   }
+  /// Rows b, b + n, b + 2n, ... of the support images and labels, as
+  /// reshape [n*k, ...] -> [k, n, ...], slice, reshape.
+  std::pair<Value, Value> innerBatch(Value x, Value y, int64_t batch,
+                                     int64_t n);
   /// The learner's arguments in `fn`'s order.
   SmallVector<Value> learnerArgs(func::FuncOp fn, Value x, Value y,
                                  Value theta);
@@ -82,6 +86,30 @@ private:
   int64_t numCoords = 0;
   llvm::StringMap<Value> batchNorm; // running statistics by name
 };
+
+std::pair<Value, Value> Unroller::innerBatch(Value x, Value y, int64_t batch,
+                                            int64_t n) {
+  auto strided = [&](Value v) -> Value {
+    auto t = cast<RankedTensorType>(v.getType());
+    Shape s = shapeOf(v);
+    int64_t k = s[0] / n;
+    Shape split = s, one = s, out = s;
+    split[0] = k;
+    split.insert(split.begin() + 1, n);
+    one[0] = k;
+    one.insert(one.begin() + 1, 1);
+    out[0] = k;
+    SmallVector<int64_t> offsets(split.size(), 0);
+    offsets[1] = batch;
+    auto type = [&](const Shape &sh) {
+      return RankedTensorType::get(sh, t.getElementType());
+    };
+    Value r = b.create<ReshapeOp>(loc, type(split), v);
+    r = b.create<SliceOp>(loc, type(one), r, b.getDenseI64ArrayAttr(offsets));
+    return b.create<ReshapeOp>(loc, type(out), r);
+  };
+  return {strided(x), strided(y)};
+}
 
 SmallVector<Value> Unroller::learnerArgs(func::FuncOp fn, Value x, Value y,
                                          Value theta) {
@@ -207,25 +235,19 @@ LogicalResult Unroller::run() {
   int64_t horizonStart = policy == "horizon" ? steps - ep.getHorizon() : -1;
   SmallVector<Value> stepLosses;
   for (int64_t t = 0; t < steps; ++t) {
-    if (t == horizonStart) {
+    if (t == horizonStart && t > 0) {
       // Back-propagation stops here: theta and the cell state entering the
-      // horizon are constants.
+      // horizon are constants. (A horizon of all the steps stops nothing.)
       theta = stop(theta);
       for (auto &s : states)
         s.second = stop(s.second);
     }
-    // Inner batch t mod (support / inner_batch) of the support set.
+    // Inner batch b = t mod (support / inner_batch) takes the examples b,
+    // b + batches, b + 2 batches, ...: with a class-major support set every
+    // inner batch spans the classes.
     Value x = supportX, y = supportY;
-    if (batches > 1) {
-      int64_t row = (t % batches) * ib;
-      SmallVector<int64_t> offsets(image.size(), 0);
-      offsets[0] = row;
-      Shape xs = image;
-      x = b.create<SliceOp>(loc, tensor(xs), supportX,
-                            b.getDenseI64ArrayAttr(offsets));
-      y = b.create<SliceOp>(loc, RankedTensorType::get({ib}, b.getI32Type()),
-                            supportY, b.getDenseI64ArrayAttr({row}));
-    }
+    if (batches > 1)
+      std::tie(x, y) = innerBatch(supportX, supportY, t % batches, batches);
     SmallVector<Value> res =
         inlineBody(b, supportGrad, learnerArgs(support, x, y, theta));
     updateBatchNorm(supportGrad, res);

@@ -118,6 +118,12 @@ int lopt::runGradcheckCommand(const EpisodeOptions &opts) {
       if (!ok)
         return commandError("gradcheck", error);
       double fd = (plus - minus) / (2 * h), an = g[k];
+      if (!std::isfinite(fd) || !std::isfinite(an)) {
+        // Not a number is never a match, whatever the tolerance.
+        tensorWorst = INFINITY;
+        ++checked;
+        continue;
+      }
       double scale = std::max(std::fabs(fd), std::fabs(an));
       // Below this a derivative is rounding noise of the meta-loss.
       double noise = 1e-13 * std::max(1.0, std::fabs(baseLoss)) / h;
@@ -129,6 +135,8 @@ int lopt::runGradcheckCommand(const EpisodeOptions &opts) {
       ++checked;
     }
     worst = std::max(worst, tensorWorst);
+    if (!std::isfinite(gnorm))
+      worst = tensorWorst = INFINITY;
     std::string count = std::to_string(checked);
     if (belowNoise)
       count += " (+" + std::to_string(belowNoise) + " zero)";

@@ -412,7 +412,14 @@ LogicalResult MapCellOp::verify() {
     return emitOpError() << "needs one 'mapped' flag per input";
   if (getCoords() < 1)
     return emitOpError() << "coords must be at least 1";
+  if (auto reduced = getReduced(); reduced && reduced->size() != getNumResults())
+    return emitOpError() << "needs one 'reduced' flag per result";
   return success();
+}
+
+bool MapCellOp::isReduced(unsigned result) {
+  auto reduced = getReduced();
+  return reduced && (*reduced)[result];
 }
 
 LogicalResult MapCellOp::verifySymbolUses(SymbolTableCollection &symbols) {
@@ -437,9 +444,10 @@ LogicalResult MapCellOp::verifySymbolUses(SymbolTableCollection &symbols) {
     if (in.getType() != want)
       return emitOpError() << "operand #" << i << " must be " << want;
   }
-  for (auto [i, r] : llvm::enumerate(getResults()))
-    if (r.getType() != withCoords(type.getResult(i)))
-      return emitOpError() << "result #" << i << " must be "
-                           << withCoords(type.getResult(i));
+  for (auto [i, r] : llvm::enumerate(getResults())) {
+    Type want = isReduced(i) ? type.getResult(i) : withCoords(type.getResult(i));
+    if (r.getType() != want)
+      return emitOpError() << "result #" << i << " must be " << want;
+  }
   return success();
 }

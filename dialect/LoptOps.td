@@ -577,7 +577,9 @@ def Lopt_MapCellOp : Lopt_Op<"map_cell",
     Calls `callee` once per coordinate k in [0, coords). An operand marked
     in `mapped` has a leading dimension of size `coords` and the callee gets
     its slice k; other operands (shared meta-weights, the broadcast loss) are
-    passed whole. Every result gets a leading `coords` dimension.
+    passed whole. Every result gets a leading `coords` dimension, except a
+    result marked in the optional `reduced`, which is summed over the
+    coordinates instead (the adjoint of a shared meta-parameter).
 
     ```mlir
     %p1, %h1 = lopt.map_cell @sgd_cell(%p, %g, %lr)
@@ -587,10 +589,15 @@ def Lopt_MapCellOp : Lopt_Op<"map_cell",
   }];
   let arguments = (ins FlatSymbolRefAttr:$callee,
                    Variadic<Lopt_F32Tensor>:$inputs, I64Attr:$coords,
-                   DenseBoolArrayAttr:$mapped);
+                   DenseBoolArrayAttr:$mapped,
+                   OptionalAttr<DenseBoolArrayAttr>:$reduced);
   let results = (outs Variadic<Lopt_F32Tensor>:$results);
   let assemblyFormat = "$callee `(` $inputs `)` attr-dict `:` functional-type($inputs, $results)";
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Whether result `result` is summed over the coordinates.
+    bool isReduced(unsigned result);
+  }];
 }
 
 //===----------------------------------------------------------------------===//

@@ -298,7 +298,7 @@ private:
         o, o.getCalleeAttr());
     int64_t coords = o.getCoords();
     ArrayRef<bool> mapped = o.getMapped();
-    std::vector<Tensor<T>> outs;
+    std::vector<Tensor<T>> outs; // zeros: reduced results accumulate
     for (Value r : o.getResults())
       outs.emplace_back(shapeOf(r));
     std::vector<RtValue<T>> args(o.getInputs().size());
@@ -326,8 +326,12 @@ private:
       }
       for (size_t r = 0; r < outs.size(); ++r) {
         const Tensor<T> &part = results[r].f;
-        std::copy(part.data.begin(), part.data.end(),
-                  outs[r].data.begin() + k * part.numel());
+        if (o.isReduced(r))
+          for (int64_t e = 0; e < part.numel(); ++e)
+            outs[r][e] += part[e];
+        else
+          std::copy(part.data.begin(), part.data.end(),
+                    outs[r].data.begin() + k * part.numel());
       }
     }
     for (size_t r = 0; r < outs.size(); ++r)

@@ -83,6 +83,10 @@ private:
   /// result adjoints; a shared input's adjoint is summed over coordinates.
   LogicalResult differentiateMapCell(MapCellOp op, ArrayRef<Value> resultAdj,
                                      SmallVectorImpl<Value> &operandAdj) {
+    if (op.getReduced())
+      return op.emitOpError() << "with reduced results cannot be "
+                                 "differentiated (cells are differentiated "
+                                 "once)";
     auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
         op, op.getCalleeAttr());
     GradientSpec spec;
@@ -108,30 +112,22 @@ private:
       inputs.push_back(adj);
       mapped.push_back(true);
     }
+    // Mapped operands get one adjoint per coordinate; shared operands (meta
+    // weights, the loss) get theirs summed over the coordinates.
     SmallVector<Type> types;
-    for (Value in : op.getInputs()) {
-      Shape s{int64_t(op.getCoords())};
-      Shape inner = shapeOf(in);
-      bool isMapped = op.getMapped()[types.size()];
-      s.insert(s.end(), inner.begin() + (isMapped ? 1 : 0), inner.end());
+    SmallVector<bool> reduced;
+    for (auto [i, in] : llvm::enumerate(op.getInputs())) {
+      bool isMapped = op.getMapped()[i];
+      Shape s = shapeOf(in);
       types.push_back(RankedTensorType::get(s, b.getF32Type()));
+      reduced.push_back(!isMapped);
     }
-    auto grads = b.create<MapCellOp>(loc, types,
-                                     FlatSymbolRefAttr::get(vjp->getSymNameAttr()),
-                                     inputs,
-                                     op.getCoordsAttr(),
-                                     b.getDenseBoolArrayAttr(mapped));
-    for (auto [i, g] : llvm::enumerate(grads.getResults())) {
-      if (op.getMapped()[i]) {
-        operandAdj.push_back(g);
-        continue;
-      }
-      Shape whole = shapeOf(g);
-      SmallVector<int64_t> keptShape(whole.begin() + 1, whole.end());
-      operandAdj.push_back(b.create<ReduceSumOp>(
-          loc, RankedTensorType::get(keptShape, b.getF32Type()), g,
-          b.getDenseI64ArrayAttr({0})));
-    }
+    auto grads = b.create<MapCellOp>(
+        loc, types, FlatSymbolRefAttr::get(vjp->getSymNameAttr()), inputs,
+        op.getCoordsAttr(), b.getDenseBoolArrayAttr(mapped),
+        b.getDenseBoolArrayAttr(reduced));
+    for (Value g : grads.getResults())
+      operandAdj.push_back(g);
     return success();
   }
 

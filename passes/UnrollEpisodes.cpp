@@ -305,7 +305,8 @@ LogicalResult Unroller::run() {
     auto map = b.create<MapCellOp>(loc, resultTypes,
                                    FlatSymbolRefAttr::get(cell.getSymNameAttr()),
                                    operands, b.getI64IntegerAttr(numCoords),
-                                   b.getDenseBoolArrayAttr(mapped));
+                                   b.getDenseBoolArrayAttr(mapped),
+                                   /*reduced=*/nullptr);
     for (unsigned r = 0; r < cell.getNumResults(); ++r) {
       StringRef role = resultString(cell, r, LoptDialect::kRoleAttr);
       if (role == role::kParam)

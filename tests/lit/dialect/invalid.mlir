@@ -151,3 +151,25 @@ lopt.episode @ep {cell = @cell, support = @cell, query = @cell, ways = 2 : i64,
     init = "learned", meta_gradient = "horizon", horizon = 2 : i64,
     meta_optimizer = "adam", lr = 1.0e-3 : f64, beta1 = 0.9 : f64, beta2 = 0.999 : f64,
     epsilon = 1.0e-8 : f64, clip_norm = 0.25 : f64, bn_eval = "batch", grad_batch_divide = false}
+
+// -----
+
+func.func @cell(%p: tensor<f32>) -> tensor<f32> {
+  return %p : tensor<f32>
+}
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{result #0 must be 'tensor<f32>'}}
+  %0 = lopt.map_cell @cell(%x) {coords = 4 : i64, mapped = array<i1: true>, reduced = array<i1: true>} : (tensor<4xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @cell(%p: tensor<f32>, %w: tensor<2xf32>) -> tensor<f32> {
+  return %p : tensor<f32>
+}
+func.func @f(%x: tensor<4xf32>, %w: tensor<2xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{operand #1 must be 'tensor<4x2xf32>'}}
+  %0 = lopt.map_cell @cell(%x, %w) {coords = 4 : i64, mapped = array<i1: true, true>} : (tensor<4xf32>, tensor<2xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}

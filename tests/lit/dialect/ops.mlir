@@ -114,3 +114,54 @@ lopt.episode @ep {cell = @cell, support = @learner, query = @learner, ways = 2 :
     init = "learned", meta_gradient = "horizon", horizon = 2 : i64,
     meta_optimizer = "adam", lr = 1.0e-3 : f64, beta1 = 0.9 : f64, beta2 = 0.999 : f64,
     epsilon = 1.0e-8 : f64, clip_norm = 0.25 : f64, bn_eval = "batch", grad_batch_divide = false}
+
+// The ops derivative rules emit, and map_cell.
+// CHECK-LABEL: func.func @autodiff_ops
+func.func @autodiff_ops(%x: tensor<2x1x4x4xf32>, %w: tensor<3x1x3x3xf32>, %dy: tensor<2x3x4x4xf32>,
+                        %p: tensor<2x3x2x2xf32>, %m: tensor<2x3xf32>, %n: tensor<4x3xf32>,
+                        %l: tensor<2xi32>, %v: tensor<3xf32>, %s: tensor<f32>, %g2: tensor<2xf32>,
+                        %h: tensor<2xf32>, %lw: tensor<8x3xf32>, %lb: tensor<8xf32>,
+                        %aw: tensor<2xf32>, %flat: tensor<6xf32>) {
+  // CHECK: lopt.conv2d_backward_data %{{.*}}, %{{.*}} {pad = 1 : i64, stride = 1 : i64} : (tensor<2x3x4x4xf32>, tensor<3x1x3x3xf32>) -> tensor<2x1x4x4xf32>
+  %0 = lopt.conv2d_backward_data %dy, %w {pad = 1 : i64, stride = 1 : i64} : (tensor<2x3x4x4xf32>, tensor<3x1x3x3xf32>) -> tensor<2x1x4x4xf32>
+  // CHECK: lopt.conv2d_backward_filter
+  %1 = lopt.conv2d_backward_filter %x, %dy {pad = 1 : i64, stride = 1 : i64} : (tensor<2x1x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<3x1x3x3xf32>
+  %pool_in = lopt.reshape %dy : (tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
+  // CHECK: lopt.maxpool_backward
+  %2 = lopt.maxpool_backward %pool_in, %p {kernel = 2 : i64, stride = 2 : i64} : (tensor<2x3x4x4xf32>, tensor<2x3x2x2xf32>) -> tensor<2x3x4x4xf32>
+  // CHECK: lopt.maxpool_gather
+  %3 = lopt.maxpool_gather %pool_in, %2 {kernel = 2 : i64, stride = 2 : i64} : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x2x2xf32>
+  // CHECK: lopt.reduce_sum %{{.*}} {dims = array<i64: 0, 2, 3>}
+  %4 = lopt.reduce_sum %3 {dims = array<i64: 0, 2, 3>} : (tensor<2x3x2x2xf32>) -> tensor<3xf32>
+  // CHECK: lopt.broadcast %{{.*}} {dims = array<i64: 1>}
+  %5 = lopt.broadcast %4 {dims = array<i64: 1>} : (tensor<3xf32>) -> tensor<2x3x2x2xf32>
+  // CHECK: lopt.matmul %{{.*}} {transpose_a = false, transpose_b = true}
+  %6 = lopt.matmul %m, %n {transpose_a = false, transpose_b = true} : (tensor<2x3xf32>, tensor<4x3xf32>) -> tensor<2x4xf32>
+  // CHECK: lopt.logsumexp
+  %7 = lopt.logsumexp %6 : (tensor<2x4xf32>) -> tensor<2xf32>
+  // CHECK: lopt.one_hot
+  %8 = lopt.one_hot %l : (tensor<2xi32>) -> tensor<2x4xf32>
+  // CHECK: lopt.step
+  %9 = lopt.step %8 : tensor<2x4xf32>
+  // CHECK: lopt.slice %{{.*}} {offsets = array<i64: 1, 0>}
+  %10 = lopt.slice %n {offsets = array<i64: 1, 0>} : (tensor<4x3xf32>) -> tensor<2x3xf32>
+  // CHECK: lopt.unslice %{{.*}} {offsets = array<i64: 1, 0>}
+  %11 = lopt.unslice %10 {offsets = array<i64: 1, 0>} : (tensor<2x3xf32>) -> tensor<4x3xf32>
+  // CHECK: lopt.slice %{{.*}} : (tensor<2xi32>) -> tensor<1xi32>
+  %12 = lopt.slice %l {offsets = array<i64: 1>} : (tensor<2xi32>) -> tensor<1xi32>
+  // CHECK: lopt.stop_gradient
+  %13 = lopt.stop_gradient %v : tensor<3xf32>
+  // CHECK: lopt.preprocess_grad
+  %14 = lopt.preprocess_grad %s, %g2 {p = 10.0 : f64} : (tensor<f32>, tensor<2xf32>) -> tensor<f32>
+  // CHECK: lopt.lstm_grad
+  %15:5 = lopt.lstm_grad %s, %h, %h, %lw, %lb, %h, %h : (tensor<f32>, tensor<2xf32>, tensor<2xf32>, tensor<8x3xf32>, tensor<8xf32>, tensor<2xf32>, tensor<2xf32>) -> (tensor<f32>, tensor<2xf32>, tensor<2xf32>, tensor<8x3xf32>, tensor<8xf32>)
+  // CHECK: lopt.affine_grad
+  %16:3 = lopt.affine_grad %h, %aw, %s : (tensor<2xf32>, tensor<2xf32>, tensor<f32>) -> (tensor<2xf32>, tensor<2xf32>, tensor<f32>)
+  // CHECK: lopt.map_cell @cell5(%{{.*}}) {coords = 6 : i64, mapped = array<i1: true, true, true, false, false>, reduced = array<i1: false, true>}
+  %17:2 = lopt.map_cell @cell5(%flat, %flat, %flat, %s, %s) {coords = 6 : i64, mapped = array<i1: true, true, true, false, false>, reduced = array<i1: false, true>} : (tensor<6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<f32>, tensor<f32>) -> (tensor<6xf32>, tensor<f32>)
+  return
+}
+
+func.func @cell5(%a: tensor<f32>, %b: tensor<f32>, %c: tensor<f32>, %d: tensor<f32>, %e: tensor<f32>) -> (tensor<f32>, tensor<f32>) {
+  return %a, %e : tensor<f32>, tensor<f32>
+}

@@ -49,6 +49,7 @@ struct EpisodeOptions {
   std::string data;  // dataset folder or episode .npz ("" = default)
   std::string meta;  // meta-parameter .npz ("" = draw from initialisers)
   std::string dump;  // output .npz ("" = none)
+  std::string backend = "interpreter"; // episode: or "halide"
   uint64_t seed = 1;
   // gradcheck
   std::string truncation; // "" = the description's

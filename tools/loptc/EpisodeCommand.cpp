@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "tools/loptc/EpisodeSetup.h"
 
+#include "codegen/Executor.h"
 #include "interpreter/RefOps.h"
 #include "runtime/Npz.h"
 
@@ -55,12 +56,19 @@ int lopt::runEpisodeCommand(const EpisodeOptions &opts) {
   }
   llvm::outs() << "learner: " << numParams << " parameters\n";
 
+  if (opts.backend != "interpreter" && opts.backend != "halide")
+    return commandError("episode", "--backend must be interpreter or halide, "
+                                   "got '" + opts.backend + "'");
   std::vector<RtValue<float>> args, results;
   std::string error;
   if (!episodeArguments<float>(fn, p.data, p.meta, args, error))
     return commandError("episode", error);
   auto start = std::chrono::steady_clock::now();
-  if (!interpret<float>(fn, args, results, error))
+  codegen::HalideExecutor halide;
+  bool ok = opts.backend == "halide"
+                ? halide.run(fn, args, results, error)
+                : interpret<float>(fn, args, results, error);
+  if (!ok)
     return commandError("episode", error);
   double seconds = std::chrono::duration<double>(
                        std::chrono::steady_clock::now() - start)
@@ -89,7 +97,11 @@ int lopt::runEpisodeCommand(const EpisodeOptions &opts) {
     }
   if (p.fns.metaGrad)
     printLine("meta-gradient global norm %.6e", std::sqrt(total));
-  printLine("interpreter time %.2f s", seconds);
+  if (opts.backend == "halide")
+    printLine("halide time %.2f s (%zu kernels JIT-compiled in %.2f s)",
+              seconds, halide.numKernels(), halide.compileSeconds());
+  else
+    printLine("interpreter time %.2f s", seconds);
 
   if (opts.dump.empty())
     return 0;

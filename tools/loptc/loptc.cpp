@@ -68,6 +68,10 @@ cl::opt<std::string> dumpPath(
     cl::desc("Write the episode, meta-parameters, losses and meta-gradient "
              "to an .npz"),
     cl::value_desc("file.npz"));
+cl::opt<std::string> backend(
+    "backend", cl::sub(episodeCmd), cl::init("interpreter"),
+    cl::desc("Run with the reference interpreter or with JIT-compiled Halide "
+             "kernels (interpreter|halide)"));
 cl::opt<uint64_t> seed("seed", cl::sub(episodeCmd), cl::sub(gradcheckCmd),
                        cl::init(1),
                        cl::desc("Seed for the episode and the initial "
@@ -158,6 +162,7 @@ int main(int argc, char **argv) {
     opts.data = dataPath;
     opts.meta = metaPath;
     opts.dump = dumpPath;
+    opts.backend = backend;
     opts.seed = seed;
     opts.truncation = truncation;
     opts.steps = steps;

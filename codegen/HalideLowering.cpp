@@ -1,0 +1,727 @@
+//===- HalideLowering.cpp - kernel graphs as Halide pipelines -------------===//
+//
+// Each node becomes a Halide Func over its row-major indices (Halide's
+// argument order is innermost first, so indices are reversed at every
+// call). In a mapped graph every value has a leading coordinate index k.
+// This file is the algorithm only; every Func is computed at root, and
+// schedules are a later stage.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/KernelGraph.h"
+
+#include <Halide.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <cmath>
+#include <sstream>
+#include <unordered_map>
+
+namespace lopt::codegen {
+
+using namespace Halide;
+
+std::string KernelGraph::key() const {
+  std::ostringstream os;
+  os << "coords=" << coords << ";";
+  for (bool m : mapped)
+    os << m;
+  os << ";";
+  for (bool r : reduced)
+    os << r;
+  for (const KernelNode &n : nodes) {
+    os << "|" << n.op << "#" << n.result << "@" << n.of << ":";
+    for (int i : n.inputs)
+      os << i << ",";
+    os << shapeToString(n.shape) << (n.isInt ? "i" : "f") << n.str;
+    for (auto &[k, v] : n.num)
+      os << k << "=" << v << ";";
+    for (auto &[k, v] : n.ints) {
+      os << k << "=";
+      for (int64_t x : v)
+        os << x << ",";
+    }
+  }
+  os << "|args";
+  for (int a : args)
+    os << a << ",";
+  os << "|results";
+  for (int r : results)
+    os << r << ",";
+  return os.str();
+}
+
+namespace {
+
+/// A lowered value: a Func over the row-major index list `shape`.
+struct Val {
+  Func f;
+  Shape shape;
+};
+
+Expr at(const Val &v, std::vector<Expr> idx) {
+  std::reverse(idx.begin(), idx.end());
+  return v.f(idx);
+}
+
+std::vector<Var> makeVars(size_t n) {
+  std::vector<Var> vs;
+  for (size_t i = 0; i < n; ++i)
+    vs.push_back(Var("d" + std::to_string(i)));
+  return vs;
+}
+
+std::vector<Expr> exprs(const std::vector<Var> &vs) {
+  return std::vector<Expr>(vs.begin(), vs.end());
+}
+
+Val define(const Shape &shape, const std::function<Expr(std::vector<Expr>)> &body,
+           const std::string &name) {
+  std::vector<Var> vs = makeVars(shape.size());
+  Func f(name);
+  std::vector<Var> rev(vs.rbegin(), vs.rend());
+  f(rev) = body(exprs(vs));
+  return {f, shape};
+}
+
+Expr sigmoid(Expr x) { return 1.0f / (1.0f + exp(-x)); }
+
+/// Lowers one graph. Values are per node, with the coordinate dimension
+/// prepended in mapped graphs.
+class Lowering {
+public:
+  Lowering(const KernelGraph &g) : g(g), mappedGraph(g.coords > 0) {}
+
+  Shape full(const KernelNode &n) const {
+    Shape s = n.shape;
+    if (mappedGraph)
+      s.insert(s.begin(), g.coords);
+    return s;
+  }
+  /// The per-coordinate prefix of an index list (k, or nothing).
+  std::vector<Expr> prefix(const std::vector<Expr> &idx) const {
+    return mappedGraph ? std::vector<Expr>{idx[0]} : std::vector<Expr>{};
+  }
+  std::vector<Expr> local(const std::vector<Expr> &idx) const {
+    return mappedGraph ? std::vector<Expr>(idx.begin() + 1, idx.end()) : idx;
+  }
+  std::vector<Expr> cat(std::vector<Expr> a, const std::vector<Expr> &b) const {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
+
+  bool lower(std::vector<ImageParam> &params, std::vector<Func> &outs,
+             std::string &error);
+
+private:
+  bool lowerNode(int id, std::string &error);
+  std::vector<Val> lowerOp(const KernelNode &n, std::string &error);
+
+  const KernelGraph &g;
+  bool mappedGraph;
+  std::unordered_map<int, std::vector<Val>> values; // node -> results
+  int counter = 0;
+  std::string name(const std::string &op) {
+    return op + "_" + std::to_string(counter++);
+  }
+  Val in(const KernelNode &n, size_t i) {
+    int id = n.inputs[i];
+    const KernelNode &src = g.nodes[id];
+    if (src.result > 0)
+      return values[src.of][src.result];
+    return values[id][0];
+  }
+};
+
+bool Lowering::lower(std::vector<ImageParam> &params, std::vector<Func> &outs,
+                     std::string &error) {
+  for (size_t a = 0; a < g.args.size(); ++a) {
+    const KernelNode &n = g.nodes[g.args[a]];
+    bool isMapped = !mappedGraph || g.mapped[a];
+    Shape s = isMapped ? full(n) : n.shape;
+    ImageParam p(n.isInt ? Int(32) : Float(32), int(s.size()),
+                 "arg" + std::to_string(a));
+    params.push_back(p);
+    Val v{Func(p), s};
+    if (mappedGraph && !isMapped) // shared: the same value at every k
+      v = define(full(n),
+                 [&](std::vector<Expr> idx) { return at({Func(p), s}, local(idx)); },
+                 name("shared"));
+    values[g.args[a]] = {v};
+  }
+  for (size_t id = 0; id < g.nodes.size(); ++id)
+    if (!values.count(int(id)) && g.nodes[id].result == 0 &&
+        !lowerNode(int(id), error))
+      return false;
+  for (size_t r = 0; r < g.results.size(); ++r) {
+    const KernelNode &n = g.nodes[g.results[r]];
+    Val v = n.result > 0 ? values[n.of][n.result] : values[g.results[r]][0];
+    if (mappedGraph && g.reduced[r]) {
+      // Summed over the coordinates.
+      Shape inner(v.shape.begin() + 1, v.shape.end());
+      RDom k(0, int(g.coords));
+      Val vv = v;
+      v = define(inner, [&](std::vector<Expr> idx) {
+        return sum(at(vv, cat({Expr(k)}, idx)));
+      }, name("reduce_coords"));
+    }
+    outs.push_back(v.f);
+  }
+  return true;
+}
+
+bool Lowering::lowerNode(int id, std::string &error) {
+  std::vector<Val> r = lowerOp(g.nodes[id], error);
+  if (r.empty())
+    return false;
+  for (Val &v : r)
+    v.f.compute_root();
+  values[id] = std::move(r);
+  return true;
+}
+
+std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
+  const std::string &op = n.op;
+  Shape out = full(n);
+  auto unary = [&](std::function<Expr(Expr)> fn) {
+    Val x = in(n, 0);
+    return std::vector<Val>{
+        define(out, [&](std::vector<Expr> idx) { return fn(at(x, idx)); }, name(op))};
+  };
+  // Elementwise binary with scalar broadcast: a lower-rank operand is a
+  // per-coordinate scalar and takes the leading (coordinate) indices.
+  auto binary = [&](std::function<Expr(Expr, Expr)> fn) {
+    Val a = in(n, 0), b = in(n, 1);
+    return std::vector<Val>{define(out, [&](std::vector<Expr> idx) {
+      auto pick = [&](const Val &v) {
+        return at(v, std::vector<Expr>(idx.begin(), idx.begin() + v.shape.size()));
+      };
+      return fn(pick(a), pick(b));
+    }, name(op))};
+  };
+  auto num = [&](const char *k) { return float(n.num.at(k)); };
+  // Dimension lists and offsets speak of one coordinate; in a mapped graph
+  // the coordinate is dimension 0 of every value.
+  auto ints = [&](const char *k) {
+    std::vector<int64_t> v = n.ints.at(k);
+    if (!mappedGraph)
+      return v;
+    bool isOffsets = std::string(k) == "offsets";
+    for (int64_t &d : v)
+      d += isOffsets ? 0 : 1;
+    if (isOffsets || n.op == "broadcast")
+      v.insert(v.begin(), 0);
+    return v;
+  };
+
+  if (op == "constant")
+    return {define(out, [&](std::vector<Expr>) { return Expr(num("value")); }, name(op))};
+  if (op == "neg") return unary([](Expr x) { return -x; });
+  if (op == "relu") return unary([](Expr x) { return max(x, 0.0f); });
+  if (op == "sigmoid") return unary(sigmoid);
+  if (op == "tanh") return unary([](Expr x) { return tanh(x); });
+  if (op == "exp") return unary([](Expr x) { return exp(x); });
+  if (op == "log") return unary([](Expr x) { return log(x); });
+  if (op == "abs") return unary([](Expr x) { return abs(x); });
+  if (op == "sqrt") return unary([](Expr x) { return sqrt(x); });
+  if (op == "sign")
+    return unary([](Expr x) { return select(x > 0, 1.0f, select(x < 0, -1.0f, 0.0f)); });
+  if (op == "square") return unary([](Expr x) { return x * x; });
+  if (op == "step") return unary([](Expr x) { return select(x > 0, 1.0f, 0.0f); });
+  if (op == "stop_gradient") return unary([](Expr x) { return x; });
+  if (op == "add") return binary([](Expr a, Expr b) { return a + b; });
+  if (op == "sub") return binary([](Expr a, Expr b) { return a - b; });
+  if (op == "mul") return binary([](Expr a, Expr b) { return a * b; });
+  if (op == "div") return binary([](Expr a, Expr b) { return a / b; });
+  if (op == "pow") return binary([](Expr a, Expr b) { return pow(a, b); });
+  // std::min / std::max: the first operand on ties.
+  if (op == "min") return binary([](Expr a, Expr b) { return select(b < a, b, a); });
+  if (op == "max") return binary([](Expr a, Expr b) { return select(a < b, b, a); });
+
+  if (op == "reshape" || op == "flatten") {
+    // Same row-major element order: linearise, then split.
+    Val x = in(n, 0);
+    return {define(out, [&](std::vector<Expr> idx) {
+      Expr lin = 0;
+      for (size_t d = 0; d < out.size(); ++d)
+        lin = lin * int(out[d]) + idx[d];
+      std::vector<Expr> src(x.shape.size());
+      for (size_t d = x.shape.size(); d-- > 0;) {
+        src[d] = lin % int(x.shape[d]);
+        lin = lin / int(x.shape[d]);
+      }
+      return at(x, src);
+    }, name(op))};
+  }
+  if (op == "slice" || op == "unslice") {
+    Val x = in(n, 0);
+    std::vector<int64_t> off = ints("offsets");
+    if (op == "slice")
+      return {define(out, [&](std::vector<Expr> idx) {
+        for (size_t d = 0; d < idx.size(); ++d)
+          idx[d] = idx[d] + int(off[d]);
+        return at(x, idx);
+      }, name(op))};
+    return {define(out, [&](std::vector<Expr> idx) {
+      Expr inside = Internal::const_true();
+      std::vector<Expr> src;
+      for (size_t d = 0; d < idx.size(); ++d) {
+        Expr s = idx[d] - int(off[d]);
+        inside = inside && s >= 0 && s < int(x.shape[d]);
+        src.push_back(clamp(s, 0, int(x.shape[d]) - 1));
+      }
+      return select(inside, at(x, src), 0.0f);
+    }, name(op))};
+  }
+  if (op == "reduce_sum" || op == "broadcast") {
+    Val x = in(n, 0);
+    std::vector<int64_t> dims = ints("dims");
+    if (op == "broadcast")
+      return {define(out, [&](std::vector<Expr> idx) {
+        std::vector<Expr> src;
+        for (int64_t d : dims)
+          src.push_back(idx[d]);
+        return at(x, src);
+      }, name(op))};
+    Region region;
+    for (int64_t d : dims)
+      region.push_back(Range(0, int(x.shape[d])));
+    if (region.empty())
+      return {define(out, [&](std::vector<Expr> idx) { return at(x, idx); }, name(op))};
+    RDom r(region);
+    return {define(out, [&](std::vector<Expr> idx) {
+      std::vector<Expr> src;
+      size_t kept = 0, red = 0;
+      for (size_t d = 0; d < x.shape.size(); ++d)
+        src.push_back(std::find(dims.begin(), dims.end(), int64_t(d)) != dims.end()
+                          ? Expr(r[int(red++)])
+                          : idx[kept++]);
+      return sum(at(x, src));
+    }, name(op))};
+  }
+  if (op == "matmul") {
+    Val a = in(n, 0), b = in(n, 1);
+    bool ta = n.num.at("transpose_a") != 0, tb = n.num.at("transpose_b") != 0;
+    int64_t kdim = ta ? a.shape[0] : a.shape[1];
+    RDom r(0, int(kdim));
+    return {define(out, [&](std::vector<Expr> idx) {
+      Expr av = ta ? at(a, {r, idx[0]}) : at(a, {idx[0], r});
+      Expr bv = tb ? at(b, {idx[1], r}) : at(b, {r, idx[1]});
+      return sum(av * bv);
+    }, name(op))};
+  }
+  if (op == "linear") {
+    Val x = in(n, 0), w = in(n, 1), b = in(n, 2);
+    RDom r(0, int(x.shape[1]));
+    return {define(out, [&](std::vector<Expr> idx) {
+      return at(b, {idx[1]}) + sum(at(x, {idx[0], r}) * at(w, {idx[1], r}));
+    }, name(op))};
+  }
+  if (op == "logsumexp") {
+    Val x = in(n, 0);
+    RDom r(0, int(x.shape[1]));
+    Val m = define(out, [&](std::vector<Expr> idx) {
+      return maximum(at(x, {idx[0], r}));
+    }, name("rowmax"));
+    m.f.compute_root();
+    return {define(out, [&](std::vector<Expr> idx) {
+      Expr mx = at(m, {idx[0]});
+      return mx + log(sum(exp(at(x, {idx[0], r}) - mx)));
+    }, name(op))};
+  }
+  if (op == "one_hot") {
+    Val l = in(n, 0);
+    return {define(out, [&](std::vector<Expr> idx) {
+      return select(at(l, {idx[0]}) == idx[1], 1.0f, 0.0f);
+    }, name(op))};
+  }
+  if (op == "cross_entropy") {
+    Val z = in(n, 0), l = in(n, 1);
+    int64_t N = z.shape[0], C = z.shape[1];
+    RDom c(0, int(C));
+    Val lse = define({N}, [&](std::vector<Expr> idx) {
+      return maximum(at(z, {idx[0], c}));
+    }, name("rowmax"));
+    lse.f.compute_root();
+    Val per = define({N}, [&](std::vector<Expr> idx) {
+      Expr mx = at(lse, {idx[0]});
+      Expr label = clamp(at(l, {idx[0]}), 0, int(C) - 1);
+      return mx + log(sum(exp(at(z, {idx[0], c}) - mx))) - at(z, {idx[0], label});
+    }, name("xent_row"));
+    per.f.compute_root();
+    RDom r(0, int(N));
+    return {define(out, [&](std::vector<Expr>) {
+      return sum(at(per, {Expr(r)})) / float(N);
+    }, name(op))};
+  }
+  if (op == "conv2d" || op == "conv2d_backward_filter") {
+    bool filter = op == "conv2d_backward_filter";
+    Val x = in(n, 0), w = in(n, 1);
+    int s = int(n.num.at("stride")), p = int(n.num.at("pad"));
+    Shape xs = x.shape;
+    Func xpad = BoundaryConditions::constant_exterior(
+        x.f, 0.0f, {{0, int(xs[3])}, {0, int(xs[2])}, {0, int(xs[1])}, {0, int(xs[0])}});
+    Val xp{xpad, xs};
+    if (!filter) {
+      Val b = in(n, 2);
+      Shape ws = w.shape;
+      RDom r(0, int(ws[1]), 0, int(ws[2]), 0, int(ws[3]));
+      return {define(out, [&](std::vector<Expr> idx) {
+        return at(b, {idx[1]}) +
+               sum(at(xp, {idx[0], r.x, idx[2] * s + r.y - p, idx[3] * s + r.z - p}) *
+                   at(w, {idx[1], r.x, r.y, r.z}));
+      }, name(op))};
+    }
+    Val dy = w; // conv2d_backward_filter(x, dy)
+    RDom r(0, int(dy.shape[0]), 0, int(dy.shape[2]), 0, int(dy.shape[3]));
+    return {define(out, [&](std::vector<Expr> idx) {
+      return sum(at(dy, {r.x, idx[0], r.y, r.z}) *
+                 at(xp, {r.x, idx[1], r.y * s + idx[2] - p, r.z * s + idx[3] - p}));
+    }, name(op))};
+  }
+  if (op == "conv2d_backward_data") {
+    Val dy = in(n, 0), w = in(n, 1);
+    int s = int(n.num.at("stride")), p = int(n.num.at("pad"));
+    Shape ds = dy.shape, ws = w.shape;
+    Func dpad = BoundaryConditions::constant_exterior(
+        dy.f, 0.0f, {{0, int(ds[3])}, {0, int(ds[2])}, {0, int(ds[1])}, {0, int(ds[0])}});
+    Val dp{dpad, ds};
+    RDom r(0, int(ws[0]), 0, int(ws[2]), 0, int(ws[3]));
+    return {define(out, [&](std::vector<Expr> idx) {
+      // dx[h] gets dy[i] w[ki] for i s + ki - p = h.
+      Expr hi = idx[2] + p - r.y, wj = idx[3] + p - r.z;
+      Expr ok = (hi % s == 0) && (wj % s == 0);
+      return sum(select(ok, at(dp, {idx[0], r.x, hi / s, wj / s}), 0.0f) *
+                 at(w, {r.x, idx[1], r.y, r.z}));
+    }, name(op))};
+  }
+  if (op == "maxpool" || op == "maxpool_gather" || op == "maxpool_backward") {
+    Val x = in(n, 0);
+    int k = int(n.num.at("kernel")), s = int(n.num.at("stride"));
+    Shape pooled = op == "maxpool_backward" ? in(n, 1).shape : out;
+    RDom r(0, k, 0, k);
+    // The first maximum of each window in row-major order, as an offset.
+    Val arg = define(pooled, [&](std::vector<Expr> idx) {
+      Tuple t = argmax(at(x, {idx[0], idx[1], idx[2] * s + r.y, idx[3] * s + r.x}));
+      return t[1] * k + t[0];
+    }, name("argmax"));
+    arg.f.compute_root();
+    if (op == "maxpool")
+      return {define(out, [&](std::vector<Expr> idx) {
+        return maximum(at(x, {idx[0], idx[1], idx[2] * s + r.y, idx[3] * s + r.x}));
+      }, name(op))};
+    Val g = in(n, 1);
+    if (op == "maxpool_gather")
+      return {define(out, [&](std::vector<Expr> idx) {
+        Expr a = clamp(at(arg, idx), 0, k * k - 1);
+        return at(g, {idx[0], idx[1], idx[2] * s + a / k, idx[3] * s + a % k});
+      }, name(op))};
+    // maxpool_backward: windows (i, j) with i s <= h < i s + k.
+    Func gpad = BoundaryConditions::constant_exterior(
+        g.f, 0.0f, {{0, int(pooled[3])}, {0, int(pooled[2])}, {0, int(pooled[1])}, {0, int(pooled[0])}});
+    Func apad = BoundaryConditions::constant_exterior(
+        arg.f, -1, {{0, int(pooled[3])}, {0, int(pooled[2])}, {0, int(pooled[1])}, {0, int(pooled[0])}});
+    return {define(out, [&](std::vector<Expr> idx) {
+      Expr h = idx[2], v = idx[3];
+      Expr i = (h - r.y), j = (v - r.x);
+      Expr ok = (i % s == 0) && (j % s == 0) && i >= 0 && j >= 0;
+      Expr ii = i / s, jj = j / s;
+      Expr hit = at({apad, pooled}, {idx[0], idx[1], ii, jj}) == r.y * k + r.x;
+      return sum(select(ok && hit, at({gpad, pooled}, {idx[0], idx[1], ii, jj}), 0.0f));
+    }, name(op))};
+  }
+  if (op == "batchnorm") {
+    Val x = in(n, 0), gamma = in(n, 1), beta = in(n, 2), rm = in(n, 3), rv = in(n, 4);
+    Shape xs = x.shape;
+    int64_t C = xs[1], M = numElements(xs) / C;
+    float eps = num("eps"), mom = num("momentum");
+    bool train = n.str == "train";
+    Val mean = rm, var = rv;
+    Val batchMean, batchVar;
+    if (train) {
+      Region region{Range(0, int(xs[0]))};
+      for (size_t d = 2; d < xs.size(); ++d)
+        region.push_back(Range(0, int(xs[d])));
+      RDom r(region);
+      auto src = [&](Expr c) {
+        std::vector<Expr> e{r[0], c};
+        for (int d = 1; d < r.dimensions(); ++d)
+          e.push_back(r[d]);
+        return e;
+      };
+      batchMean = define({C}, [&](std::vector<Expr> idx) {
+        return sum(at(x, src(idx[0]))) / float(M);
+      }, name("bn_mean"));
+      batchMean.f.compute_root();
+      Val bm = batchMean;
+      batchVar = define({C}, [&](std::vector<Expr> idx) {
+        Expr d = at(x, src(idx[0])) - at(bm, {idx[0]});
+        return sum(d * d) / float(M);
+      }, name("bn_var"));
+      batchVar.f.compute_root();
+      mean = batchMean;
+      var = batchVar;
+    }
+    Val y = define(out, [&](std::vector<Expr> idx) {
+      Expr c = idx[1];
+      return at(gamma, {c}) * (at(x, idx) - at(mean, {c})) / sqrt(at(var, {c}) + eps) +
+             at(beta, {c});
+    }, name(op));
+    if (!train)
+      return {y, rm, rv};
+    // Torch's convention: momentum weighs the new statistic; the running
+    // variance takes the unbiased batch variance.
+    float unbias = M > 1 ? float(M) / float(M - 1) : 1.0f;
+    Val nm = define({C}, [&](std::vector<Expr> idx) {
+      return (1 - mom) * at(rm, idx) + mom * at(batchMean, idx);
+    }, name("bn_new_mean"));
+    Val nv = define({C}, [&](std::vector<Expr> idx) {
+      return (1 - mom) * at(rv, idx) + mom * at(batchVar, idx) * unbias;
+    }, name("bn_new_var"));
+    return {y, nm, nv};
+  }
+
+  // Cell ops, one coordinate per leading index k in mapped graphs.
+  if (op == "preprocess" || op == "preprocess_grad") {
+    Val x = in(n, 0);
+    float pval = num("p"), lim = std::exp(-pval), ep = std::exp(pval);
+    if (op == "preprocess")
+      return {define(out, [&](std::vector<Expr> idx) {
+        Expr j = idx.back();
+        std::vector<Expr> xi = prefix(idx);
+        if (x.shape.size() > xi.size()) // a vector, not one scalar
+          xi.push_back(j / 2);
+        Expr e = at(x, xi);
+        Expr big = abs(e) >= lim;
+        Expr first = select(big, log(abs(e)) / pval, -1.0f);
+        Expr second = select(big, select(e > 0, 1.0f, select(e < 0, -1.0f, 0.0f)), ep * e);
+        return select(j % 2 == 0, first, second);
+      }, name(op))};
+    Val gv = in(n, 1);
+    return {define(out, [&](std::vector<Expr> idx) {
+      Expr e = at(x, idx);
+      Expr j = idx.size() > prefix(idx).size() ? idx.back() : Expr(0);
+      std::vector<Expr> gi = prefix(idx);
+      Expr e0 = at(gv, cat(gi, {2 * j})), e1 = at(gv, cat(gi, {2 * j + 1}));
+      return select(abs(e) >= lim, e0 / (pval * e), e1 * ep);
+    }, name(op))};
+  }
+  if (op == "concat") {
+    std::vector<Val> parts;
+    for (size_t i = 0; i < n.inputs.size(); ++i)
+      parts.push_back(in(n, i));
+    return {define(out, [&](std::vector<Expr> idx) {
+      Expr j = idx.back();
+      std::vector<Expr> pre = prefix(idx);
+      Expr result;
+      int64_t offset = 0;
+      std::vector<int64_t> offsets;
+      for (const Val &pv : parts) {
+        offsets.push_back(offset);
+        offset += numElements(pv.shape) / (mappedGraph ? g.coords : 1);
+      }
+      // From the last part backwards, so that the first matching part wins.
+      for (size_t i = parts.size(); i-- > 0;) {
+        const Val &pv = parts[i];
+        int64_t len = numElements(pv.shape) / (mappedGraph ? g.coords : 1);
+        bool scalar = pv.shape.size() == pre.size();
+        Expr local = clamp(j - int(offsets[i]), 0, int(len) - 1);
+        Expr v = scalar ? at(pv, pre) : at(pv, cat(pre, {local}));
+        result = i + 1 == parts.size() ? v : select(j >= int(offsets[i + 1]), result, v);
+      }
+      return result;
+    }, name(op))};
+  }
+  if (op == "affine") {
+    Val x = in(n, 0), w = in(n, 1), b = in(n, 2);
+    size_t pre = mappedGraph ? 1 : 0;
+    bool xScalar = x.shape.size() == pre;
+    int64_t I = xScalar ? 1 : x.shape.back();
+    RDom r(0, int(I));
+    bool scalarOut = w.shape.size() == pre + 1;
+    return {define(out, [&](std::vector<Expr> idx) {
+      std::vector<Expr> p = prefix(idx);
+      Expr xv = xScalar ? at(x, p) : at(x, cat(p, {r}));
+      Expr wv = scalarOut ? at(w, cat(p, {r})) : at(w, cat(p, {idx.back(), r}));
+      Expr bv = scalarOut ? at(b, p) : at(b, cat(p, {idx.back()}));
+      return bv + sum(wv * xv);
+    }, name(op))};
+  }
+  if (op == "lstm" || op == "lstm_grad") {
+    Val x = in(n, 0), h = in(n, 1), c = in(n, 2), w = in(n, 3), b = in(n, 4);
+    size_t pre = mappedGraph ? 1 : 0;
+    bool xScalar = x.shape.size() == pre;
+    int64_t I = xScalar ? 1 : x.shape.back(), H = h.shape.back();
+    Shape vecH = mappedGraph ? Shape{g.coords, H} : Shape{H};
+    Shape vec4H = vecH, vecIH = vecH;
+    vec4H.back() = 4 * H;
+    vecIH.back() = I + H;
+    auto zAt = [&](std::vector<Expr> p, Expr j) {
+      Expr xv = xScalar ? at(x, p) : at(x, cat(p, {clamp(j, 0, int(I) - 1)}));
+      return select(j < int(I), xv, at(h, cat(p, {clamp(j - int(I), 0, int(H) - 1)})));
+    };
+    RDom r(0, int(I + H));
+    Val a = define(vec4H, [&](std::vector<Expr> idx) {
+      std::vector<Expr> p = prefix(idx);
+      return at(b, idx) + sum(at(w, cat(p, {idx.back(), r})) * zAt(p, r));
+    }, name("lstm_pre"));
+    a.f.compute_root();
+    auto gate = [&](std::vector<Expr> p, Expr kk, int which) {
+      Expr v = at(a, cat(p, {kk + which * int(H)}));
+      return which == 3 ? tanh(v) : sigmoid(v);
+    };
+    Val cNew = define(vecH, [&](std::vector<Expr> idx) {
+      std::vector<Expr> p = prefix(idx);
+      Expr kk = idx.back();
+      return gate(p, kk, 1) * at(c, idx) + gate(p, kk, 0) * gate(p, kk, 3);
+    }, name("lstm_c"));
+    cNew.f.compute_root();
+    if (op == "lstm") {
+      Val hNew = define(vecH, [&](std::vector<Expr> idx) {
+        return gate(prefix(idx), idx.back(), 2) * tanh(at(cNew, idx));
+      }, name("lstm_h"));
+      return {hNew, cNew};
+    }
+    Val dh1 = in(n, 5), dc1 = in(n, 6);
+    Val dcTot = define(vecH, [&](std::vector<Expr> idx) {
+      Expr t = tanh(at(cNew, idx));
+      return at(dc1, idx) + at(dh1, idx) * gate(prefix(idx), idx.back(), 2) * (1 - t * t);
+    }, name("lstm_dctot"));
+    dcTot.f.compute_root();
+    Val da = define(vec4H, [&](std::vector<Expr> idx) {
+      std::vector<Expr> p = prefix(idx);
+      Expr row = idx.back(), which = row / int(H), kk = row % int(H);
+      std::vector<Expr> pk = cat(p, {kk});
+      Expr ig = gate(p, kk, 0), fg = gate(p, kk, 1), og = gate(p, kk, 2), gg = gate(p, kk, 3);
+      Expr dct = at(dcTot, pk);
+      Expr t = tanh(at(cNew, pk));
+      return select(which == 0, dct * gg * ig * (1 - ig),
+                    which == 1, dct * at(c, pk) * fg * (1 - fg),
+                    which == 2, at(dh1, pk) * t * og * (1 - og),
+                    dct * ig * (1 - gg * gg));
+    }, name("lstm_da"));
+    da.f.compute_root();
+    RDom rr(0, int(4 * H));
+    Val dz = define(vecIH, [&](std::vector<Expr> idx) {
+      std::vector<Expr> p = prefix(idx);
+      return sum(at(w, cat(p, {rr, idx.back()})) * at(da, cat(p, {rr})));
+    }, name("lstm_dz"));
+    dz.f.compute_root();
+    Shape xFull = x.shape;
+    Val dx = define(xFull, [&](std::vector<Expr> idx) {
+      std::vector<Expr> p = prefix(idx);
+      return at(dz, cat(p, {xScalar ? Expr(0) : idx.back()}));
+    }, name("lstm_dx"));
+    Val dhv = define(vecH, [&](std::vector<Expr> idx) {
+      return at(dz, cat(prefix(idx), {idx.back() + int(I)}));
+    }, name("lstm_dh"));
+    Val dcv = define(vecH, [&](std::vector<Expr> idx) {
+      return at(dcTot, idx) * gate(prefix(idx), idx.back(), 1);
+    }, name("lstm_dcprev"));
+    Shape wFull = w.shape;
+    Val dw = define(wFull, [&](std::vector<Expr> idx) {
+      std::vector<Expr> p = prefix(idx);
+      Expr row = idx[idx.size() - 2], j = idx.back();
+      return at(da, cat(p, {row})) * zAt(p, j);
+    }, name("lstm_dw"));
+    Val db = define(vec4H, [&](std::vector<Expr> idx) { return at(da, idx); }, name("lstm_db"));
+    return {dx, dhv, dcv, dw, db};
+  }
+  if (op == "affine_grad") {
+    Val x = in(n, 0), w = in(n, 1), gv = in(n, 2);
+    size_t pre = mappedGraph ? 1 : 0;
+    bool xScalar = x.shape.size() == pre;
+    bool scalarOut = w.shape.size() == pre + 1;
+    int64_t O = scalarOut ? 1 : w.shape[pre];
+    RDom r(0, int(O));
+    Val dx = define(x.shape, [&](std::vector<Expr> idx) {
+      std::vector<Expr> p = prefix(idx);
+      Expr i = xScalar ? Expr(0) : idx.back();
+      if (scalarOut)
+        return at(gv, p) * at(w, cat(p, {i}));
+      return sum(at(gv, cat(p, {r})) * at(w, cat(p, {r, i})));
+    }, name("affine_dx"));
+    Val dw = define(w.shape, [&](std::vector<Expr> idx) {
+      std::vector<Expr> p = prefix(idx);
+      Expr i = idx.back();
+      Expr xv = xScalar ? at(x, p) : at(x, cat(p, {i}));
+      Expr gg = scalarOut ? at(gv, p) : at(gv, cat(p, {idx[idx.size() - 2]}));
+      return gg * xv;
+    }, name("affine_dw"));
+    Val db = define(gv.shape, [&](std::vector<Expr> idx) { return at(gv, idx); }, name("affine_db"));
+    return {dx, dw, db};
+  }
+  error = "no Halide lowering for lopt." + op;
+  return {};
+}
+
+struct Compiled {
+  Pipeline pipeline;
+  std::vector<ImageParam> params;
+  size_t numOutputs = 0;
+};
+
+} // namespace
+
+struct KernelCompiler::Impl {
+  std::unordered_map<std::string, std::unique_ptr<Compiled>> cache;
+  double seconds = 0;
+  Target target = get_jit_target_from_environment();
+};
+
+KernelCompiler::KernelCompiler() : impl(std::make_unique<Impl>()) {}
+KernelCompiler::~KernelCompiler() = default;
+size_t KernelCompiler::numCompiled() const { return impl->cache.size(); }
+double KernelCompiler::compileSeconds() const { return impl->seconds; }
+
+namespace {
+template <typename T> Buffer<T> wrap(T *data, const Shape &shape) {
+  std::vector<int> sizes(shape.rbegin(), shape.rend());
+  if (sizes.empty())
+    return Buffer<T>::make_scalar(data);
+  return Buffer<T>(data, sizes);
+}
+} // namespace
+
+bool KernelCompiler::run(const KernelGraph &graph,
+                         const std::vector<KernelBuffer> &args,
+                         const std::vector<KernelBuffer> &results,
+                         std::string &error) {
+  try {
+    std::string key = graph.key();
+    auto it = impl->cache.find(key);
+    if (it == impl->cache.end()) {
+      auto start = std::chrono::steady_clock::now();
+      auto c = std::make_unique<Compiled>();
+      Lowering lowering(graph);
+      std::vector<Func> outs;
+      if (!lowering.lower(c->params, outs, error))
+        return false;
+      c->pipeline = Pipeline(outs);
+      c->numOutputs = outs.size();
+      c->pipeline.compile_jit(impl->target);
+      impl->seconds += std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+      it = impl->cache.emplace(key, std::move(c)).first;
+    }
+    Compiled &c = *it->second;
+    for (size_t a = 0; a < args.size(); ++a) {
+      if (args[a].i)
+        c.params[a].set(wrap(args[a].i, args[a].shape));
+      else
+        c.params[a].set(wrap(args[a].f, args[a].shape));
+    }
+    std::vector<Buffer<>> outs;
+    for (const KernelBuffer &r : results)
+      outs.push_back(wrap(r.f, r.shape));
+    c.pipeline.realize(Realization(outs), impl->target);
+    return true;
+  } catch (const Halide::Error &e) {
+    error = std::string("Halide: ") + e.what();
+    return false;
+  }
+}
+
+} // namespace lopt::codegen

@@ -1,0 +1,282 @@
+//===- ExecutorTest.cpp - Halide kernels against the interpreter ---------===//
+//
+// Every op, and its reverse-mode derivative (so the ops derivative rules
+// emit too), run through JIT-compiled Halide kernels and through the
+// reference interpreter on random inputs: the results agree within 1e-4
+// relative.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/Executor.h"
+#include "dialect/LoptDialect.h"
+#include "dialect/LoptOps.h"
+#include "interpreter/Interpreter.h"
+#include "passes/Autodiff.h"
+#include "runtime/Random.h"
+#include "tests/unit/passes/OpCases.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace lopt;
+using namespace lopt::testing;
+using llvm::cast;
+using llvm::isa;
+
+namespace {
+
+/// One compiler for the whole test binary: kernels are cached by shape.
+codegen::HalideExecutor &executor() {
+  static codegen::HalideExecutor e;
+  return e;
+}
+
+class ExecutorTest : public ::testing::TestWithParam<Case> {
+public:
+  ExecutorTest() {
+    ctx.getOrLoadDialect<LoptDialect>();
+    ctx.getOrLoadDialect<mlir::func::FuncDialect>();
+  }
+
+  void check(const Case &c, const std::string &extra = "") {
+    std::string ir = "func.func @f(" + c.args + ", %G: " + c.yType +
+                     ") -> tensor<f32> {\n" + c.body +
+                     "\n  %vjp_p = lopt.mul %y, %G : (" + c.yType + ", " +
+                     c.yType + ") -> " + c.yType + "\n  %vjp_s = " +
+                     reduceAll(c.yType) + "\n  return %vjp_s : tensor<f32>\n}\n" +
+                     extra;
+    module = mlir::parseSourceString<mlir::ModuleOp>(ir, &ctx);
+    ASSERT_TRUE(module) << ir;
+    auto fn = module->lookupSymbol<mlir::func::FuncOp>("f");
+    GradientSpec spec;
+    spec.seeds = {0};
+    for (unsigned i = 0; i + 1 < fn.getNumArguments(); ++i)
+      if (isa<mlir::FloatType>(
+              cast<mlir::RankedTensorType>(fn.getArgumentTypes()[i])
+                  .getElementType()) &&
+          (c.diffArgs < 0 || int(spec.wrt.size()) < c.diffArgs))
+        spec.wrt.push_back(i);
+    auto grad = buildGradient(fn, spec, "f.grad");
+    ASSERT_TRUE(mlir::succeeded(grad));
+
+    Rng rng(std::hash<std::string>()(c.name) + 1);
+    std::vector<RtValue<float>> args;
+    for (mlir::Type t : grad->getArgumentTypes()) {
+      auto rt = cast<mlir::RankedTensorType>(t);
+      Shape s(rt.getShape().begin(), rt.getShape().end());
+      if (!isa<mlir::FloatType>(rt.getElementType())) {
+        Tensor<int32_t> labels(s);
+        for (int64_t k = 0; k < labels.numel(); ++k)
+          labels[k] = int32_t(k % 3);
+        args.emplace_back(labels);
+        continue;
+      }
+      Tensor<float> v(s);
+      for (int64_t k = 0; k < v.numel(); ++k)
+        v[k] = c.range == Range::Positive ? float(rng.uniform(0.5, 1.5))
+               : c.range == Range::Distinct
+                   ? float(0.1 * double(k) + rng.uniform(0, 0.05))
+                   : float(rng.uniform(-1, 1));
+      if (c.range == Range::Distinct)
+        for (int64_t k = v.numel() - 1; k > 0; --k)
+          std::swap(v[k], v[int64_t(rng.below(uint64_t(k + 1)))]);
+      args.emplace_back(v);
+    }
+    std::vector<RtValue<float>> want, got;
+    std::string error;
+    ASSERT_TRUE(interpret<float>(*grad, args, want, error)) << error;
+    ASSERT_TRUE(executor().run(*grad, args, got, error)) << c.name << ": " << error;
+    ASSERT_EQ(want.size(), got.size());
+    for (size_t r = 0; r < want.size(); ++r) {
+      const Tensor<float> &a = want[r].f, &b = got[r].f;
+      ASSERT_EQ(a.shape, b.shape) << c.name << " result " << r;
+      double scale = 1e-6, diff = 0;
+      for (int64_t k = 0; k < a.numel(); ++k) {
+        scale = std::max(scale, double(std::fabs(a[k])));
+        diff = std::max(diff, double(std::fabs(a[k] - b[k])));
+      }
+      EXPECT_LE(diff / scale, 1e-4)
+          << c.name << ": result " << r << " differs by " << diff
+          << " (scale " << scale << ")";
+    }
+  }
+
+  mlir::MLIRContext ctx;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+};
+
+TEST_P(ExecutorTest, MatchesInterpreter) { check(GetParam()); }
+
+INSTANTIATE_TEST_SUITE_P(Ops, ExecutorTest, ::testing::ValuesIn(cases()),
+                         [](const auto &info) { return info.param.name; });
+
+TEST_F(ExecutorTest, MapCell) {
+  check({"map_cell",
+         "%p: tensor<5xf32>, %g: tensor<5xf32>, %s: tensor<5x2xf32>, %w: tensor<2xf32>, %b: tensor<f32>",
+         "  %q, %y = lopt.map_cell @cell(%p, %g, %s, %w, %b) {coords = 5 : i64, mapped = array<i1: true, true, true, false, false>}"
+         " : (tensor<5xf32>, tensor<5xf32>, tensor<5x2xf32>, tensor<2xf32>, tensor<f32>) -> (tensor<5xf32>, tensor<5x2xf32>)",
+         "tensor<5x2xf32>"},
+        R"(
+func.func @cell(%p: tensor<f32>, %g: tensor<f32>, %s: tensor<2xf32>, %w: tensor<2xf32>, %b: tensor<f32>)
+    -> (tensor<f32>, tensor<2xf32>) {
+  %z = lopt.affine %s, %w, %b : (tensor<2xf32>, tensor<2xf32>, tensor<f32>) -> tensor<f32>
+  %r = lopt.sigmoid %z : tensor<f32>
+  %u = lopt.mul %r, %g : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %p1 = lopt.sub %p, %u : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %t = lopt.tanh %s : tensor<2xf32>
+  %s1 = lopt.mul %t, %p1 : (tensor<2xf32>, tensor<f32>) -> tensor<2xf32>
+  %c = lopt.concat %s1, %p1 : (tensor<2xf32>, tensor<f32>) -> tensor<3xf32>
+  %pp = lopt.preprocess %p1 {p = 10.0 : f64} : (tensor<f32>) -> tensor<2xf32>
+  %lw = lopt.constant dense<0.1> : tensor<8x4xf32>
+  %lb = lopt.constant dense<0.2> : tensor<8xf32>
+  %h1, %c1 = lopt.lstm %pp, %s, %t, %lw, %lb : (tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<8x4xf32>, tensor<8xf32>) -> (tensor<2xf32>, tensor<2xf32>)
+  %out = lopt.add %s1, %h1 : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+  return %p1, %out : tensor<f32>, tensor<2xf32>
+})");
+}
+
+struct CellOp {
+  std::string name, body;
+};
+
+class MapCellOps : public ExecutorTest {};
+
+TEST_F(MapCellOps, EachCellOp) {
+  std::vector<CellOp> ops{
+      {"affine", "  %y = lopt.affine %s, %w, %b : (tensor<2xf32>, tensor<2xf32>, tensor<f32>) -> tensor<f32>\n"
+                 "  %o = lopt.mul %y, %s : (tensor<f32>, tensor<2xf32>) -> tensor<2xf32>"},
+      {"concat", "  %c = lopt.concat %s, %p : (tensor<2xf32>, tensor<f32>) -> tensor<3xf32>\n"
+                 "  %o = lopt.slice %c {offsets = array<i64: 1>} : (tensor<3xf32>) -> tensor<2xf32>"},
+      {"preprocess", "  %o = lopt.preprocess %p {p = 10.0 : f64} : (tensor<f32>) -> tensor<2xf32>"},
+      {"lstm", "  %lw = lopt.constant dense<0.1> : tensor<8x4xf32>\n"
+               "  %lb = lopt.constant dense<0.2> : tensor<8xf32>\n"
+               "  %o, %c1 = lopt.lstm %s, %s, %s, %lw, %lb : (tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<8x4xf32>, tensor<8xf32>) -> (tensor<2xf32>, tensor<2xf32>)"},
+  };
+  for (const CellOp &op : ops) {
+    SCOPED_TRACE(op.name);
+    check({"map_cell_" + op.name,
+           "%p: tensor<5xf32>, %s: tensor<5x2xf32>, %w: tensor<2xf32>, %b: tensor<f32>",
+           "  %y = lopt.map_cell @cell_" + op.name + "(%p, %s, %w, %b) {coords = 5 : i64, mapped = array<i1: true, true, false, false>}"
+           " : (tensor<5xf32>, tensor<5x2xf32>, tensor<2xf32>, tensor<f32>) -> tensor<5x2xf32>",
+           "tensor<5x2xf32>"},
+          "func.func @cell_" + op.name + "(%p: tensor<f32>, %s: tensor<2xf32>, %w: tensor<2xf32>, %b: tensor<f32>) -> tensor<2xf32> {\n" +
+              op.body + "\n  return %o : tensor<2xf32>\n}\n");
+  }
+}
+
+} // namespace
+
+#include "frontend/MLIRGen.h"
+#include "frontend/Parser.h"
+#include "interpreter/EpisodeRunner.h"
+#include "passes/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/SourceMgr.h"
+
+namespace {
+
+/// The functions of a whole example episode, on random data: every result of
+/// the learner gradient and of the meta-gradient.
+class EpisodeTest : public ::testing::Test {
+protected:
+  void compare(const std::string &file, const std::string &fnName,
+               bool binaryImages = false, double tolerance = 1e-4) {
+    mlir::MLIRContext ctx;
+    ctx.getOrLoadDialect<LoptDialect>();
+    ctx.getOrLoadDialect<mlir::func::FuncDialect>();
+    llvm::SourceMgr sm;
+    auto ast = parseFile(std::string(LOPT_SOURCE_DIR) + "/" + file, sm);
+    ASSERT_TRUE(ast);
+    auto module = mlirGen(ctx, *ast, sm);
+    ASSERT_TRUE(module);
+    mlir::PassManager pm(&ctx);
+    buildPipeline(pm, Stage::MetaGrad);
+    ASSERT_TRUE(mlir::succeeded(pm.run(*module)));
+    EpisodeFunctions fns;
+    std::string error;
+    ASSERT_TRUE(fns.find(*module, *module->getOps<EpisodeOp>().begin(), error));
+    auto fn = module->lookupSymbol<mlir::func::FuncOp>(fnName);
+    ASSERT_TRUE(fn);
+    std::vector<RtValue<float>> args;
+    EpisodeData data = syntheticEpisode(fns, 3);
+    if (binaryImages) // like Omniglot: ink or paper, many exact ties
+      for (Tensor<float> *t : {&data.supportX, &data.queryX})
+        for (float &v : t->data)
+          v = v > 0.8f ? 1.0f : 0.0f;
+    NamedTensors meta = initialMetaParameters(fns, 4);
+    if (fn == fns.support || fn->getAttr(LoptDialect::kGradientOfAttr) &&
+                                 fn.getSymName().ends_with(".support.grad")) {
+      Rng rng(5);
+      for (const OperandInfo &a : describeArguments(fn)) {
+        if (a.role == role::kLabels) {
+          Tensor<int32_t> l(a.shape);
+          for (int64_t k = 0; k < l.numel(); ++k)
+            l[k] = int32_t(k % fns.episode.getWays());
+          args.emplace_back(l);
+        } else if (a.role == role::kInput) {
+          args.emplace_back(data.supportX);
+        } else {
+          args.emplace_back(sampleInit(a.init, a.shape, rng));
+        }
+      }
+    } else {
+      ASSERT_TRUE(episodeArguments<float>(fn, data, meta, args, error)) << error;
+    }
+    std::vector<RtValue<float>> want, got;
+    ASSERT_TRUE(interpret<float>(fn, args, want, error)) << error;
+    ASSERT_TRUE(executor().run(fn, args, got, error)) << error;
+    std::vector<OperandInfo> info = describeResults(fn);
+    for (size_t r = 0; r < want.size(); ++r) {
+      const Tensor<float> &a = want[r].f, &b = got[r].f;
+      double scale = 0, diff = 0;
+      for (int64_t k = 0; k < a.numel(); ++k) {
+        scale = std::max(scale, double(std::fabs(a[k])));
+        diff = std::max(diff, double(std::fabs(a[k] - b[k])));
+      }
+      // A tensor that is zero up to rounding (the gradient of a conv bias
+      // followed by batch norm) is compared absolutely.
+      double err = scale < 1e-5 ? diff : diff / scale;
+      EXPECT_LE(err, tolerance) << fnName << " result " << r << " ("
+                                << info[r].role << " " << info[r].name
+                                << ") differs by " << diff << " (scale "
+                                << scale << ")";
+    }
+  }
+};
+
+TEST_F(EpisodeTest, OmniglotLearnerGradient) {
+  compare("examples/omniglot/omniglot_5w1s.lopt", "omniglot_5w1s.support.grad");
+}
+
+} // namespace
+
+namespace {
+TEST_F(EpisodeTest, MomentumUnrolled) {
+  compare("examples/cells/sgd_momentum.lopt", "omniglot_5w1s_momentum.unrolled",
+          /*binaryImages=*/true);
+}
+} // namespace
+
+namespace {
+TEST_F(EpisodeTest, LearnerGradientOnBinaryImages) {
+  compare("examples/omniglot/omniglot_5w1s.lopt", "omniglot_5w1s.support.grad",
+          /*binaryImages=*/true);
+}
+} // namespace
+
+namespace {
+// Through 12 inner steps and their reverse sweep, float rounding of two
+// different evaluation orders compounds: whole meta-gradients agree to 1e-3
+// here (each kernel to 1e-4 above). Closing that gap is codegen work still
+// to do.
+TEST_F(EpisodeTest, MomentumMetaGradient) {
+  compare("examples/cells/sgd_momentum.lopt", "omniglot_5w1s_momentum.meta_grad",
+          /*binaryImages=*/true, /*tolerance=*/1e-3);
+}
+} // namespace

@@ -8,6 +8,11 @@
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <cmath>
 
 using namespace mlir;
 
@@ -87,6 +92,64 @@ int addArg(KernelGraph &g, Value v, const Shape &shape) {
 }
 
 } // namespace
+
+/// Runs `op` alone through the interpreter (as a one-op function next to
+/// the one being executed) and compares with the kernel's results.
+bool HalideExecutor::checkOp(Operation *op,
+                             llvm::DenseMap<Value, RtValue<float>> &env,
+                             const std::vector<RtValue<float>> &got,
+                             std::string &error) {
+  auto module = op->getParentOfType<ModuleOp>();
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToEnd(module.getBody());
+  SmallVector<Type> argTypes(op->getOperandTypes());
+  auto fn = b.create<func::FuncOp>(
+      op->getLoc(), "__lopt_check",
+      b.getFunctionType(argTypes, op->getResultTypes()));
+  Block *block = fn.addEntryBlock();
+  b.setInsertionPointToEnd(block);
+  IRMapping map;
+  map.map(op->getOperands(), block->getArguments());
+  Operation *clone = b.clone(*op, map);
+  b.create<func::ReturnOp>(op->getLoc(), clone->getResults());
+  // The interpreter in float and in double: a kernel is wrong when it is
+  // much further from the double result than float rounding in the
+  // interpreter's own order is (sums that cancel lose digits either way).
+  std::vector<RtValue<float>> args, want;
+  std::vector<RtValue<double>> argsD, exact;
+  for (Value v : op->getOperands()) {
+    args.push_back(env[v]);
+    argsD.push_back(env[v].isInt ? RtValue<double>(env[v].i)
+                                 : RtValue<double>(env[v].f.cast<double>()));
+  }
+  bool ok = interpret<float>(fn, args, want, error) &&
+            interpret<double>(fn, argsD, exact, error);
+  fn.erase();
+  if (!ok)
+    return false;
+  for (size_t r = 0; r < want.size(); ++r) {
+    const Tensor<float> &interp = want[r].f, &kernel = got[r].f;
+    const Tensor<double> &ref = exact[r].f;
+    double scale = 0, errKernel = 0, errInterp = 0;
+    for (int64_t k = 0; k < ref.numel(); ++k) {
+      scale = std::max(scale, std::fabs(ref[k]));
+      errKernel = std::max(errKernel, std::fabs(kernel[k] - ref[k]));
+      errInterp = std::max(errInterp, std::fabs(interp[k] - ref[k]));
+    }
+    if (errKernel > 10 * errInterp + checkTolerance * scale) {
+      std::string loc;
+      llvm::raw_string_ostream os(loc);
+      op->getLoc().print(os);
+      error = op->getName().getStringRef().str() + " at " + os.str() +
+              ": result " + std::to_string(r) + " is " +
+              std::to_string(errKernel) + " from the exact value (largest "
+              "|value| " + std::to_string(scale) + "), the interpreter " +
+              std::to_string(errInterp);
+      return false;
+    }
+  }
+  return true;
+}
 
 HalideExecutor::HalideExecutor()
     : compiler(std::make_unique<KernelCompiler>()) {}
@@ -184,6 +247,8 @@ bool HalideExecutor::run(func::FuncOp fn, ArrayRef<RtValue<float>> args,
       error = op.getName().getStringRef().str() + ": " + error;
       return false;
     }
+    if (checkTolerance >= 0 && !checkOp(&op, env, outValues, error))
+      return false;
     for (auto [r, v] : llvm::zip(op.getResults(), outValues))
       env[r] = std::move(v);
   }

@@ -11,6 +11,8 @@
 
 #include "interpreter/Interpreter.h"
 
+#include "llvm/ADT/DenseMap.h"
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,12 +28,20 @@ public:
   /// Like lopt::interpret<float>: runs `fn` on `args` into `results`.
   bool run(mlir::func::FuncOp fn, llvm::ArrayRef<RtValue<float>> args,
            std::vector<RtValue<float>> &results, std::string &error);
+  /// Also run every op through the reference interpreter and fail at the
+  /// first kernel whose results differ by more than `tolerance` (relative
+  /// to the largest magnitude of the result).
+  void checkAgainstInterpreter(double tolerance) { checkTolerance = tolerance; }
   /// Kernels compiled so far, and the seconds spent compiling them.
   size_t numKernels() const;
   double compileSeconds() const;
 
 private:
+  bool checkOp(mlir::Operation *op,
+               llvm::DenseMap<mlir::Value, RtValue<float>> &env,
+               const std::vector<RtValue<float>> &got, std::string &error);
   std::unique_ptr<KernelCompiler> compiler;
+  double checkTolerance = -1;
 };
 
 } // namespace lopt::codegen

@@ -297,7 +297,8 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
         src.push_back(std::find(dims.begin(), dims.end(), int64_t(d)) != dims.end()
                           ? Expr(r[int(red++)])
                           : idx[kept++]);
-      return sum(at(x, src));
+      // Long sums accumulate in double, like the reference interpreter.
+      return cast<float>(sum(cast<double>(at(x, src))));
     }, name(op))};
   }
   if (op == "matmul") {
@@ -376,8 +377,10 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Val dy = w; // conv2d_backward_filter(x, dy)
     RDom r(0, int(dy.shape[0]), 0, int(dy.shape[2]), 0, int(dy.shape[3]));
     return {define(out, [&](std::vector<Expr> idx) {
-      return sum(at(dy, {r.x, idx[0], r.y, r.z}) *
-                 at(xp, {r.x, idx[1], r.y * s + idx[2] - p, r.z * s + idx[3] - p}));
+      // A long sum (batch x positions): accumulated in double.
+      return cast<float>(sum(
+          cast<double>(at(dy, {r.x, idx[0], r.y, r.z})) *
+          cast<double>(at(xp, {r.x, idx[1], r.y * s + idx[2] - p, r.z * s + idx[3] - p}))));
     }, name(op))};
   }
   if (op == "conv2d_backward_data") {
@@ -450,14 +453,18 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
           e.push_back(r[d]);
         return e;
       };
+      // Channel statistics accumulate in double, like the interpreter.
+      Val meanD = define({C}, [&](std::vector<Expr> idx) {
+        return sum(cast<double>(at(x, src(idx[0])))) / Expr(double(M));
+      }, name("bn_mean_f64"));
+      meanD.f.compute_root();
       batchMean = define({C}, [&](std::vector<Expr> idx) {
-        return sum(at(x, src(idx[0]))) / float(M);
+        return cast<float>(at(meanD, idx));
       }, name("bn_mean"));
       batchMean.f.compute_root();
-      Val bm = batchMean;
       batchVar = define({C}, [&](std::vector<Expr> idx) {
-        Expr d = at(x, src(idx[0])) - at(bm, {idx[0]});
-        return sum(d * d) / float(M);
+        Expr d = cast<double>(at(x, src(idx[0]))) - at(meanD, {idx[0]});
+        return cast<float>(sum(d * d) / Expr(double(M)));
       }, name("bn_var"));
       batchVar.f.compute_root();
       mean = batchMean;

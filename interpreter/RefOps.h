@@ -171,12 +171,12 @@ template <class T> Tensor<T> pow(const Tensor<T> &a, const Tensor<T> &b) {
 //===----------------------------------------------------------------------===//
 
 /// Rank-0 tensor = sum of all elements of x (sequential, row-major order,
-/// accumulated in T; sum of an empty tensor is 0).
+/// accumulated in double; sum of an empty tensor is 0).
 template <class T> Tensor<T> sum(const Tensor<T> &x) {
-  T acc = T(0);
+  double acc = 0;
   for (int64_t i = 0; i < x.numel(); ++i)
-    acc += x[i];
-  return scalar(acc);
+    acc += double(x[i]);
+  return scalar(T(acc));
 }
 
 /// Rank-0 tensor = sum(x) / numel(x) (x must be non-empty).
@@ -259,19 +259,23 @@ int64_t batchStats(const Tensor<T> &x, std::vector<T> &mean,
   assert(M > 0);
   mean.assign(C, T(0));
   var.assign(C, T(0));
+  // Long sums (all of a channel) accumulate in double: float32 episodes
+  // are sensitive enough to these statistics that the oracle must not add
+  // its own rounding.
   for (int64_t c = 0; c < C; ++c) {
-    T acc = T(0);
+    double acc = 0;
     for (int64_t n = 0; n < N; ++n)
       for (int64_t s = 0; s < S; ++s)
-        acc += x[(n * C + c) * S + s];
-    mean[c] = acc / T(M);
-    T acc2 = T(0);
+        acc += double(x[(n * C + c) * S + s]);
+    const double m = acc / double(M);
+    mean[c] = T(m);
+    double acc2 = 0;
     for (int64_t n = 0; n < N; ++n)
       for (int64_t s = 0; s < S; ++s) {
-        const T d = x[(n * C + c) * S + s] - mean[c];
+        const double d = double(x[(n * C + c) * S + s]) - m;
         acc2 += d * d;
       }
-    var[c] = acc2 / T(M);
+    var[c] = T(acc2 / double(M));
   }
   return M;
 }
@@ -614,15 +618,15 @@ Tensor<T> conv2dBackwardFilter(const Tensor<T> &x, const Tensor<T> &dy,
         for (int64_t kj = 0; kj < KW; ++kj) {
           int64_t jlo, jhi;
           convValidRange(W, OW, kj, stride, pad, jlo, jhi);
-          T acc = T(0); // padding taps contribute 0
+          double acc = 0; // padding taps contribute 0; a long sum: double
           for (int64_t n = 0; n < N; ++n)
             for (int64_t i = ilo; i < ihi; ++i) {
               const T *gr = &dy.data[((n * O + o) * OH + i) * OW];
               const T *xr = &x.data[((n * C + c) * H + i * stride + ki - pad) * W];
               for (int64_t j = jlo; j < jhi; ++j)
-                acc += gr[j] * xr[j * stride + kj - pad];
+                acc += double(gr[j]) * double(xr[j * stride + kj - pad]);
             }
-          dw.data[((o * C + c) * KH + ki) * KW + kj] = acc;
+          dw.data[((o * C + c) * KH + ki) * KW + kj] = T(acc);
         }
       }
   return dw;
@@ -719,15 +723,18 @@ Tensor<T> reduceSum(const Tensor<T> &x, const std::vector<int64_t> &dims) {
       outStride[d] = st;
       st *= x.dim(d);
     }
-  Tensor<T> y(outShape);
+  std::vector<double> acc(size_t(numElements(outShape)), 0.0); // see batchStats
   for (int64_t flat = 0; flat < x.numel(); ++flat) {
     int64_t rem = flat, off = 0;
     for (int64_t d = R - 1; d >= 0; --d) {
       off += (rem % x.dim(d)) * outStride[d];
       rem /= x.dim(d);
     }
-    y[off] += x[flat];
+    acc[off] += double(x[flat]);
   }
+  Tensor<T> y(outShape);
+  for (int64_t i = 0; i < y.numel(); ++i)
+    y[i] = T(acc[i]);
   return y;
 }
 

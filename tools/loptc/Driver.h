@@ -50,6 +50,7 @@ struct EpisodeOptions {
   std::string meta;  // meta-parameter .npz ("" = draw from initialisers)
   std::string dump;  // output .npz ("" = none)
   std::string backend = "interpreter"; // episode: or "halide"
+  std::string precision = "float";     // episode, interpreter: or "double"
   uint64_t seed = 1;
   // gradcheck
   std::string truncation; // "" = the description's

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 using namespace lopt;
 using namespace mlir;
@@ -59,15 +60,34 @@ int lopt::runEpisodeCommand(const EpisodeOptions &opts) {
   if (opts.backend != "interpreter" && opts.backend != "halide")
     return commandError("episode", "--backend must be interpreter or halide, "
                                    "got '" + opts.backend + "'");
+  if (opts.precision != "float" && opts.precision != "double")
+    return commandError("episode", "--precision must be float or double, got '" +
+                                       opts.precision + "'");
+  if (opts.precision == "double" && opts.backend != "interpreter")
+    return commandError("episode", "--precision double needs --backend "
+                                   "interpreter");
   std::vector<RtValue<float>> args, results;
   std::string error;
   if (!episodeArguments<float>(fn, p.data, p.meta, args, error))
     return commandError("episode", error);
   auto start = std::chrono::steady_clock::now();
   codegen::HalideExecutor halide;
-  bool ok = opts.backend == "halide"
-                ? halide.run(fn, args, results, error)
-                : interpret<float>(fn, args, results, error);
+  if (getenv("LOPT_CHECK_KERNELS")) // debugging: every kernel vs interpreter
+    halide.checkAgainstInterpreter(std::atof(getenv("LOPT_CHECK_KERNELS")));
+  bool ok;
+  if (opts.backend == "halide") {
+    ok = halide.run(fn, args, results, error);
+  } else if (opts.precision == "double") {
+    std::vector<RtValue<double>> argsD, resultsD;
+    for (const RtValue<float> &a : args)
+      argsD.push_back(a.isInt ? RtValue<double>(a.i)
+                              : RtValue<double>(a.f.cast<double>()));
+    ok = interpret<double>(fn, argsD, resultsD, error);
+    for (const RtValue<double> &r : resultsD)
+      results.push_back(RtValue<float>(r.f.cast<float>()));
+  } else {
+    ok = interpret<float>(fn, args, results, error);
+  }
   if (!ok)
     return commandError("episode", error);
   double seconds = std::chrono::duration<double>(

@@ -72,6 +72,9 @@ cl::opt<std::string> backend(
     "backend", cl::sub(episodeCmd), cl::init("interpreter"),
     cl::desc("Run with the reference interpreter or with JIT-compiled Halide "
              "kernels (interpreter|halide)"));
+cl::opt<std::string> precision(
+    "precision", cl::sub(episodeCmd), cl::init("float"),
+    cl::desc("Interpreter arithmetic: float or double"));
 cl::opt<uint64_t> seed("seed", cl::sub(episodeCmd), cl::sub(gradcheckCmd),
                        cl::init(1),
                        cl::desc("Seed for the episode and the initial "
@@ -163,6 +166,7 @@ int main(int argc, char **argv) {
     opts.meta = metaPath;
     opts.dump = dumpPath;
     opts.backend = backend;
+    opts.precision = precision;
     opts.seed = seed;
     opts.truncation = truncation;
     opts.steps = steps;

@@ -271,12 +271,12 @@ TEST_F(EpisodeTest, LearnerGradientOnBinaryImages) {
 } // namespace
 
 namespace {
-// Through 12 inner steps and their reverse sweep, float rounding of two
-// different evaluation orders compounds: whole meta-gradients agree to 1e-3
-// here (each kernel to 1e-4 above). Closing that gap is codegen work still
-// to do.
+// The whole meta-gradient of a 12-step episode, forward and reverse. (This
+// holds because both sides accumulate long sums, such as batch statistics
+// and weight gradients, in double: with float sums the two evaluation
+// orders drifted apart by up to 46% on real Omniglot episodes.)
 TEST_F(EpisodeTest, MomentumMetaGradient) {
   compare("examples/cells/sgd_momentum.lopt", "omniglot_5w1s_momentum.meta_grad",
-          /*binaryImages=*/true, /*tolerance=*/1e-3);
+          /*binaryImages=*/true);
 }
 } // namespace

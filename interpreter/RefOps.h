@@ -1,8 +1,12 @@
 //===- RefOps.h - reference (oracle) implementations of lopt ops -*- C++ -*-===//
 //
 // The numeric oracle every compiled kernel is compared against. Favours
-// obviousness over speed: plain nested loops over row-major data, every
-// accumulation done in T (float or double), no vectorisation, no tricks.
+// obviousness over speed: plain nested loops over row-major data, no
+// vectorisation, no tricks. Short accumulations are done in T (float or
+// double); long ones (sums over a whole tensor or channel: sum, reduceSum,
+// batch statistics, the conv weight gradient) in double, because float32
+// episodes are sensitive enough to them that a float oracle was measurably
+// wrong (docs/codegen.md).
 //
 // Conventions:
 //  * All tensors are lopt::Tensor<T> (row-major). Rank-0 tensors have shape {}

@@ -8,6 +8,7 @@
 #define LOPT_TESTS_UNIT_PASSES_OPCASES_H
 
 #include <algorithm>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -159,6 +160,9 @@ inline std::vector<Case> cases() {
   return c;
 }
 
+
+/// Test names show the case's name, not its bytes.
+inline void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
 
 } // namespace lopt::testing
 

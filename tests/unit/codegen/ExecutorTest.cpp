@@ -44,49 +44,14 @@ public:
   }
 
   void check(const Case &c, const std::string &extra = "") {
-    std::string ir = "func.func @f(" + c.args + ", %G: " + c.yType +
-                     ") -> tensor<f32> {\n" + c.body +
-                     "\n  %vjp_p = lopt.mul %y, %G : (" + c.yType + ", " +
-                     c.yType + ") -> " + c.yType + "\n  %vjp_s = " +
-                     reduceAll(c.yType) + "\n  return %vjp_s : tensor<f32>\n}\n" +
-                     extra;
+    std::string ir = caseModule(c, extra);
     module = mlir::parseSourceString<mlir::ModuleOp>(ir, &ctx);
     ASSERT_TRUE(module) << ir;
     auto fn = module->lookupSymbol<mlir::func::FuncOp>("f");
-    GradientSpec spec;
-    spec.seeds = {0};
-    for (unsigned i = 0; i + 1 < fn.getNumArguments(); ++i)
-      if (isa<mlir::FloatType>(
-              cast<mlir::RankedTensorType>(fn.getArgumentTypes()[i])
-                  .getElementType()) &&
-          (c.diffArgs < 0 || int(spec.wrt.size()) < c.diffArgs))
-        spec.wrt.push_back(i);
-    auto grad = buildGradient(fn, spec, "f.grad");
+    auto grad = buildGradient(fn, caseSpec(fn, c.diffArgs), "f.grad");
     ASSERT_TRUE(mlir::succeeded(grad));
-
-    Rng rng(std::hash<std::string>()(c.name) + 1);
-    std::vector<RtValue<float>> args;
-    for (mlir::Type t : grad->getArgumentTypes()) {
-      auto rt = cast<mlir::RankedTensorType>(t);
-      Shape s(rt.getShape().begin(), rt.getShape().end());
-      if (!isa<mlir::FloatType>(rt.getElementType())) {
-        Tensor<int32_t> labels(s);
-        for (int64_t k = 0; k < labels.numel(); ++k)
-          labels[k] = int32_t(k % 3);
-        args.emplace_back(labels);
-        continue;
-      }
-      Tensor<float> v(s);
-      for (int64_t k = 0; k < v.numel(); ++k)
-        v[k] = c.range == Range::Positive ? float(rng.uniform(0.5, 1.5))
-               : c.range == Range::Distinct
-                   ? float(0.1 * double(k) + rng.uniform(0, 0.05))
-                   : float(rng.uniform(-1, 1));
-      if (c.range == Range::Distinct)
-        for (int64_t k = v.numel() - 1; k > 0; --k)
-          std::swap(v[k], v[int64_t(rng.below(uint64_t(k + 1)))]);
-      args.emplace_back(v);
-    }
+    std::vector<RtValue<float>> args = randomArgs<float>(
+        grad->getArgumentTypes(), c.range, std::hash<std::string>()(c.name) + 1);
     std::vector<RtValue<float>> want, got;
     std::string error;
     ASSERT_TRUE(interpret<float>(*grad, args, want, error)) << error;

@@ -7,6 +7,12 @@
 #ifndef LOPT_TESTS_UNIT_PASSES_OPCASES_H
 #define LOPT_TESTS_UNIT_PASSES_OPCASES_H
 
+#include "interpreter/Interpreter.h"
+#include "passes/Autodiff.h"
+#include "runtime/Random.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
 #include <algorithm>
 #include <ostream>
 #include <string>
@@ -160,6 +166,63 @@ inline std::vector<Case> cases() {
   return c;
 }
 
+
+/// The module text of a case: @f(args..., %G) = sum(G * y), then `extra`
+/// (functions the case calls).
+inline std::string caseModule(const Case &c, const std::string &extra = "") {
+  return "func.func @f(" + c.args + ", %G: " + c.yType +
+         ") -> tensor<f32> {\n" + c.body + "\n  %vjp_p = lopt.mul %y, %G : (" +
+         c.yType + ", " + c.yType + ") -> " + c.yType + "\n  %vjp_s = " +
+         reduceAll(c.yType) + "\n  return %vjp_s : tensor<f32>\n}\n" + extra;
+}
+
+/// Differentiate @f w.r.t. its float arguments but the last (G), the first
+/// `diffArgs` of them when that is not -1.
+inline GradientSpec caseSpec(mlir::func::FuncOp fn, int diffArgs) {
+  GradientSpec spec;
+  spec.seeds = {0};
+  for (unsigned i = 0; i + 1 < fn.getNumArguments(); ++i)
+    if (llvm::isa<mlir::FloatType>(
+            llvm::cast<mlir::RankedTensorType>(fn.getArgumentTypes()[i])
+                .getElementType()) &&
+        (diffArgs < 0 || int(spec.wrt.size()) < diffArgs))
+      spec.wrt.push_back(i);
+  return spec;
+}
+
+/// Random arguments of the given types: labels 0, 1, 2, 0, ...; floats in
+/// the case's range (Distinct: well-separated values in random order, so
+/// that max-pooling has no ties).
+template <typename T>
+std::vector<RtValue<T>> randomArgs(mlir::TypeRange types, Range range,
+                                   uint64_t seed) {
+  Rng rng(seed);
+  std::vector<RtValue<T>> args;
+  for (mlir::Type type : types) {
+    auto t = llvm::cast<mlir::RankedTensorType>(type);
+    Shape s(t.getShape().begin(), t.getShape().end());
+    if (!llvm::isa<mlir::FloatType>(t.getElementType())) {
+      Tensor<int32_t> labels(s);
+      for (int64_t k = 0; k < labels.numel(); ++k)
+        labels[k] = int32_t(k % 3);
+      args.emplace_back(labels);
+      continue;
+    }
+    Tensor<T> v(s);
+    for (int64_t k = 0; k < v.numel(); ++k) {
+      switch (range) {
+      case Range::Signed: v[k] = T(rng.uniform(-1, 1)); break;
+      case Range::Positive: v[k] = T(rng.uniform(0.5, 1.5)); break;
+      case Range::Distinct: v[k] = T(0.1 * double(k) + rng.uniform(0, 0.05)); break;
+      }
+    }
+    if (range == Range::Distinct)
+      for (int64_t k = v.numel() - 1; k > 0; --k)
+        std::swap(v[k], v[int64_t(rng.below(uint64_t(k + 1)))]);
+    args.emplace_back(v);
+  }
+  return args;
+}
 
 /// Test names show the case's name, not its bytes.
 inline void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }

@@ -40,11 +40,7 @@ protected:
   }
 
   void check(const Case &c) {
-    std::string ir = "func.func @f(" + c.args + ", %G: " + c.yType +
-                     ") -> tensor<f32> {\n" + c.body + "\n  %vjp_p = lopt.mul %y, %G : (" +
-                     c.yType + ", " + c.yType + ") -> " + c.yType + "\n  %vjp_s = " +
-                     reduceAll(c.yType) + "\n  return %vjp_s : tensor<f32>\n}\n" +
-                     extraFunctions;
+    std::string ir = caseModule(c, extraFunctions);
     module = mlir::parseSourceString<mlir::ModuleOp>(ir, &ctx);
     ASSERT_TRUE(module) << ir;
     checkFunction(module->lookupSymbol<mlir::func::FuncOp>("f"), c.name,
@@ -54,46 +50,13 @@ protected:
   /// `fn` returns a scalar L; its last argument is not differentiated.
   void checkFunction(mlir::func::FuncOp fn, const std::string &name,
                      Range range, int diffArgs = -1) {
-    GradientSpec spec;
-    spec.seeds = {0};
-    unsigned numArgs = fn.getNumArguments();
-    for (unsigned i = 0; i + 1 < numArgs; ++i)
-      if (isa<mlir::FloatType>(
-              cast<mlir::RankedTensorType>(fn.getArgumentTypes()[i])
-                  .getElementType()) &&
-          (diffArgs < 0 || int(spec.wrt.size()) < diffArgs))
-        spec.wrt.push_back(i);
+    GradientSpec spec = caseSpec(fn, diffArgs);
     mlir::FailureOr<mlir::func::FuncOp> grad =
         buildGradient(fn, spec, (fn.getSymName() + ".grad").str());
     ASSERT_TRUE(mlir::succeeded(grad));
     ASSERT_TRUE(mlir::succeeded(mlir::verify(*module)));
-
-    // Random inputs (labels: 0, 1, 2, ...).
-    Rng rng(std::hash<std::string>()(name));
-    std::vector<RtValue<double>> args;
-    for (unsigned i = 0; i < numArgs; ++i) {
-      auto t = cast<mlir::RankedTensorType>(fn.getArgumentTypes()[i]);
-      Shape s(t.getShape().begin(), t.getShape().end());
-      if (!isa<mlir::FloatType>(t.getElementType())) {
-        Tensor<int32_t> labels(s);
-        for (int64_t k = 0; k < labels.numel(); ++k)
-          labels[k] = int32_t(k % 3);
-        args.emplace_back(labels);
-        continue;
-      }
-      Tensor<double> v(s);
-      for (int64_t k = 0; k < v.numel(); ++k) {
-        switch (range) {
-        case Range::Signed: v[k] = rng.uniform(-1, 1); break;
-        case Range::Positive: v[k] = rng.uniform(0.5, 1.5); break;
-        case Range::Distinct: v[k] = 0.1 * double(k) + rng.uniform(0, 0.05); break;
-        }
-      }
-      if (range == Range::Distinct) // shuffle so maxima move around
-        for (int64_t k = v.numel() - 1; k > 0; --k)
-          std::swap(v[k], v[int64_t(rng.below(uint64_t(k + 1)))]);
-      args.emplace_back(v);
-    }
+    std::vector<RtValue<double>> args = randomArgs<double>(
+        fn.getArgumentTypes(), range, std::hash<std::string>()(name));
 
     std::string error;
     std::vector<RtValue<double>> res;

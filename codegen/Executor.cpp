@@ -119,8 +119,7 @@ bool HalideExecutor::checkOp(Operation *op,
   std::vector<RtValue<double>> argsD, exact;
   for (Value v : op->getOperands()) {
     args.push_back(env[v]);
-    argsD.push_back(env[v].isInt ? RtValue<double>(env[v].i)
-                                 : RtValue<double>(env[v].f.cast<double>()));
+    argsD.push_back(env[v].cast<double>());
   }
   bool ok = interpret<float>(fn, args, want, error) &&
             interpret<double>(fn, argsD, exact, error);
@@ -188,7 +187,7 @@ bool HalideExecutor::run(func::FuncOp fn, ArrayRef<RtValue<float>> args,
         results.push_back(env[v]);
       return true;
     }
-    // Identities and constants need no kernel.
+    // Identities and reshapes need no kernel.
     if (auto s = dyn_cast<StopGradientOp>(op)) {
       env[s.getY()] = env[s.getX()];
       continue;

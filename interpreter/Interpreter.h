@@ -31,6 +31,11 @@ template <typename T> struct RtValue {
   RtValue(Tensor<T> t) : f(std::move(t)) {}
   RtValue(Tensor<int32_t> t) : i(std::move(t)), isInt(true) {}
   const Shape &shape() const { return isInt ? i.shape : f.shape; }
+
+  /// The same value with its floats in precision U (labels unchanged).
+  template <typename U> RtValue<U> cast() const {
+    return isInt ? RtValue<U>(i) : RtValue<U>(f.template cast<U>());
+  }
 };
 
 /// What `lopt.stop_gradient` returns. Normally its operand. To check a

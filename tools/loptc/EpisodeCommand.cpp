@@ -80,11 +80,10 @@ int lopt::runEpisodeCommand(const EpisodeOptions &opts) {
   } else if (opts.precision == "double") {
     std::vector<RtValue<double>> argsD, resultsD;
     for (const RtValue<float> &a : args)
-      argsD.push_back(a.isInt ? RtValue<double>(a.i)
-                              : RtValue<double>(a.f.cast<double>()));
+      argsD.push_back(a.cast<double>());
     ok = interpret<double>(fn, argsD, resultsD, error);
     for (const RtValue<double> &r : resultsD)
-      results.push_back(RtValue<float>(r.f.cast<float>()));
+      results.push_back(r.cast<float>());
   } else {
     ok = interpret<float>(fn, args, results, error);
   }

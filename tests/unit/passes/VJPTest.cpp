@@ -63,7 +63,7 @@ protected:
     ASSERT_TRUE(interpret<double>(*grad, args, res, error)) << error;
     std::vector<RtValue<float>> argsF;
     for (const RtValue<double> &a : args)
-      argsF.push_back(a.isInt ? RtValue<float>(a.i) : RtValue<float>(a.f.cast<float>()));
+      argsF.push_back(a.cast<float>());
     std::vector<RtValue<float>> resF;
     ASSERT_TRUE(interpret<float>(*grad, argsF, resF, error)) << error;
 

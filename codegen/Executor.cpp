@@ -1,13 +1,14 @@
 //===- Executor.cpp - run lopt functions with compiled Halide kernels -----===//
 #include "codegen/Executor.h"
 #include "codegen/KernelGraph.h"
+#include "codegen/Program.h"
 
 #include "dialect/LoptOps.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseMap.h"
-#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/ADT/SetVector.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
@@ -18,85 +19,10 @@ using namespace mlir;
 
 namespace lopt::codegen {
 
-namespace {
-
-bool isIntTensor(Type t) {
-  return !isa<FloatType>(cast<RankedTensorType>(t).getElementType());
-}
-
-/// The numeric and array attributes a kernel node needs, by op.
-void copyAttributes(Operation *op, KernelNode &n) {
-  for (NamedAttribute a : op->getAttrs()) {
-    StringRef key = a.getName().getValue();
-    if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
-      n.num[key.str()] = double(i.getInt());
-    else if (auto f = dyn_cast<FloatAttr>(a.getValue()))
-      n.num[key.str()] = f.getValueAsDouble();
-    else if (auto b = dyn_cast<BoolAttr>(a.getValue()))
-      n.num[key.str()] = b.getValue() ? 1 : 0;
-    else if (auto arr = dyn_cast<DenseI64ArrayAttr>(a.getValue()))
-      n.ints[key.str()] = std::vector<int64_t>(arr.asArrayRef().begin(),
-                                               arr.asArrayRef().end());
-    else if (auto s = dyn_cast<StringAttr>(a.getValue()))
-      n.str = s.str();
-  }
-}
-
-/// Appends `op` as a node (and one extra node per further result) whose
-/// operands are the nodes of `operands`; records the result nodes.
-bool addOpNode(Operation *op, KernelGraph &g,
-               llvm::DenseMap<Value, int> &nodeOf, std::string &error) {
-  KernelNode n;
-  n.op = op->getName().stripDialect().str();
-  for (Value v : op->getOperands()) {
-    auto it = nodeOf.find(v);
-    if (it == nodeOf.end()) {
-      error = "operand of " + n.op + " has no kernel value";
-      return false;
-    }
-    n.inputs.push_back(it->second);
-  }
-  if (auto c = dyn_cast<ConstantOp>(op)) {
-    auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
-    if (!dense || !dense.isSplat()) {
-      error = "only splat constants are compiled so far";
-      return false;
-    }
-    n.num["value"] = dense.getSplatValue<APFloat>().convertToDouble();
-  }
-  copyAttributes(op, n);
-  int first = int(g.nodes.size());
-  for (auto [i, r] : llvm::enumerate(op->getResults())) {
-    KernelNode rn = i == 0 ? n : KernelNode{};
-    if (i > 0) {
-      rn.op = "result";
-      rn.result = int(i);
-      rn.of = first;
-    }
-    rn.shape = shapeOf(r);
-    rn.isInt = isIntTensor(r.getType());
-    nodeOf[r] = int(g.nodes.size());
-    g.nodes.push_back(rn);
-  }
-  return true;
-}
-
-int addArg(KernelGraph &g, Value v, const Shape &shape) {
-  KernelNode a;
-  a.op = "arg";
-  a.shape = shape;
-  a.isInt = isIntTensor(v.getType());
-  g.args.push_back(int(g.nodes.size()));
-  g.nodes.push_back(a);
-  return g.args.back();
-}
-
-} // namespace
-
 /// Runs `op` alone through the interpreter (as a one-op function next to
 /// the one being executed) and compares with the kernel's results.
 bool HalideExecutor::checkOp(Operation *op,
-                             llvm::DenseMap<Value, RtValue<float>> &env,
+                             const std::vector<RtValue<float>> &operands,
                              const std::vector<RtValue<float>> &got,
                              std::string &error) {
   auto module = op->getParentOfType<ModuleOp>();
@@ -117,9 +43,9 @@ bool HalideExecutor::checkOp(Operation *op,
   // interpreter's own order is (sums that cancel lose digits either way).
   std::vector<RtValue<float>> args, want;
   std::vector<RtValue<double>> argsD, exact;
-  for (Value v : op->getOperands()) {
-    args.push_back(env[v]);
-    argsD.push_back(env[v].cast<double>());
+  for (const RtValue<float> &v : operands) {
+    args.push_back(v);
+    argsD.push_back(v.cast<double>());
   }
   bool ok = interpret<float>(fn, args, want, error) &&
             interpret<double>(fn, argsD, exact, error);
@@ -161,15 +87,24 @@ double HalideExecutor::compileSeconds() const {
 bool HalideExecutor::run(func::FuncOp fn, ArrayRef<RtValue<float>> args,
                          std::vector<RtValue<float>> &results,
                          std::string &error) {
-  llvm::DenseMap<Value, RtValue<float>> env;
-  Block &body = fn.getBody().front();
-  if (args.size() != body.getNumArguments()) {
+  KernelTable table;
+  Program prog;
+  std::vector<Operation *> stepOps;
+  if (!buildProgram(fn, table, prog, error, &stepOps))
+    return false;
+  if (args.size() != prog.args.size()) {
     error = "wrong number of arguments";
     return false;
   }
-  for (auto [i, a] : llvm::enumerate(body.getArguments()))
-    env[a] = args[i];
-
+  // Slots hold their own copy; a view copies its storage's value when read.
+  std::vector<RtValue<float>> slots(prog.values.size());
+  for (size_t i = 0; i < args.size(); ++i)
+    slots[prog.args[i]] = args[i];
+  auto read = [&](int s) {
+    RtValue<float> v = slots[prog.values[s].storage];
+    (v.isInt ? v.i.shape : v.f.shape) = prog.values[s].shape;
+    return v;
+  };
   auto buffer = [](RtValue<float> &v) {
     KernelBuffer b;
     b.shape = v.shape();
@@ -179,80 +114,52 @@ bool HalideExecutor::run(func::FuncOp fn, ArrayRef<RtValue<float>> args,
       b.f = v.f.data.data();
     return b;
   };
-
-  for (Operation &op : body) {
-    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-      results.clear();
-      for (Value v : ret.getOperands())
-        results.push_back(env[v]);
-      return true;
+  for (size_t k = 0; k < prog.steps.size(); ++k) {
+    const ProgramStep &step = prog.steps[k];
+    std::vector<RtValue<float>> operands, outValues;
+    std::vector<KernelBuffer> in, out;
+    for (int s : step.inputs)
+      operands.push_back(read(s));
+    for (RtValue<float> &v : operands)
+      in.push_back(buffer(v));
+    for (int s : step.outputs) {
+      const ProgramValue &v = prog.values[s];
+      outValues.push_back(v.isInt ? RtValue<float>(Tensor<int32_t>(v.shape))
+                                  : RtValue<float>(Tensor<float>(v.shape)));
     }
-    // Identities and reshapes need no kernel.
-    if (auto s = dyn_cast<StopGradientOp>(op)) {
-      env[s.getY()] = env[s.getX()];
-      continue;
-    }
-    if (auto r = dyn_cast<ReshapeOp>(op)) {
-      RtValue<float> v = env[r.getX()];
-      (v.isInt ? v.i.shape : v.f.shape) = shapeOf(r.getY());
-      env[r.getY()] = std::move(v);
-      continue;
-    }
-    KernelGraph g;
-    llvm::DenseMap<Value, int> nodeOf;
-    std::vector<KernelBuffer> in;
-    if (auto map = dyn_cast<MapCellOp>(op)) {
-      auto cell = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
-          map, map.getCalleeAttr());
-      g.coords = map.getCoords();
-      Block &cb = cell.getBody().front();
-      for (auto [i, a] : llvm::enumerate(cb.getArguments())) {
-        nodeOf[a] = addArg(g, a, shapeOf(a));
-        g.mapped.push_back(map.getMapped()[i]);
-      }
-      for (Operation &inner : cb) {
-        if (auto ret = dyn_cast<func::ReturnOp>(inner)) {
-          for (Value v : ret.getOperands())
-            g.results.push_back(nodeOf[v]);
-          break;
-        }
-        if (!addOpNode(&inner, g, nodeOf, error))
-          return false;
-      }
-      for (unsigned r = 0; r < map.getNumResults(); ++r)
-        g.reduced.push_back(map.isReduced(r));
-      for (Value v : op.getOperands())
-        in.push_back(buffer(env[v]));
-    } else {
-      // One kernel argument per distinct operand (an op may use a value
-      // twice, as in mul %x, %x).
-      for (Value v : op.getOperands())
-        if (!nodeOf.count(v)) {
-          nodeOf[v] = addArg(g, v, shapeOf(v));
-          in.push_back(buffer(env[v]));
-        }
-      if (!addOpNode(&op, g, nodeOf, error))
-        return false;
-      for (Value r : op.getResults())
-        g.results.push_back(nodeOf[r]);
-    }
-    std::vector<KernelBuffer> out;
-    std::vector<RtValue<float>> outValues;
-    for (Value r : op.getResults())
-      outValues.emplace_back(Tensor<float>(shapeOf(r)));
     for (RtValue<float> &v : outValues)
       out.push_back(buffer(v));
-    if (!compiler->run(g, in, out, error)) {
-      error = op.getName().getStringRef().str() + ": " + error;
+    if (getenv("LOPT_TRACE")) fprintf(stderr, "step %zu %s k%d\n", k, step.op.c_str(), step.kernel);
+    if (!compiler->run(table.kernels[step.kernel], in, out, error)) {
+      error = stepOps[k]->getName().getStringRef().str() + ": " + error;
       return false;
     }
-    if (checkTolerance >= 0 && !checkOp(&op, env, outValues, error))
-      return false;
-    for (auto [r, v] : llvm::zip(op.getResults(), outValues))
-      env[r] = std::move(v);
+    if (checkTolerance >= 0) {
+      // The interpreter takes the op's operands in operand order.
+      std::vector<RtValue<float>> opArgs;
+      auto map = dyn_cast<MapCellOp>(stepOps[k]);
+      if (map) {
+        opArgs = operands;
+      } else {
+        llvm::DenseMap<Value, RtValue<float>> byValue;
+        for (auto [v, val] :
+             llvm::zip(llvm::SetVector<Value>(stepOps[k]->getOperands().begin(),
+                                              stepOps[k]->getOperands().end()),
+                       operands))
+          byValue[v] = val;
+        for (Value v : stepOps[k]->getOperands())
+          opArgs.push_back(byValue[v]);
+      }
+      if (!checkOp(stepOps[k], opArgs, outValues, error))
+        return false;
+    }
+    for (auto [s, v] : llvm::zip(step.outputs, outValues))
+      slots[s] = std::move(v);
   }
-  error = "function has no return";
-  return false;
+  results.clear();
+  for (int s : prog.results)
+    results.push_back(read(s));
+  return true;
 }
 
 } // namespace lopt::codegen

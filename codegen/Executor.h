@@ -38,7 +38,7 @@ public:
 
 private:
   bool checkOp(mlir::Operation *op,
-               llvm::DenseMap<mlir::Value, RtValue<float>> &env,
+               const std::vector<RtValue<float>> &operands,
                const std::vector<RtValue<float>> &got, std::string &error);
   std::unique_ptr<KernelCompiler> compiler;
   double checkTolerance = -1;

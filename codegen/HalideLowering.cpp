@@ -3,11 +3,12 @@
 // Each node becomes a Halide Func over its row-major indices (Halide's
 // argument order is innermost first, so indices are reversed at every
 // call). In a mapped graph every value has a leading coordinate index k.
-// This file is the algorithm only; every Func is computed at root, and
-// schedules are a later stage.
+// This file is the algorithm only: which Funcs are stored (computed at
+// root) and the static buffer shapes. How they are computed (loop order,
+// vectors, threads) is CpuSchedule.cpp's.
 //
 //===----------------------------------------------------------------------===//
-#include "codegen/KernelGraph.h"
+#include "codegen/HalideLowering.h"
 
 #include <Halide.h>
 
@@ -111,8 +112,7 @@ public:
     return a;
   }
 
-  bool lower(std::vector<ImageParam> &params, std::vector<Func> &outs,
-             std::string &error);
+  bool lower(LoweredKernel &out, std::string &error);
 
 private:
   bool lowerNode(int id, std::string &error);
@@ -122,6 +122,11 @@ private:
   bool mappedGraph;
   std::unordered_map<int, std::vector<Val>> values; // node -> results
   int counter = 0;
+  std::vector<std::pair<Func, Shape>> stored; // computed at root
+  void root(Val v) {
+    v.f.compute_root();
+    stored.push_back({v.f, v.shape});
+  }
   std::string name(const std::string &op) {
     return op + "_" + std::to_string(counter++);
   }
@@ -134,14 +139,26 @@ private:
   }
 };
 
-bool Lowering::lower(std::vector<ImageParam> &params, std::vector<Func> &outs,
-                     std::string &error) {
+/// Declares a buffer's static row-major shape (dense, innermost first).
+template <typename B> void constrain(B buffer, const Shape &shape) {
+  int stride = 1;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    int extent = int(shape[shape.size() - 1 - d]);
+    buffer.dim(int(d)).set_bounds(0, extent).set_stride(stride);
+    stride *= extent;
+  }
+}
+
+bool Lowering::lower(LoweredKernel &out, std::string &error) {
+  std::vector<ImageParam> &params = out.params;
+  std::vector<Func> &outs = out.outputs;
   for (size_t a = 0; a < g.args.size(); ++a) {
     const KernelNode &n = g.nodes[g.args[a]];
     bool isMapped = !mappedGraph || g.mapped[a];
     Shape s = isMapped ? full(n) : n.shape;
     ImageParam p(n.isInt ? Int(32) : Float(32), int(s.size()),
                  "arg" + std::to_string(a));
+    constrain(p, s);
     params.push_back(p);
     Val v{Func(p), s};
     if (mappedGraph && !isMapped) // shared: the same value at every k
@@ -166,17 +183,37 @@ bool Lowering::lower(std::vector<ImageParam> &params, std::vector<Func> &outs,
         return sum(at(vv, cat({Expr(k)}, idx)));
       }, name("reduce_coords"));
     }
+    // An output must be a Func of its own (not an argument, nor another
+    // output).
+    if (std::find_if(params.begin(), params.end(), [&](const ImageParam &p) {
+          return p.name() == v.f.name();
+        }) != params.end() ||
+        std::find_if(outs.begin(), outs.end(), [&](const Func &o) {
+          return o.name() == v.f.name();
+        }) != outs.end()) {
+      Val vv = v;
+      v = define(vv.shape, [&](std::vector<Expr> idx) { return at(vv, idx); },
+                 name("copy"));
+    }
+    constrain(v.f.output_buffer(), v.shape);
     outs.push_back(v.f);
+    out.stages.push_back({v.f, v.shape});
   }
+  for (auto &[f, shape] : stored)
+    if (std::find_if(outs.begin(), outs.end(), [&](const Func &o) {
+          return o.name() == f.name();
+        }) == outs.end())
+      out.stages.push_back({f, shape});
   return true;
 }
+
 
 bool Lowering::lowerNode(int id, std::string &error) {
   std::vector<Val> r = lowerOp(g.nodes[id], error);
   if (r.empty())
     return false;
   for (Val &v : r)
-    v.f.compute_root();
+    root(v);
   values[id] = std::move(r);
   return true;
 }
@@ -325,7 +362,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Val m = define(out, [&](std::vector<Expr> idx) {
       return maximum(at(x, {idx[0], r}));
     }, name("rowmax"));
-    m.f.compute_root();
+    root(m);
     return {define(out, [&](std::vector<Expr> idx) {
       Expr mx = at(m, {idx[0]});
       return mx + log(sum(exp(at(x, {idx[0], r}) - mx)));
@@ -344,13 +381,13 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Val lse = define({N}, [&](std::vector<Expr> idx) {
       return maximum(at(z, {idx[0], c}));
     }, name("rowmax"));
-    lse.f.compute_root();
+    root(lse);
     Val per = define({N}, [&](std::vector<Expr> idx) {
       Expr mx = at(lse, {idx[0]});
       Expr label = clamp(at(l, {idx[0]}), 0, int(C) - 1);
       return mx + log(sum(exp(at(z, {idx[0], c}) - mx))) - at(z, {idx[0], label});
     }, name("xent_row"));
-    per.f.compute_root();
+    root(per);
     RDom r(0, int(N));
     return {define(out, [&](std::vector<Expr>) {
       return sum(at(per, {Expr(r)})) / float(N);
@@ -409,7 +446,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       Tuple t = argmax(at(x, {idx[0], idx[1], idx[2] * s + r.y, idx[3] * s + r.x}));
       return t[1] * k + t[0];
     }, name("argmax"));
-    arg.f.compute_root();
+    root(arg);
     if (op == "maxpool")
       return {define(out, [&](std::vector<Expr> idx) {
         return maximum(at(x, {idx[0], idx[1], idx[2] * s + r.y, idx[3] * s + r.x}));
@@ -457,16 +494,16 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       Val meanD = define({C}, [&](std::vector<Expr> idx) {
         return sum(cast<double>(at(x, src(idx[0])))) / Expr(double(M));
       }, name("bn_mean_f64"));
-      meanD.f.compute_root();
+      root(meanD);
       batchMean = define({C}, [&](std::vector<Expr> idx) {
         return cast<float>(at(meanD, idx));
       }, name("bn_mean"));
-      batchMean.f.compute_root();
+      root(batchMean);
       batchVar = define({C}, [&](std::vector<Expr> idx) {
         Expr d = cast<double>(at(x, src(idx[0]))) - at(meanD, {idx[0]});
         return cast<float>(sum(d * d) / Expr(double(M)));
       }, name("bn_var"));
-      batchVar.f.compute_root();
+      root(batchVar);
       mean = batchMean;
       var = batchVar;
     }
@@ -573,7 +610,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       std::vector<Expr> p = prefix(idx);
       return at(b, idx) + sum(at(w, cat(p, {idx.back(), r})) * zAt(p, r));
     }, name("lstm_pre"));
-    a.f.compute_root();
+    root(a);
     auto gate = [&](std::vector<Expr> p, Expr kk, int which) {
       Expr v = at(a, cat(p, {kk + which * int(H)}));
       return which == 3 ? tanh(v) : sigmoid(v);
@@ -583,7 +620,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       Expr kk = idx.back();
       return gate(p, kk, 1) * at(c, idx) + gate(p, kk, 0) * gate(p, kk, 3);
     }, name("lstm_c"));
-    cNew.f.compute_root();
+    root(cNew);
     if (op == "lstm") {
       Val hNew = define(vecH, [&](std::vector<Expr> idx) {
         return gate(prefix(idx), idx.back(), 2) * tanh(at(cNew, idx));
@@ -595,7 +632,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       Expr t = tanh(at(cNew, idx));
       return at(dc1, idx) + at(dh1, idx) * gate(prefix(idx), idx.back(), 2) * (1 - t * t);
     }, name("lstm_dctot"));
-    dcTot.f.compute_root();
+    root(dcTot);
     Val da = define(vec4H, [&](std::vector<Expr> idx) {
       std::vector<Expr> p = prefix(idx);
       Expr row = idx.back(), which = row / int(H), kk = row % int(H);
@@ -608,13 +645,13 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
                     which == 2, at(dh1, pk) * t * og * (1 - og),
                     dct * ig * (1 - gg * gg));
     }, name("lstm_da"));
-    da.f.compute_root();
+    root(da);
     RDom rr(0, int(4 * H));
     Val dz = define(vecIH, [&](std::vector<Expr> idx) {
       std::vector<Expr> p = prefix(idx);
       return sum(at(w, cat(p, {rr, idx.back()})) * at(da, cat(p, {rr})));
     }, name("lstm_dz"));
-    dz.f.compute_root();
+    root(dz);
     Shape xFull = x.shape;
     Val dx = define(xFull, [&](std::vector<Expr> idx) {
       std::vector<Expr> p = prefix(idx);
@@ -671,6 +708,12 @@ struct Compiled {
 
 } // namespace
 
+bool lowerKernel(const KernelGraph &graph, LoweredKernel &out,
+                 std::string &error) {
+  Lowering lowering(graph);
+  return lowering.lower(out, error);
+}
+
 struct KernelCompiler::Impl {
   std::unordered_map<std::string, std::unique_ptr<Compiled>> cache;
   double seconds = 0;
@@ -683,11 +726,18 @@ size_t KernelCompiler::numCompiled() const { return impl->cache.size(); }
 double KernelCompiler::compileSeconds() const { return impl->seconds; }
 
 namespace {
-template <typename T> Buffer<T> wrap(T *data, const Shape &shape) {
+/// A freshly allocated (and so vector-aligned: compiled kernels assume
+/// it, as the AOT arena provides it) copy of row-major `data`.
+template <typename T> Buffer<T> alignedCopy(const T *data, const Shape &shape) {
   std::vector<int> sizes(shape.rbegin(), shape.rend());
-  if (sizes.empty())
-    return Buffer<T>::make_scalar(data);
-  return Buffer<T>(data, sizes);
+  Buffer<T> b = sizes.empty() ? Buffer<T>::make_scalar() : Buffer<T>(sizes);
+  std::copy(data, data + numElements(shape), b.data());
+  return b;
+}
+
+template <typename T> void copyOut(const Buffer<> &b, T *data) {
+  const T *src = reinterpret_cast<const T *>(b.raw_buffer()->host);
+  std::copy(src, src + b.number_of_elements(), data);
 }
 } // namespace
 
@@ -701,12 +751,13 @@ bool KernelCompiler::run(const KernelGraph &graph,
     if (it == impl->cache.end()) {
       auto start = std::chrono::steady_clock::now();
       auto c = std::make_unique<Compiled>();
-      Lowering lowering(graph);
-      std::vector<Func> outs;
-      if (!lowering.lower(c->params, outs, error))
+      LoweredKernel k;
+      if (!lowerKernel(graph, k, error))
         return false;
-      c->pipeline = Pipeline(outs);
-      c->numOutputs = outs.size();
+      scheduleForCpu(graph, k, impl->target);
+      c->params = k.params;
+      c->pipeline = Pipeline(k.outputs);
+      c->numOutputs = k.outputs.size();
       c->pipeline.compile_jit(impl->target);
       impl->seconds += std::chrono::duration<double>(
                            std::chrono::steady_clock::now() - start)
@@ -716,14 +767,21 @@ bool KernelCompiler::run(const KernelGraph &graph,
     Compiled &c = *it->second;
     for (size_t a = 0; a < args.size(); ++a) {
       if (args[a].i)
-        c.params[a].set(wrap(args[a].i, args[a].shape));
+        c.params[a].set(alignedCopy(args[a].i, args[a].shape));
       else
-        c.params[a].set(wrap(args[a].f, args[a].shape));
+        c.params[a].set(alignedCopy(args[a].f, args[a].shape));
     }
     std::vector<Buffer<>> outs;
     for (const KernelBuffer &r : results)
-      outs.push_back(wrap(r.f, r.shape));
+      outs.push_back(r.i ? Buffer<>(alignedCopy(r.i, r.shape))
+                         : Buffer<>(alignedCopy(r.f, r.shape)));
     c.pipeline.realize(Realization(outs), impl->target);
+    for (size_t r = 0; r < results.size(); ++r) {
+      if (results[r].i)
+        copyOut(outs[r], results[r].i);
+      else
+        copyOut(outs[r], results[r].f);
+    }
     return true;
   } catch (const Halide::Error &e) {
     error = std::string("Halide: ") + e.what();

@@ -3,6 +3,7 @@
 
 #include "runtime/Init.h"
 #include "runtime/Random.h"
+#include "runtime/Synthetic.h"
 
 using namespace mlir;
 
@@ -22,45 +23,30 @@ bool EpisodeFunctions::find(ModuleOp module, EpisodeOp ep,
   return true;
 }
 
-NamedTensors initialMetaParameters(const EpisodeFunctions &fns,
-                                   uint64_t seed) {
-  Rng rng(seed);
-  NamedTensors meta;
-  std::vector<float> theta;
+std::vector<InitEntry> metaInitialisers(const EpisodeFunctions &fns) {
+  std::vector<InitEntry> entries;
   for (const OperandInfo &a : describeArguments(fns.support))
-    if (a.role == role::kParam) {
-      Tensor<float> t = sampleInit(a.init, a.shape, rng);
-      theta.insert(theta.end(), t.data.begin(), t.data.end());
-    }
-  int64_t numParams = int64_t(theta.size()); // before theta is moved from
-  meta["theta0"] = Tensor<float>({numParams}, std::move(theta));
+    if (a.role == role::kParam)
+      entries.push_back({"theta0", a.name, a.shape, a.init});
   for (const OperandInfo &a : describeArguments(fns.unrolled))
     if ((a.role == role::kMeta || a.role == role::kMetaCoord ||
          a.role == role::kState) &&
         a.name != "theta0")
-      meta[a.name] = sampleInit(a.init, a.shape, rng);
-  return meta;
+      entries.push_back({a.name, "", a.shape, a.init});
+  return entries;
+}
+
+NamedTensors initialMetaParameters(const EpisodeFunctions &fns,
+                                   uint64_t seed) {
+  return sampleInits(metaInitialisers(fns), seed);
 }
 
 EpisodeData syntheticEpisode(const EpisodeFunctions &fns, uint64_t seed) {
-  Rng rng(seed);
   std::vector<OperandInfo> args = describeArguments(fns.unrolled);
-  EpisodeData d;
-  d.supportX = Tensor<float>(args[0].shape);
-  d.queryX = Tensor<float>(args[2].shape);
-  for (Tensor<float> *t : {&d.supportX, &d.queryX})
-    for (float &v : t->data)
-      v = float(rng.uniform());
-  int64_t ways = fns.episode.getWays();
-  auto labels = [&](int64_t n) {
-    Tensor<int32_t> y({n});
-    for (int64_t i = 0; i < n; ++i)
-      y[i] = int32_t(i / (n / ways)); // class-major
-    return y;
-  };
-  d.supportY = labels(args[1].shape[0]);
-  d.queryY = labels(args[3].shape[0]);
-  return d;
+  SyntheticEpisode e = lopt::syntheticEpisode(args[0].shape, args[2].shape,
+                                              fns.episode.getWays(), seed);
+  return {std::move(e.supportX), std::move(e.queryX), std::move(e.supportY),
+          std::move(e.queryY)};
 }
 
 template <typename T>

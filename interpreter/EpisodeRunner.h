@@ -10,6 +10,7 @@
 #define LOPT_INTERPRETER_EPISODERUNNER_H
 
 #include "interpreter/Interpreter.h"
+#include "runtime/Init.h"
 #include "runtime/Tensor.h"
 
 #include "dialect/LoptOps.h"
@@ -38,6 +39,11 @@ struct EpisodeFunctions {
   /// Finds them in `module`; false with `error` if the pipeline did not run.
   bool find(mlir::ModuleOp module, EpisodeOp ep, std::string &error);
 };
+
+/// The initialisers of theta_0 (the learner's, parameter by parameter, in
+/// argument order), the cell's meta-parameters and initial states, in the
+/// order they are drawn.
+std::vector<InitEntry> metaInitialisers(const EpisodeFunctions &fns);
 
 /// Draws theta_0 (the learner's initialisers, parameter by parameter, in
 /// argument order), the cell's meta-parameters and initial states from

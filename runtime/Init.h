@@ -11,7 +11,9 @@
 #include "runtime/Random.h"
 #include "runtime/Tensor.h"
 
+#include <map>
 #include <string>
+#include <vector>
 
 namespace lopt {
 
@@ -41,6 +43,33 @@ inline Tensor<float> sampleInit(const InitSpec &init, const Shape &shape,
       v = 0;
   }
   return t;
+}
+
+/// One meta-parameter (or initial state) to draw. Entries that share a name
+/// are drawn in turn and concatenated, flattened, into one vector: theta0
+/// is the learner's parameters, piece by piece (`piece` names each).
+struct InitEntry {
+  std::string name, piece;
+  Shape shape;
+  InitSpec init;
+};
+
+/// Draws every entry, in order, from one generator seeded with `seed`.
+inline std::map<std::string, Tensor<float>>
+sampleInits(const std::vector<InitEntry> &entries, uint64_t seed) {
+  Rng rng(seed);
+  std::map<std::string, Tensor<float>> out;
+  for (const InitEntry &e : entries) {
+    Tensor<float> t = sampleInit(e.init, e.shape, rng);
+    if (e.piece.empty()) {
+      out[e.name] = std::move(t);
+      continue;
+    }
+    Tensor<float> &v = out[e.name];
+    v.data.insert(v.data.end(), t.data.begin(), t.data.end());
+    v.shape = {int64_t(v.data.size())};
+  }
+  return out;
 }
 
 } // namespace lopt

@@ -61,6 +61,25 @@ struct EpisodeOptions {
   bool synthetic = false; // gradcheck: random images unless --data is given
 };
 
+/// Options of `loptc FILE -o NAME` and of the code generation stages.
+struct BuildOptions {
+  std::string file, episode;
+  std::string emit = "bin"; // cost|fused|halide|obj|bin
+  std::string output;       // "-" or "" = stdout (text stages only)
+  std::string target = "host";
+  int jobs = 0;             // 0 = one compile process per core
+  bool keepTemps = false;
+};
+
+/// Code generation: the kernel programs (-emit=cost|fused), Halide
+/// (-emit=halide), one object (-emit=obj) or a standalone binary.
+int runBuildCommand(const BuildOptions &opts);
+
+/// `loptc compare GOT.npz REF.npz`: every array of REF is in GOT and agrees
+/// within `tolerance` relative to its largest magnitude.
+int runCompareCommand(const std::string &got, const std::string &ref,
+                      double tolerance);
+
 /// `loptc episode`: one meta-training episode through the interpreter.
 int runEpisodeCommand(const EpisodeOptions &opts);
 /// `loptc gradcheck`: meta-gradient against finite differences.

@@ -1,10 +1,13 @@
 //===- loptc.cpp - the lopt compiler driver -------------------------------===//
 //
 //   loptc FILE.lopt -emit=ast|mlir|grad|unrolled|metagrad [-o OUT]
+//   loptc FILE.lopt -emit=cost|fused|halide [-o OUT] [--target T]
+//   loptc FILE.lopt -o NAME [-emit=obj|bin] [--target T] [-j N]
 //   loptc episode FILE.lopt [--data DIR|EPISODE.npz] [--meta PARAMS.npz]
 //                           [--dump OUT.npz] [--seed N] [--episode NAME]
 //   loptc gradcheck FILE.lopt [--truncation first_order|full|horizon=K]
 //                             [--steps N] [--samples K] [--tolerance T]
+//   loptc compare GOT.npz REFERENCE.npz [--tolerance T]
 //   loptc --check-halide
 //
 //===----------------------------------------------------------------------===//
@@ -27,7 +30,7 @@ using namespace lopt;
 namespace cl = llvm::cl;
 
 namespace {
-enum class Emit { AST, MLIR, Grad, Unrolled, MetaGrad };
+enum class Emit { AST, MLIR, Grad, Unrolled, MetaGrad, Cost, Fused, Halide, Obj, Bin };
 
 cl::SubCommand episodeCmd("episode",
                           "Run one seeded meta-training episode through the "
@@ -35,6 +38,16 @@ cl::SubCommand episodeCmd("episode",
 cl::SubCommand gradcheckCmd("gradcheck",
                             "Check the meta-gradient against finite "
                             "differences of the meta-loss");
+
+cl::SubCommand compareCmd("compare",
+                          "Check that every array of a reference .npz is "
+                          "in another and agrees within a tolerance");
+cl::list<std::string> compareFiles(cl::Positional, cl::sub(compareCmd),
+                                   cl::desc("<got.npz> <reference.npz>"));
+cl::opt<double> compareTolerance(
+    "tolerance", cl::sub(compareCmd), cl::init(1e-4),
+    cl::desc("Largest accepted difference relative to the reference "
+             "array's largest magnitude"));
 
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<file.lopt>"),
                                cl::sub(cl::SubCommand::getTopLevel()),
@@ -46,7 +59,24 @@ cl::opt<Emit> emit(
         clEnumValN(Emit::MLIR, "mlir", "the lopt dialect"),
         clEnumValN(Emit::Grad, "grad", "+ learner gradients"),
         clEnumValN(Emit::Unrolled, "unrolled", "+ unrolled episodes"),
-        clEnumValN(Emit::MetaGrad, "metagrad", "+ meta-gradients")));
+        clEnumValN(Emit::MetaGrad, "metagrad", "+ meta-gradients"),
+        clEnumValN(Emit::Cost, "cost",
+                   "FLOPs and planned memory per meta-iteration"),
+        clEnumValN(Emit::Fused, "fused",
+                   "kernel programs: steps, kernels, planned buffers"),
+        clEnumValN(Emit::Halide, "halide",
+                   "each kernel's lowered Halide statement"),
+        clEnumValN(Emit::Obj, "obj", "one object file (kernels, program)"),
+        clEnumValN(Emit::Bin, "bin",
+                   "a standalone binary (the default with -o)")));
+cl::opt<std::string> target("target", cl::init("host"),
+                            cl::desc("Halide target of the kernels"),
+                            cl::value_desc("host|<halide target>"));
+cl::opt<int> jobs("j", cl::init(0),
+                  cl::desc("Kernel compile processes (default: one per "
+                           "core)"));
+cl::opt<bool> keepTemps("keep-temps",
+                        cl::desc("Keep the generated program and objects"));
 cl::opt<bool> checkHalideFlag(
     "check-halide",
     cl::desc("Check that Halide JIT-compiles and runs in this process"));
@@ -80,7 +110,8 @@ cl::opt<uint64_t> seed("seed", cl::sub(episodeCmd), cl::sub(gradcheckCmd),
                        cl::desc("Seed for the episode and the initial "
                                 "parameters"));
 cl::opt<std::string> episodeName(
-    "episode", cl::sub(episodeCmd), cl::sub(gradcheckCmd),
+    "episode", cl::sub(cl::SubCommand::getTopLevel()), cl::sub(episodeCmd),
+    cl::sub(gradcheckCmd),
     cl::desc("Which episode of the file (default: the first)"));
 cl::opt<std::string> truncation(
     "truncation", cl::sub(gradcheckCmd),
@@ -152,6 +183,15 @@ int main(int argc, char **argv) {
         << (ok ? "" : "loptc: error: ") << report << "\n";
     return ok ? 0 : 1;
   }
+  if (compareCmd) {
+    if (compareFiles.size() != 2) {
+      llvm::errs() << "loptc compare: error: expected two .npz files (got, "
+                      "reference)\n";
+      return 1;
+    }
+    return runCompareCommand(compareFiles[0], compareFiles[1],
+                             compareTolerance);
+  }
   if (inputFile.empty()) {
     llvm::errs() << "loptc: error: no input file; usage: loptc FILE.lopt "
                     "-emit=ast|mlir|grad|unrolled|metagrad, loptc episode "
@@ -174,6 +214,21 @@ int main(int argc, char **argv) {
     opts.tolerance = tolerance;
     opts.fdStep = fdStep;
     return episodeCmd ? runEpisodeCommand(opts) : runGradcheckCommand(opts);
+  }
+
+  // With -o and no -emit: a binary.
+  bool buildBinary = emit.getNumOccurrences() == 0 && outputFile != "-";
+  if (emit >= Emit::Cost || buildBinary) {
+    BuildOptions opts;
+    opts.file = inputFile;
+    opts.episode = episodeName;
+    opts.output = outputFile;
+    opts.target = target;
+    opts.jobs = jobs;
+    opts.keepTemps = keepTemps;
+    const char *names[] = {"cost", "fused", "halide", "obj", "bin"};
+    opts.emit = buildBinary ? "bin" : names[int(emit.getValue()) - int(Emit::Cost)];
+    return runBuildCommand(opts);
   }
 
   Description d;

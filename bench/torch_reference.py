@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""PyTorch (eager) reference for ONE meta-iteration of Ravi & Larochelle (ICLR 2017),
+"Optimization as a Model for Few-Shot Learning" -- the baseline lopt is compared to.
+
+It is the straightforward implementation a researcher would write (in the style of
+github.com/markdtw/meta-learning-lstm-pytorch), following the semantics of
+shared/DESIGN.md section 1:
+
+  learner     conv4: 4 x [conv3x3(32, pad 1, bias) -> batchnorm(eps 1e-3, batch
+              statistics; affine scale/shift are learner parameters) -> ReLU ->
+              maxpool 2x2] -> flatten -> linear(ways) -> softmax cross-entropy (mean).
+              All learner parameters live in ONE flat vector theta, used through
+              slices (functional forward), so the meta-learner can write theta.
+  meta-learner, coordinate-wise (batch = number of learner parameters):
+              x_t = [preproc(loss) (broadcast), preproc(grad)]          (4 inputs)
+              h_t, c_t = LSTM(x_t, h_{t-1}, c_{t-1})                    (4 -> 20)
+              f_t = W_F . [h_t, theta_{t-1}, f_{t-1}] + b_F
+              i_t = W_I . [h_t, theta_{t-1}, i_{t-1}] + b_I
+              theta_t = sigmoid(f_t) * theta_{t-1} - sigmoid(i_t) * grad_t
+              meta-parameters: LSTM weight (24x80) + bias, W_F, b_F, W_I, b_I, theta_0.
+  meta-iteration (first-order truncation): T inner steps on the support set, each
+              computing the learner loss and gradient at a *detached* copy of theta
+              (torch.autograd.grad, no create_graph: loss and gradient are constants
+              for the meta-gradient, while the backward pass still runs through
+              theta, f, i and the LSTM state across all T steps); the gradient is
+              additionally divided by the inner batch size (the reference code's
+              "grad_batch_divide" quirk). Then the query loss at theta_T (batch
+              statistics), backward to the meta-parameters, global-norm clip 0.25,
+              one Adam(lr 1e-3) step.
+
+Episodes are synthetic (random images, random labels with every class present):
+only the cost of a meta-iteration is measured. Prints one JSON line.
+
+Example (Mini-ImageNet 5-way 1-shot):
+  bench/.venv/bin/python bench/torch_reference.py --shots 1 --size 84 --channels 3 \
+      --steps 12 --inner-batch 5 --bn-momentum 0.9 --iters 5 --warmup 1 --threads 2
+"""
+import argparse
+import json
+import math
+import resource
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+FILTERS = 32       # conv4 width
+HIDDEN = 20        # layer-1 LSTM hidden size
+BN_EPS = 1e-3
+PREPROC_P = 10.0   # gradient/loss preprocessing constant p
+CLIP_NORM = 0.25
+META_LR = 1e-3
+
+
+# --------------------------------------------------------------------------- learner
+
+def learner_layout(channels, size, ways):
+    """List of (name, shape, fan_in) for every learner tensor, in theta order."""
+    layout, cin, s = [], channels, size
+    for b in range(4):
+        layout += [(f"conv{b}.w", (FILTERS, cin, 3, 3), cin * 9),
+                   (f"conv{b}.b", (FILTERS,), cin * 9),
+                   (f"bn{b}.scale", (FILTERS,), None),
+                   (f"bn{b}.shift", (FILTERS,), None)]
+        cin, s = FILTERS, s // 2          # maxpool 2x2 floors odd sizes (21 -> 10)
+    feat = FILTERS * s * s                # 84 -> 5x5 (800), 28 -> 1x1 (32)
+    layout += [("fc.w", (ways, feat), feat), ("fc.b", (ways,), feat)]
+    return layout
+
+
+def unflatten(theta, layout):
+    """Views of the flat parameter vector, one per learner tensor."""
+    out, off = {}, 0
+    flat = theta.view(-1)
+    for name, shape, _ in layout:
+        n = math.prod(shape)
+        out[name] = flat[off:off + n].view(shape)
+        off += n
+    return out
+
+
+def init_theta(layout):
+    """Reference learner initialisation: conv/linear U(-1/sqrt(fan_in), +), BN scale
+    U(0, 1), BN shift 0. Returned as a column (n, 1), the meta-learner's cell state."""
+    parts = []
+    for name, shape, fan_in in layout:
+        if name.endswith(".scale"):
+            t = torch.rand(shape)
+        elif name.endswith(".shift"):
+            t = torch.zeros(shape)
+        else:
+            bound = 1.0 / math.sqrt(fan_in)
+            t = torch.empty(shape).uniform_(-bound, bound)
+        parts.append(t.reshape(-1))
+    return torch.cat(parts).unsqueeze(1)
+
+
+def learner_loss(theta, layout, x, y, running, bn_momentum):
+    """conv4 forward + mean cross-entropy with parameters taken from theta.
+
+    Batch norm always normalises with batch statistics (training mode, as in
+    meta-training); the per-episode running statistics in `running` are updated as a
+    side effect (they would be used at meta-test time). PyTorch's momentum
+    convention is used: running = (1 - m) * running + m * batch, as in the PyTorch
+    reference code (BatchNorm2d(momentum=bn_momentum))."""
+    p = unflatten(theta, layout)
+    h = x
+    for b in range(4):
+        h = F.conv2d(h, p[f"conv{b}.w"], p[f"conv{b}.b"], padding=1)
+        h = F.batch_norm(h, running[b][0], running[b][1], p[f"bn{b}.scale"],
+                         p[f"bn{b}.shift"], training=True, momentum=bn_momentum, eps=BN_EPS)
+        h = F.max_pool2d(F.relu(h), 2)
+    logits = F.linear(h.flatten(1), p["fc.w"], p["fc.b"])
+    return F.cross_entropy(logits, y)
+
+
+# ------------------------------------------------------------------------ meta-learner
+
+def preprocess(x):
+    """Andrychowicz et al. preprocessing, p = 10:
+    x -> (log|x| / p, sign x) if |x| >= e^-p, else (-1, e^p x). (n, 1) -> (n, 2)."""
+    big = x.abs() >= math.exp(-PREPROC_P)
+    a = torch.where(big, x.abs().clamp_min(1e-38).log() / PREPROC_P, torch.full_like(x, -1.0))
+    b = torch.where(big, x.sign(), x * math.exp(PREPROC_P))
+    return torch.cat([a, b], dim=1)
+
+
+class MetaLearner(torch.nn.Module):
+    """Two-layer coordinate-wise meta-learner; theta_0 (learned init) included."""
+
+    def __init__(self, theta0):
+        super().__init__()
+        u = lambda *shape: torch.nn.Parameter(torch.empty(*shape).uniform_(-0.01, 0.01))
+        # Layer 1: one (4 + 20) x (4 * 20) weight and a bias; gate order i, f, o, g.
+        self.lstm_w = u(4 + HIDDEN, 4 * HIDDEN)
+        self.lstm_b = u(4 * HIDDEN)
+        # Layer 2: W_F, W_I act on [h (20), theta (1), previous f or i (1)].
+        self.w_f = u(HIDDEN + 2, 1)
+        self.w_i = u(HIDDEN + 2, 1)
+        self.b_f = torch.nn.Parameter(torch.empty(1).uniform_(4.0, 5.0))
+        self.b_i = torch.nn.Parameter(torch.empty(1).uniform_(-5.0, -4.0))
+        self.theta0 = torch.nn.Parameter(theta0)
+
+    def lstm(self, x, h, c):
+        gates = torch.addmm(self.lstm_b, torch.cat([x, h], dim=1), self.lstm_w)
+        i, f, o, g = gates.chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, c
+
+    def step(self, loss, grad, theta, state):
+        """One update: (loss scalar, grad (n,1), theta (n,1)) -> theta_t, new state."""
+        h, c, f, i = state
+        n = theta.shape[0]
+        x = torch.cat([preprocess(loss.view(1, 1)).expand(n, 2), preprocess(grad)], dim=1)
+        h, c = self.lstm(x, h, c)
+        f = torch.cat([h, theta, f], dim=1) @ self.w_f + self.b_f
+        i = torch.cat([h, theta, i], dim=1) @ self.w_i + self.b_i
+        theta = torch.sigmoid(f) * theta - torch.sigmoid(i) * grad
+        return theta, (h, c, f, i)
+
+
+# ---------------------------------------------------------------------- meta-iteration
+
+def make_episode(args, gen):
+    """Synthetic N-way K-shot episode: random images, labels with every class present."""
+    def split(per_class):
+        n = args.ways * per_class
+        x = torch.randn(n, args.channels, args.size, args.size, generator=gen)
+        y = torch.arange(args.ways).repeat_interleave(per_class)[torch.randperm(n, generator=gen)]
+        return x, y
+    return split(args.shots), split(args.queries)
+
+
+def meta_iteration(meta, opt, layout, episode, args, learner_fn):
+    (xs, ys), (xq, yq) = episode
+    n = meta.theta0.shape[0]
+    # Per-episode batch-norm running statistics (reset every episode).
+    running = [(torch.zeros(FILTERS), torch.ones(FILTERS)) for _ in range(4)]
+    zeros = lambda k: torch.zeros(n, k)
+    state = (zeros(HIDDEN), zeros(HIDDEN), zeros(1), zeros(1))   # h, c, f_0, i_0
+    theta = meta.theta0
+    B, S = args.inner_batch, xs.shape[0]
+    for t in range(args.steps):
+        # Inner batch: consecutive chunks of the support set (the whole set when B = S).
+        idx = torch.arange(t * B, (t + 1) * B) % S
+        xb, yb = (xs, ys) if B == S else (xs[idx], ys[idx])
+        # First-order truncation: learner loss and gradient at a detached theta.
+        theta_d = theta.detach().requires_grad_()
+        loss = learner_fn(theta_d, layout, xb, yb, running, args.bn_momentum)
+        (grad,) = torch.autograd.grad(loss, theta_d)
+        grad = grad / B                      # grad_batch_divide quirk
+        theta, state = meta.step(loss.detach(), grad, theta, state)
+    # Meta-loss: query loss at theta_T, batch statistics.
+    meta_loss = learner_fn(theta, layout, xq, yq, running, args.bn_momentum)
+    opt.zero_grad(set_to_none=True)
+    meta_loss.backward()
+    torch.nn.utils.clip_grad_norm_(meta.parameters(), CLIP_NORM)
+    opt.step()
+    return meta_loss.item()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ways", type=int, default=5)
+    ap.add_argument("--shots", type=int, default=1)
+    ap.add_argument("--queries", type=int, default=15)
+    ap.add_argument("--size", type=int, default=84)
+    ap.add_argument("--channels", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=12, help="inner updates T")
+    ap.add_argument("--inner-batch", type=int, default=None, help="default: whole support set")
+    ap.add_argument("--bn-momentum", type=float, default=0.9)
+    ap.add_argument("--iters", type=int, default=5, help="timed meta-iterations")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed meta-iterations first")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--compile", action="store_true", help="torch.compile the learner forward")
+    ap.add_argument("--verbose", action="store_true", help="per-iteration log on stderr")
+    args = ap.parse_args()
+    if args.inner_batch is None:
+        args.inner_batch = args.ways * args.shots
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed + 1)
+
+    layout = learner_layout(args.channels, args.size, args.ways)
+    meta = MetaLearner(init_theta(layout))
+    opt = torch.optim.Adam(meta.parameters(), lr=META_LR)
+    learner_fn = torch.compile(learner_loss) if args.compile else learner_loss
+    n_params = meta.theta0.shape[0]
+
+    times = []
+    for it in range(args.warmup + args.iters):
+        episode = make_episode(args, gen)          # not timed
+        t0 = time.perf_counter()
+        meta_loss = meta_iteration(meta, opt, layout, episode, args, learner_fn)
+        dt = (time.perf_counter() - t0) * 1e3
+        if it >= args.warmup:
+            times.append(dt)
+        if args.verbose:
+            print(f"iter {it}: {dt:.1f} ms, meta-loss {meta_loss:.4f}", file=sys.stderr)
+
+    print(json.dumps({
+        "impl": "pytorch-compile" if args.compile else "pytorch-eager",
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "size": args.size,
+        "channels": args.channels,
+        "ways": args.ways,
+        "shots": args.shots,
+        "queries": args.queries,
+        "steps": args.steps,
+        "inner_batch": args.inner_batch,
+        "bn_momentum": args.bn_momentum,
+        "iters": args.iters,
+        "ms_per_iter_median": round(statistics.median(times), 2),
+        "ms_per_iter_min": round(min(times), 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "params": n_params,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+//===- AotCompiler.h - kernels as object files ------------------*- C++ -*-===//
+//
+// Ahead-of-time compilation of a KernelTable: kernel i becomes the C
+// function `lopt_k<i>` (and its `lopt_k<i>_argv` form, which takes an
+// array of halide_buffer_t pointers) in an object file, without Halide's
+// runtime; the runtime is compiled once into an object of its own. Linked
+// with the generated driver these make a binary that needs neither Halide
+// nor LLVM at run time.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOPT_CODEGEN_AOTCOMPILER_H
+#define LOPT_CODEGEN_AOTCOMPILER_H
+
+#include "codegen/Program.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace lopt::codegen {
+
+struct AotOptions {
+  std::string target = "host"; // a Halide target string
+  int jobs = 1;                // kernels compiled in this many processes
+  /// Called after each kernel with (done, total).
+  std::function<void(size_t, size_t)> progress;
+};
+
+/// Writes `dir`/lopt_k<i>.o for every kernel and `dir`/halide_runtime.o;
+/// `objects` gets their paths. False with `error` on failure.
+bool compileKernels(const KernelTable &table, const std::string &dir,
+                    const AotOptions &opts, std::vector<std::string> &objects,
+                    std::string &error);
+
+/// Halide's lowered statement of kernel `index` (what -emit=halide shows).
+bool kernelStatement(const KernelTable &table, size_t index,
+                     const std::string &target, std::string &text,
+                     std::string &error);
+
+/// Whether `target` is a Halide target string this build can compile for.
+bool validTarget(const std::string &target, std::string &error);
+
+} // namespace lopt::codegen
+
+#endif // LOPT_CODEGEN_AOTCOMPILER_H

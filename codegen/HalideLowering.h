@@ -1,0 +1,37 @@
+//===- HalideLowering.h - kernel graphs as Halide pipelines -----*- C++ -*-===//
+//
+// Internal to codegen (it includes Halide.h): the algorithm of a kernel
+// (HalideLowering.cpp) and its CPU schedule (CpuSchedule.cpp), shared by
+// the JIT (KernelCompiler) and the AOT compiler.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOPT_CODEGEN_HALIDELOWERING_H
+#define LOPT_CODEGEN_HALIDELOWERING_H
+
+#include "codegen/KernelGraph.h"
+
+#include <Halide.h>
+
+namespace lopt::codegen {
+
+/// One kernel as a Halide pipeline: parameters in argument order, outputs
+/// in result order (static dense shapes declared on both), and every Func
+/// that is stored (computed at root), outputs included, with its row-major
+/// shape.
+struct LoweredKernel {
+  std::vector<Halide::ImageParam> params;
+  std::vector<Halide::Func> outputs;
+  std::vector<std::pair<Halide::Func, Shape>> stages;
+};
+
+/// The algorithm of `graph`; false with `error` for an op with no lowering.
+bool lowerKernel(const KernelGraph &graph, LoweredKernel &out,
+                 std::string &error);
+
+/// Loop order, vectors and threads of every stage of `k` for a CPU target.
+void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
+                    const Halide::Target &target);
+
+} // namespace lopt::codegen
+
+#endif // LOPT_CODEGEN_HALIDELOWERING_H

@@ -1,0 +1,95 @@
+//===- MemoryPlan.cpp - static buffer placement from liveness -------------===//
+#include "codegen/MemoryPlan.h"
+
+#include <algorithm>
+
+namespace lopt::codegen {
+
+namespace {
+
+struct Interval {
+  int first = 0, last = 0; // steps; -1 = before the first step
+  bool overlaps(const Interval &o) const {
+    return first <= o.last && o.first <= last;
+  }
+};
+
+/// The lifetime of every storage slot (other slots: unused).
+std::vector<Interval> lifetimes(const Program &prog) {
+  int end = int(prog.steps.size());
+  std::vector<Interval> live(prog.values.size(), {-1, -1});
+  for (int a : prog.args)
+    live[a] = {-1, -1};
+  for (int k = 0; k < end; ++k) {
+    for (int s : prog.steps[k].outputs)
+      live[s] = {k, k};
+    for (int s : prog.steps[k].inputs) {
+      Interval &l = live[prog.values[s].storage];
+      l.last = std::max(l.last, k);
+    }
+  }
+  for (int r : prog.results)
+    live[prog.values[r].storage].last = end;
+  return live;
+}
+
+} // namespace
+
+MemoryPlan planMemory(const Program &prog) {
+  MemoryPlan plan;
+  std::vector<Interval> live = lifetimes(prog);
+  std::vector<int> order;
+  for (size_t s = 0; s < prog.values.size(); ++s)
+    if (prog.values[s].storage == int(s)) {
+      order.push_back(int(s));
+      plan.totalBytes += slotBytes(prog.values[s]);
+    }
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return slotBytes(prog.values[a]) > slotBytes(prog.values[b]);
+  });
+  plan.offset.assign(prog.values.size(), -1);
+  std::vector<int> placed;
+  for (int s : order) {
+    int64_t size = slotBytes(prog.values[s]);
+    // Byte ranges of placed buffers alive at the same time, by offset.
+    std::vector<std::pair<int64_t, int64_t>> busy;
+    for (int p : placed)
+      if (live[p].overlaps(live[s]))
+        busy.push_back({plan.offset[p], plan.offset[p] + slotBytes(prog.values[p])});
+    std::sort(busy.begin(), busy.end());
+    int64_t at = 0;
+    for (auto [lo, hi] : busy) {
+      if (at + size <= lo)
+        break;
+      at = std::max(at, hi);
+    }
+    plan.offset[s] = at;
+    plan.arenaBytes = std::max(plan.arenaBytes, at + size);
+    placed.push_back(s);
+  }
+  for (size_t s = 0; s < prog.values.size(); ++s)
+    plan.offset[s] = plan.offset[prog.values[s].storage];
+  return plan;
+}
+
+std::string verifyMemoryPlan(const Program &prog, const MemoryPlan &plan) {
+  std::vector<Interval> live = lifetimes(prog);
+  std::vector<int> storage;
+  for (size_t s = 0; s < prog.values.size(); ++s)
+    if (prog.values[s].storage == int(s))
+      storage.push_back(int(s));
+  for (size_t i = 0; i < storage.size(); ++i)
+    for (size_t j = i + 1; j < storage.size(); ++j) {
+      int a = storage[i], b = storage[j];
+      int64_t a0 = plan.offset[a], a1 = a0 + slotBytes(prog.values[a]);
+      int64_t b0 = plan.offset[b], b1 = b0 + slotBytes(prog.values[b]);
+      if (live[a].overlaps(live[b]) && a0 < b1 && b0 < a1)
+        return "slots " + std::to_string(a) + " and " + std::to_string(b) +
+               " are alive together and share bytes";
+      if (a1 > plan.arenaBytes || b1 > plan.arenaBytes)
+        return "a buffer ends past the arena";
+    }
+  return "";
+}
+
+} // namespace lopt::codegen

@@ -1,0 +1,32 @@
+//===- MemoryPlan.h - static buffer placement from liveness -----*- C++ -*-===//
+//
+// A Program is straight-line code over static shapes, so every buffer's
+// lifetime is known at compile time: storage slot s lives from the step
+// that writes it (arguments: before the first step) to the last step that
+// reads it or any view of it (results: to the end). Buffers whose lifetimes
+// overlap get disjoint byte ranges of one arena; the others reuse memory.
+// Placement is greedy, largest first, at the lowest free offset.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOPT_CODEGEN_MEMORYPLAN_H
+#define LOPT_CODEGEN_MEMORYPLAN_H
+
+#include "codegen/Program.h"
+
+namespace lopt::codegen {
+
+struct MemoryPlan {
+  std::vector<int64_t> offset; // per value slot, views at their storage's
+  int64_t arenaBytes = 0;      // the planned arena
+  int64_t totalBytes = 0;      // every buffer apart (no reuse), for reports
+};
+
+MemoryPlan planMemory(const Program &prog);
+
+/// Checks that no two buffers live at the same time share bytes; returns
+/// an empty string, or what overlaps.
+std::string verifyMemoryPlan(const Program &prog, const MemoryPlan &plan);
+
+} // namespace lopt::codegen
+
+#endif // LOPT_CODEGEN_MEMORYPLAN_H

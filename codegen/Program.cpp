@@ -1,0 +1,269 @@
+//===- Program.cpp - a function as a straight-line kernel program ---------===//
+#include "codegen/Program.h"
+
+#include "dialect/LoptOps.h"
+#include "interpreter/Interpreter.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/DenseMap.h"
+
+using namespace mlir;
+
+namespace lopt::codegen {
+
+int KernelTable::intern(KernelGraph g) {
+  std::string key = g.key();
+  auto it = byKey.find(key);
+  if (it != byKey.end())
+    return it->second;
+  kernels.push_back(std::move(g));
+  return byKey[key] = int(kernels.size()) - 1;
+}
+
+namespace {
+
+bool isIntTensor(Type t) {
+  return !isa<FloatType>(cast<RankedTensorType>(t).getElementType());
+}
+
+/// The numeric and array attributes a kernel node needs, by op.
+void copyAttributes(Operation *op, KernelNode &n) {
+  for (NamedAttribute a : op->getAttrs()) {
+    StringRef key = a.getName().getValue();
+    if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
+      n.num[key.str()] = double(i.getInt());
+    else if (auto f = dyn_cast<FloatAttr>(a.getValue()))
+      n.num[key.str()] = f.getValueAsDouble();
+    else if (auto b = dyn_cast<BoolAttr>(a.getValue()))
+      n.num[key.str()] = b.getValue() ? 1 : 0;
+    else if (auto arr = dyn_cast<DenseI64ArrayAttr>(a.getValue()))
+      n.ints[key.str()] = std::vector<int64_t>(arr.asArrayRef().begin(),
+                                               arr.asArrayRef().end());
+    else if (auto s = dyn_cast<StringAttr>(a.getValue()))
+      n.str = s.str();
+  }
+}
+
+/// Appends `op` as a node (and one extra node per further result) whose
+/// operands are the nodes of `operands`; records the result nodes.
+bool addOpNode(Operation *op, KernelGraph &g,
+               llvm::DenseMap<Value, int> &nodeOf, std::string &error) {
+  KernelNode n;
+  n.op = op->getName().stripDialect().str();
+  for (Value v : op->getOperands()) {
+    auto it = nodeOf.find(v);
+    if (it == nodeOf.end()) {
+      error = "operand of " + n.op + " has no kernel value";
+      return false;
+    }
+    n.inputs.push_back(it->second);
+  }
+  if (auto c = dyn_cast<ConstantOp>(op)) {
+    auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
+    if (!dense || !dense.isSplat()) {
+      error = "only splat constants are compiled so far";
+      return false;
+    }
+    n.num["value"] = dense.getSplatValue<APFloat>().convertToDouble();
+  }
+  copyAttributes(op, n);
+  int first = int(g.nodes.size());
+  for (auto [i, r] : llvm::enumerate(op->getResults())) {
+    KernelNode rn = i == 0 ? n : KernelNode{};
+    if (i > 0) {
+      rn.op = "result";
+      rn.result = int(i);
+      rn.of = first;
+    }
+    rn.shape = shapeOf(r);
+    rn.isInt = isIntTensor(r.getType());
+    nodeOf[r] = int(g.nodes.size());
+    g.nodes.push_back(rn);
+  }
+  return true;
+}
+
+int addArg(KernelGraph &g, Value v) {
+  KernelNode a;
+  a.op = "arg";
+  a.shape = shapeOf(v);
+  a.isInt = isIntTensor(v.getType());
+  g.args.push_back(int(g.nodes.size()));
+  g.nodes.push_back(a);
+  return g.args.back();
+}
+
+/// The kernel graph of one op: its cell's whole body for a map_cell, else
+/// the op alone with one argument per distinct operand (an op may use a
+/// value twice, as in mul %x, %x). `operands` gets the op's values in
+/// kernel argument order.
+bool opGraph(Operation &op, KernelGraph &g, std::vector<Value> &operands,
+             std::string &error) {
+  llvm::DenseMap<Value, int> nodeOf;
+  if (auto map = dyn_cast<MapCellOp>(op)) {
+    auto cell = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+        map, map.getCalleeAttr());
+    g.coords = map.getCoords();
+    Block &cb = cell.getBody().front();
+    for (auto [i, a] : llvm::enumerate(cb.getArguments())) {
+      nodeOf[a] = addArg(g, a);
+      g.mapped.push_back(map.getMapped()[i]);
+    }
+    for (Operation &inner : cb) {
+      if (auto ret = dyn_cast<func::ReturnOp>(inner)) {
+        for (Value v : ret.getOperands())
+          g.results.push_back(nodeOf[v]);
+        break;
+      }
+      if (!addOpNode(&inner, g, nodeOf, error))
+        return false;
+    }
+    for (unsigned r = 0; r < map.getNumResults(); ++r)
+      g.reduced.push_back(map.isReduced(r));
+    operands.assign(op.getOperands().begin(), op.getOperands().end());
+    return true;
+  }
+  for (Value v : op.getOperands())
+    if (!nodeOf.count(v)) {
+      nodeOf[v] = addArg(g, v);
+      operands.push_back(v);
+    }
+  if (!addOpNode(&op, g, nodeOf, error))
+    return false;
+  for (Value r : op.getResults())
+    g.results.push_back(nodeOf[r]);
+  return true;
+}
+
+TensorInfo tensorInfo(const OperandInfo &o, Type t) {
+  return {o.role, o.name, o.shape, isIntTensor(t), o.init};
+}
+
+} // namespace
+
+bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
+                  std::string &error, std::vector<Operation *> *stepOps) {
+  prog = Program();
+  prog.name = fn.getSymName().str();
+  llvm::DenseMap<Value, int> slot;
+  auto newSlot = [&](Value v, int storage = -1) {
+    int id = int(prog.values.size());
+    prog.values.push_back({shapeOf(v), isIntTensor(v.getType()),
+                           storage < 0 ? id : storage});
+    slot[v] = id;
+    return id;
+  };
+  Block &body = fn.getBody().front();
+  std::vector<OperandInfo> argInfo = describeArguments(fn);
+  for (auto [i, a] : llvm::enumerate(body.getArguments())) {
+    prog.args.push_back(newSlot(a));
+    prog.argInfo.push_back(tensorInfo(argInfo[i], a.getType()));
+  }
+  for (Operation &op : body) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      std::vector<OperandInfo> resultInfo = describeResults(fn);
+      for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        prog.results.push_back(slot.at(v));
+        prog.resultInfo.push_back(tensorInfo(resultInfo[i], v.getType()));
+      }
+      return true;
+    }
+    // Views of their operand: no kernel, no storage.
+    if (auto s = dyn_cast<StopGradientOp>(op)) {
+      newSlot(s.getY(), prog.values[slot.at(s.getX())].storage);
+      continue;
+    }
+    if (auto r = dyn_cast<ReshapeOp>(op)) {
+      newSlot(r.getY(), prog.values[slot.at(r.getX())].storage);
+      continue;
+    }
+    KernelGraph g;
+    std::vector<Value> operands;
+    if (!opGraph(op, g, operands, error)) {
+      error = op.getName().getStringRef().str() + ": " + error;
+      return false;
+    }
+    ProgramStep step;
+    step.kernel = table.intern(std::move(g));
+    step.op = op.getName().stripDialect().str();
+    if (auto map = dyn_cast<MapCellOp>(op))
+      step.op += " @" + map.getCallee().str();
+    for (Value v : operands)
+      step.inputs.push_back(slot.at(v));
+    for (Value r : op.getResults())
+      step.outputs.push_back(newSlot(r));
+    prog.steps.push_back(std::move(step));
+    if (stepOps)
+      stepOps->push_back(&op);
+  }
+  error = "function has no return";
+  return false;
+}
+
+double kernelFlops(const KernelGraph &g) {
+  double total = 0;
+  for (const KernelNode &n : g.nodes) {
+    if (n.op == "arg" || n.op == "result" || n.op == "constant")
+      continue;
+    auto inShape = [&](size_t i) { return g.nodes[n.inputs[i]].shape; };
+    double out = double(numElements(n.shape)), f;
+    if (n.op == "conv2d") {
+      Shape w = inShape(1); // [Co, Ci, kh, kw]
+      f = 2 * out * double(w[1] * w[2] * w[3]);
+    } else if (n.op == "conv2d_backward_filter") {
+      Shape dy = inShape(1); // [N, Co, Ho, Wo]
+      f = 2 * out * double(dy[0] * dy[2] * dy[3]);
+    } else if (n.op == "conv2d_backward_data") {
+      Shape w = inShape(1);
+      f = 2 * out * double(w[0] * w[2] * w[3]);
+    } else if (n.op == "matmul") {
+      Shape a = inShape(0);
+      f = 2 * out * double(n.num.at("transpose_a") != 0 ? a[0] : a[1]);
+    } else if (n.op == "linear") {
+      f = 2 * out * double(inShape(0)[1]);
+    } else if (n.op == "lstm") {
+      f = 2 * double(numElements(inShape(3))) + 10 * out;
+    } else if (n.op == "lstm_grad") {
+      f = 4 * double(numElements(inShape(3))) + 20 * out;
+    } else if (n.op == "affine") {
+      f = 2 * double(numElements(inShape(1)));
+    } else if (n.op == "affine_grad") {
+      f = 4 * double(numElements(inShape(1)));
+    } else if (n.op == "reduce_sum" || n.op == "logsumexp" ||
+               n.op == "cross_entropy" || n.op == "batchnorm" ||
+               n.op == "maxpool" || n.op == "maxpool_backward" ||
+               n.op == "maxpool_gather") {
+      f = double(numElements(inShape(0))) * (n.op == "batchnorm" ? 4 : 1);
+    } else if (n.op == "reshape" || n.op == "flatten" || n.op == "slice" ||
+               n.op == "unslice" || n.op == "broadcast" ||
+               n.op == "concat" || n.op == "one_hot" ||
+               n.op == "stop_gradient") {
+      f = 0;
+    } else {
+      f = out; // elementwise
+    }
+    total += f;
+  }
+  return total * double(g.coords > 0 ? g.coords : 1);
+}
+
+double programFlops(const Program &prog, const KernelTable &table) {
+  double total = 0;
+  std::vector<double> perKernel(table.kernels.size(), -1);
+  for (const ProgramStep &s : prog.steps) {
+    double &f = perKernel[s.kernel];
+    if (f < 0)
+      f = kernelFlops(table.kernels[s.kernel]);
+    total += f;
+  }
+  return total;
+}
+
+int64_t slotBytes(const ProgramValue &v) {
+  int64_t bytes = numElements(v.shape) * 4; // float or int32
+  return (bytes + 63) / 64 * 64;
+}
+
+} // namespace lopt::codegen

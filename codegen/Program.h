@@ -1,0 +1,91 @@
+//===- Program.h - a function as a straight-line kernel program -*- C++ -*-===//
+//
+// After the pipeline an episode function is straight-line code over static
+// shapes. A Program is that code as kernel calls: every op (or every
+// lopt.map_cell, as one kernel over all coordinates) is a step calling a
+// kernel of the shared KernelTable on value slots; reshapes and
+// stop_gradients are views of their operand's storage and cost nothing.
+// Both the JIT executor and the AOT compiler run Programs; the memory
+// planner places their storage. Neither MLIR nor Halide types appear here
+// (buildProgram takes a func::FuncOp by forward declaration).
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOPT_CODEGEN_PROGRAM_H
+#define LOPT_CODEGEN_PROGRAM_H
+
+#include "codegen/KernelGraph.h"
+#include "runtime/Init.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mlir {
+class Operation;
+namespace func {
+class FuncOp;
+} // namespace func
+} // namespace mlir
+
+namespace lopt::codegen {
+
+/// Unique kernels, shared by the Programs of one module: kernels equal by
+/// KernelGraph::key (the same op on the same shapes in each of the T
+/// unrolled steps) are compiled once.
+struct KernelTable {
+  std::vector<KernelGraph> kernels;
+  std::map<std::string, int> byKey;
+  /// The index of `g`, added when new.
+  int intern(KernelGraph g);
+};
+
+/// One value of a program: a tensor slot. A view shares the storage of the
+/// value it was made from (`storage` names the slot that owns memory).
+struct ProgramValue {
+  Shape shape;
+  bool isInt = false;
+  int storage = -1; // itself, or the slot it is a view of
+};
+
+struct ProgramStep {
+  int kernel = -1;
+  std::vector<int> inputs, outputs; // value slots, in kernel argument order
+  std::string op;                   // the op (or cell) it runs, for reports
+};
+
+/// What an argument or result is (from lopt.role / lopt.name / lopt.init).
+struct TensorInfo {
+  std::string role, name;
+  Shape shape;
+  bool isInt = false;
+  InitSpec init;
+};
+
+struct Program {
+  std::string name;                // the function's symbol
+  std::vector<ProgramValue> values;
+  std::vector<ProgramStep> steps;
+  std::vector<int> args, results;  // value slots
+  std::vector<TensorInfo> argInfo, resultInfo;
+};
+
+/// Translates `fn` (straight-line lopt ops, map_cells and a return) into
+/// `prog`, interning its kernels in `table`. `stepOps`, when given, gets
+/// the op of each step. False with `error` on an op that has no kernel.
+bool buildProgram(mlir::func::FuncOp fn, KernelTable &table, Program &prog,
+                  std::string &error,
+                  std::vector<mlir::Operation *> *stepOps = nullptr);
+
+/// Floating-point operations of one run of `g` (a multiply-add counts 2,
+/// any other arithmetic or transcendental op 1, data movement 0).
+double kernelFlops(const KernelGraph &g);
+/// Floating-point operations of one run of `prog`.
+double programFlops(const Program &prog, const KernelTable &table);
+
+/// Bytes of one slot's storage, rounded up to the 64-byte alignment the
+/// planner gives every buffer.
+int64_t slotBytes(const ProgramValue &v);
+
+} // namespace lopt::codegen
+
+#endif // LOPT_CODEGEN_PROGRAM_H

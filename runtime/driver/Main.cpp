@@ -1,0 +1,426 @@
+//===- Main.cpp - the main() of every binary loptc builds -----------------===//
+//
+//   NAME info
+//   NAME bench [--iters N] [--warmup N] [--threads N] [--seed N]
+//   NAME episode [--data DIR|EPISODE.npz] [--meta PARAMS.npz]
+//                [--dump OUT.npz] [--seed N] [--threads N]
+//
+// Everything episode-specific comes from the generated program
+// (lopt_program); this file is compiled once, with the runtime.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/Dataset.h"
+#include "runtime/EpisodeSampler.h"
+#include "runtime/Init.h"
+#include "runtime/Npz.h"
+#include "runtime/Synthetic.h"
+#include "runtime/driver/MetaOptimizer.h"
+#include "runtime/driver/Runner.h"
+
+#include <HalideRuntime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sys/resource.h>
+#include <thread>
+
+using namespace lopt;
+using namespace lopt::driver;
+
+namespace {
+
+const lopt_module &M = lopt_program;
+const char *prog = "lopt-binary";
+
+int fail(const std::string &msg) {
+  std::fprintf(stderr, "%s: error: %s\n", prog, msg.c_str());
+  return 1;
+}
+
+/// --flag VALUE options of one command.
+struct Flags {
+  std::map<std::string, std::string> values;
+  /// Parses argv[first..]; `known` lists the accepted flags.
+  bool parse(int argc, char **argv, int first,
+             const std::vector<std::string> &known, std::string &error) {
+    for (int i = first; i < argc; ++i) {
+      std::string a = argv[i];
+      if (std::find(known.begin(), known.end(), a) == known.end()) {
+        error = "unknown option '" + a + "' (expected one of:";
+        for (const std::string &k : known)
+          error += " " + k;
+        error += ")";
+        return false;
+      }
+      if (i + 1 >= argc) {
+        error = "option '" + a + "' needs a value";
+        return false;
+      }
+      values[a] = argv[++i];
+    }
+    return true;
+  }
+  std::string str(const std::string &k, const std::string &def = "") const {
+    auto it = values.find(k);
+    return it == values.end() ? def : it->second;
+  }
+  /// An integer >= `min`, or `def` when absent.
+  bool integer(const std::string &k, int64_t def, int64_t min, int64_t &out,
+               std::string &error) const {
+    auto it = values.find(k);
+    if (it == values.end()) {
+      out = def;
+      return true;
+    }
+    char *end = nullptr;
+    long long v = std::strtoll(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end || v < min) {
+      error = "option '" + k + "' expects an integer >= " +
+              std::to_string(min) + ", got '" + it->second + "'";
+      return false;
+    }
+    out = v;
+    return true;
+  }
+};
+
+Shape shapeOf(const int64_t *dims, int32_t rank) {
+  return Shape(dims, dims + rank);
+}
+
+const lopt_function &trainFunction() { return M.functions[0]; }
+
+int64_t threadsFromFlag(const Flags &f, std::string &error) {
+  int64_t def = std::max(1u, std::thread::hardware_concurrency());
+  if (const char *env = std::getenv("HL_NUM_THREADS"))
+    def = std::max(1, std::atoi(env));
+  int64_t n = 0;
+  if (!f.integer("--threads", def, 1, n, error))
+    return 0;
+  halide_set_num_threads(int(n));
+  return n;
+}
+
+std::vector<InitEntry> initEntries() {
+  std::vector<InitEntry> out;
+  for (int i = 0; i < M.num_inits; ++i) {
+    const lopt_init &e = M.inits[i];
+    InitSpec spec{e.kind, e.a, e.b, e.fan_in};
+    out.push_back({e.name, e.piece, shapeOf(e.shape, e.rank), spec});
+  }
+  return out;
+}
+
+/// Meta-parameters and initial states: drawn like `loptc episode` draws
+/// them for the same seed, or read from an .npz (loptc's dump format).
+bool metaParameters(const Flags &f, uint64_t seed, NamedTensors &meta,
+                    std::string &error) {
+  std::string path = f.str("--meta");
+  if (path.empty()) {
+    meta = sampleInits(initEntries(), seed ^ 0x5eedull);
+    return true;
+  }
+  std::vector<data::NpzArray> arrays;
+  data::Status s = data::readNpz(path, arrays);
+  const lopt_function &fn = trainFunction();
+  for (int a = 0; s && a < fn.num_args; ++a)
+    if (isMetaArgument(fn.args[a])) {
+      const lopt_buffer &b = fn.buffers[fn.args[a].slot];
+      s = data::getFloat(arrays, path, metaKey(fn.args[a]),
+                         shapeOf(b.shape, b.rank), meta[fn.args[a].name]);
+    }
+  if (!s)
+    error = s.message();
+  return bool(s);
+}
+
+Shape argShape(const lopt_function &fn, const char *name) {
+  for (int a = 0; a < fn.num_args; ++a)
+    if (std::strcmp(fn.args[a].name, name) == 0) {
+      const lopt_buffer &b = fn.buffers[fn.args[a].slot];
+      return shapeOf(b.shape, b.rank);
+    }
+  return {};
+}
+
+/// The episode: from an .npz (loptc's dump format), a dataset folder, or
+/// seeded random images of the right shapes.
+bool episodeData(const Flags &f, uint64_t seed, SyntheticEpisode &e,
+                 std::string &source, std::string &error) {
+  const lopt_function &fn = trainFunction();
+  Shape sx = argShape(fn, "support_x"), qx = argShape(fn, "query_x");
+  std::string path = f.str("--data");
+  if (path.empty()) {
+    e = syntheticEpisode(sx, qx, M.ways, seed);
+    source = "random images (seed " + std::to_string(seed) + ")";
+    return true;
+  }
+  data::Status s = data::Status::success();
+  if (path.size() > 4 && path.compare(path.size() - 4, 4, ".npz") == 0) {
+    std::vector<data::NpzArray> arrays;
+    s = data::readNpz(path, arrays);
+    if (s)
+      s = data::getFloat(arrays, path, "support_x", sx, e.supportX);
+    if (s)
+      s = data::getInt(arrays, path, "support_y", {sx[0]}, e.supportY);
+    if (s)
+      s = data::getFloat(arrays, path, "query_x", qx, e.queryX);
+    if (s)
+      s = data::getInt(arrays, path, "query_y", {qx[0]}, e.queryY);
+    source = "episode arrays from " + path;
+  } else {
+    data::ImageSpec spec{int(sx[1]), int(sx[2]), int(sx[3])};
+    std::unique_ptr<data::Dataset> dataset;
+    s = data::openDataset(path, data::Split::Train, spec, dataset);
+    data::Episode ep;
+    if (s)
+      s = data::sampleEpisode(*dataset,
+                              {int(M.ways), int(M.shots), int(M.queries)},
+                              seed, ep);
+    if (s) {
+      e = {std::move(ep.supportImages), std::move(ep.queryImages),
+           std::move(ep.supportLabels), std::move(ep.queryLabels)};
+      source = dataset->describe();
+    }
+  }
+  if (!s)
+    error = s.message();
+  return bool(s);
+}
+
+bool bindEpisode(FunctionRunner &r, const SyntheticEpisode &e,
+                 std::string &error) {
+  return r.setArg("support_x", e.supportX, error) &&
+         r.setArg("support_y", e.supportY, error) &&
+         r.setArg("query_x", e.queryX, error) &&
+         r.setArg("query_y", e.queryY, error);
+}
+
+bool bindMeta(FunctionRunner &r, const NamedTensors &meta,
+              std::string &error) {
+  const lopt_function &fn = r.function();
+  for (int a = 0; a < fn.num_args; ++a)
+    if (isMetaArgument(fn.args[a])) {
+      auto it = meta.find(fn.args[a].name);
+      if (it == meta.end()) {
+        error = std::string("no value for '") + fn.args[a].name + "'";
+        return false;
+      }
+      if (!r.setArg(fn.args[a].name, it->second, error))
+        return false;
+    }
+  return true;
+}
+
+double accuracy(const Tensor<float> &logits, const Tensor<int32_t> &labels) {
+  int64_t n = logits.shape[0], c = logits.shape[1], right = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float *row = logits.data.data() + i * c;
+    right += std::max_element(row, row + c) - row == labels[i];
+  }
+  return double(right) / double(n);
+}
+
+double peakRssMb() {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;
+}
+
+std::string bytes(int64_t b) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f MiB", double(b) / (1 << 20));
+  return buf;
+}
+
+int info() {
+  std::printf("compiled from: %s, episode '%s'\n", M.source, M.episode);
+  std::printf("target: %s, compiled %s\n", M.target, M.compiled);
+  std::printf("episode: %lld-way %lld-shot, %lld queries per class, %lld "
+              "inner steps on batches of %lld, meta_gradient %s",
+              (long long)M.ways, (long long)M.shots, (long long)M.queries,
+              (long long)M.steps, (long long)M.inner_batch, M.meta_gradient);
+  if (std::strcmp(M.meta_gradient, "horizon") == 0)
+    std::printf("(%lld)", (long long)M.horizon);
+  std::printf("\nmeta-optimizer: %s(lr %g, betas (%g, %g), eps %g, clip_norm "
+              "%g); batch-norm at meta-test: %s\n",
+              M.meta_optimizer, M.lr, M.beta1, M.beta2, M.epsilon, M.clip_norm,
+              M.bn_eval);
+  std::printf("learner: %lld parameters\n", (long long)M.learner_params);
+  int64_t meta = 0;
+  for (int i = 0; i < M.num_inits; ++i) {
+    const lopt_init &e = M.inits[i];
+    Shape s = shapeOf(e.shape, e.rank);
+    bool piece = e.piece[0] != 0;
+    if (!piece)
+      meta += numElements(s);
+    std::printf("  %-8s %-28s %-16s %s\n", piece ? "theta0" : "meta",
+                piece ? e.piece : e.name, shapeToString(s).c_str(), e.kind);
+  }
+  std::printf("meta-parameters: %lld (theta0 included: %lld)\n",
+              (long long)meta, (long long)(meta + M.learner_params));
+  std::printf("kernels: %d\n", M.num_kernels);
+  for (int f = 0; f < M.num_functions; ++f) {
+    const lopt_function &fn = M.functions[f];
+    std::printf("function %s: %d steps, %.3f GFLOP per run, planned memory "
+                "%s (%s without reuse)\n",
+                fn.name, fn.num_steps, fn.flops / 1e9,
+                bytes(fn.arena_bytes).c_str(),
+                bytes(fn.unplanned_bytes).c_str());
+  }
+  return 0;
+}
+
+int bench(const Flags &f) {
+  std::string error;
+  int64_t iters, warmup, seed;
+  if (!f.integer("--iters", 10, 1, iters, error) ||
+      !f.integer("--warmup", 2, 0, warmup, error) ||
+      !f.integer("--seed", 1, 0, seed, error))
+    return fail(error);
+  int64_t threads = threadsFromFlag(f, error);
+  if (!threads)
+    return fail(error);
+  FunctionRunner runner(M, trainFunction());
+  SyntheticEpisode e;
+  NamedTensors meta;
+  std::string source;
+  if (!episodeData(Flags(), uint64_t(seed), e, source, error) ||
+      !metaParameters(Flags(), uint64_t(seed), meta, error) ||
+      !bindEpisode(runner, e, error))
+    return fail(error);
+  Adam adam(M.lr, M.beta1, M.beta2, M.epsilon, M.clip_norm);
+  std::vector<double> ms;
+  double metaLoss = 0;
+  for (int64_t i = 0; i < warmup + iters; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    if (!bindMeta(runner, meta, error) || !runner.run(error))
+      return fail(error);
+    NamedTensors r = runner.results();
+    adam.step(meta, r);
+    double t = std::chrono::duration<double, std::milli>(
+                   std::chrono::steady_clock::now() - start)
+                   .count();
+    if (i >= warmup)
+      ms.push_back(t);
+    metaLoss = r.at("meta_loss")[0];
+  }
+  std::sort(ms.begin(), ms.end());
+  double median = ms.size() % 2 ? ms[ms.size() / 2]
+                                : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
+  const lopt_function &fn = trainFunction();
+  std::printf("{\"binary\": \"%s\", \"episode\": \"%s\", \"threads\": %lld, "
+              "\"iters\": %lld, \"ms_per_iter\": %.3f, \"ms_per_iter_min\": "
+              "%.3f, \"gflop_per_iter\": %.4f, \"gflops\": %.2f, "
+              "\"peak_rss_mb\": %.1f, \"arena_mb\": %.1f, \"meta_loss\": "
+              "%.6f}\n",
+              prog, M.episode, (long long)threads, (long long)iters, median,
+              ms.front(), fn.flops / 1e9, fn.flops / 1e6 / median,
+              peakRssMb(), double(fn.arena_bytes) / (1 << 20), metaLoss);
+  return std::isfinite(metaLoss) ? 0 : fail("the meta-loss is not finite");
+}
+
+int episode(const Flags &f) {
+  std::string error, source;
+  int64_t seed;
+  if (!f.integer("--seed", 1, 0, seed, error))
+    return fail(error);
+  if (!threadsFromFlag(f, error))
+    return fail(error);
+  SyntheticEpisode e;
+  NamedTensors meta;
+  if (!episodeData(f, uint64_t(seed), e, source, error) ||
+      !metaParameters(f, uint64_t(seed), meta, error))
+    return fail(error);
+  FunctionRunner runner(M, trainFunction());
+  auto start = std::chrono::steady_clock::now();
+  if (!bindEpisode(runner, e, error) || !bindMeta(runner, meta, error) ||
+      !runner.run(error))
+    return fail(error);
+  double ms = std::chrono::duration<double, std::milli>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+  NamedTensors r = runner.results();
+  std::printf("episode '%s' on %s\n", M.episode, source.c_str());
+  const Tensor<float> &losses = r.at("step_losses");
+  for (int64_t t = 0; t < losses.numel(); ++t)
+    std::printf("step %2lld  support loss %.6f\n", (long long)t + 1, losses[t]);
+  std::printf("meta-loss (query, theta_T, batch statistics) %.6f  accuracy "
+              "%.4f\n",
+              r.at("meta_loss")[0], accuracy(r.at("query_logits"), e.queryY));
+  if (r.count("query_eval_loss"))
+    std::printf("query (running statistics of the support steps) loss %.6f  "
+                "accuracy %.4f\n",
+                r.at("query_eval_loss")[0],
+                accuracy(r.at("query_eval_logits"), e.queryY));
+  double total = 0;
+  for (auto &[name, t] : r)
+    if (name.rfind("grad/", 0) == 0)
+      for (float v : t.data)
+        total += double(v) * v;
+  std::printf("meta-gradient global norm %.6e\n", std::sqrt(total));
+  std::printf("time %.1f ms\n", ms);
+  std::string dump = f.str("--dump");
+  if (dump.empty())
+    return 0;
+  data::NpzWriter npz;
+  npz.add("support_x", e.supportX);
+  npz.add("support_y", e.supportY);
+  npz.add("query_x", e.queryX);
+  npz.add("query_y", e.queryY);
+  const lopt_function &fn = trainFunction();
+  for (int a = 0; a < fn.num_args; ++a)
+    if (isMetaArgument(fn.args[a]))
+      npz.add(metaKey(fn.args[a]), meta.at(fn.args[a].name));
+  for (auto &[name, t] : r)
+    npz.add(name, t);
+  if (data::Status s = npz.write(dump); !s)
+    return fail(s.message());
+  std::printf("wrote %s\n", dump.c_str());
+  return 0;
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: %s info\n"
+               "       %s bench [--iters N] [--warmup N] [--threads N] "
+               "[--seed N]\n"
+               "       %s episode [--data DIR|EPISODE.npz] [--meta "
+               "PARAMS.npz] [--dump OUT.npz] [--seed N] [--threads N]\n",
+               prog, prog, prog);
+  return 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  prog = argv[0];
+  if (M.abi_version != LOPT_ABI_VERSION)
+    return fail("the program was generated for driver ABI " +
+                std::to_string(M.abi_version) + ", this driver speaks " +
+                std::to_string(LOPT_ABI_VERSION));
+  if (argc < 2)
+    return usage();
+  std::string cmd = argv[1], error;
+  Flags f;
+  if (cmd == "info")
+    return argc == 2 ? info() : fail("info takes no options");
+  if (cmd == "bench") {
+    if (!f.parse(argc, argv, 2, {"--iters", "--warmup", "--threads", "--seed"},
+                 error))
+      return fail(error);
+    return bench(f);
+  }
+  if (cmd == "episode") {
+    if (!f.parse(argc, argv, 2,
+                 {"--data", "--meta", "--dump", "--seed", "--threads"}, error))
+      return fail(error);
+    return episode(f);
+  }
+  fail("unknown command '" + cmd + "'");
+  return usage();
+}

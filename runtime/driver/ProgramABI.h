@@ -1,0 +1,93 @@
+//===- ProgramABI.h - what loptc generates for a binary ---------*- C++ -*-===//
+//
+// The interface between a generated program (tables written by
+// codegen/DriverGen.cpp and compiled with the kernels' objects) and the
+// prebuilt driver (runtime/driver) that runs it. Plain C structures: the
+// program is data, the only code it carries is the kernels. A kernel is
+// called through its Halide `_argv` entry with halide_buffer_t pointers.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOPT_RUNTIME_DRIVER_PROGRAMABI_H
+#define LOPT_RUNTIME_DRIVER_PROGRAMABI_H
+
+#include <cstdint>
+
+extern "C" {
+
+/// Bump when a structure below changes.
+#define LOPT_ABI_VERSION 1
+#define LOPT_MAX_RANK 8
+
+typedef int (*lopt_kernel_fn)(void **args);
+
+/// One tensor slot: row-major `shape`, float32 or int32, at `offset` bytes
+/// in the function's arena (views share their storage's offset).
+struct lopt_buffer {
+  int64_t offset;
+  int32_t rank, is_int;
+  int64_t shape[LOPT_MAX_RANK];
+};
+
+/// A named argument or result of a function and its slot.
+struct lopt_tensor {
+  const char *name, *role;
+  int32_t slot;
+};
+
+/// A kernel call on slots step_args[first_arg .. first_arg + num_args):
+/// inputs, then outputs.
+struct lopt_step {
+  int32_t kernel, first_arg, num_args;
+};
+
+/// One compiled function (the meta-gradient of an episode, or its forward).
+struct lopt_function {
+  const char *name;
+  int32_t num_buffers;
+  const lopt_buffer *buffers;
+  int32_t num_args;
+  const lopt_tensor *args;
+  int32_t num_results;
+  const lopt_tensor *results;
+  int32_t num_steps;
+  const lopt_step *steps;
+  const int32_t *step_args;
+  int64_t arena_bytes;     // planned from liveness
+  int64_t unplanned_bytes; // every buffer apart
+  double flops;            // per run
+};
+
+/// An initialiser of a meta-parameter or initial state, in the order they
+/// are drawn from one seeded generator. Pieces named "theta0" (the
+/// learner's parameters) are concatenated into one vector.
+struct lopt_init {
+  const char *name, *piece; // piece: the learner parameter ("" otherwise)
+  const char *kind;         // zeros|ones|constant|uniform|normal|fan_in_uniform
+  double a, b;
+  int64_t fan_in;
+  int32_t rank;
+  int64_t shape[LOPT_MAX_RANK];
+};
+
+struct lopt_module {
+  int32_t abi_version;
+  const char *source, *episode, *target, *compiled; // compiled: UTC date
+  int64_t ways, shots, queries, steps, inner_batch, horizon;
+  const char *meta_gradient, *meta_optimizer, *bn_eval;
+  double lr, beta1, beta2, epsilon, clip_norm;
+  int64_t learner_params;
+  int32_t num_kernels;
+  const lopt_kernel_fn *kernels;
+  /// [0]: the meta-training step (meta-gradient); [1]: the episode forward
+  /// (query results with running statistics) for meta-testing.
+  int32_t num_functions;
+  const lopt_function *functions;
+  int32_t num_inits;
+  const lopt_init *inits;
+};
+
+/// Defined by the generated program.
+extern const lopt_module lopt_program;
+}
+
+#endif // LOPT_RUNTIME_DRIVER_PROGRAMABI_H

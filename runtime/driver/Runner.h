@@ -1,0 +1,67 @@
+//===- Runner.h - run a generated function on its planned arena -*- C++ -*-===//
+//
+// A FunctionRunner owns one arena of the size the memory planner chose and
+// a halide_buffer_t for every slot of the function; running it calls the
+// kernels step by step. Arguments are copied in by name, results read out
+// by name. No Halide library is involved: only the kernels' C entry points
+// and Halide's runtime compiled into the binary.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOPT_RUNTIME_DRIVER_RUNNER_H
+#define LOPT_RUNTIME_DRIVER_RUNNER_H
+
+#include "runtime/Tensor.h"
+#include "runtime/driver/ProgramABI.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct halide_buffer_t;
+struct halide_dimension_t;
+
+namespace lopt::driver {
+
+using NamedTensors = std::map<std::string, Tensor<float>>;
+
+class FunctionRunner {
+public:
+  FunctionRunner(const lopt_module &module, const lopt_function &fn);
+  ~FunctionRunner();
+
+  const lopt_function &function() const { return fn; }
+  Shape shape(int slot) const;
+
+  /// Copies a float (or, for label slots, int) tensor into argument `name`;
+  /// false with `error` when there is no such argument or shapes differ.
+  bool setArg(const std::string &name, const Tensor<float> &t,
+              std::string &error);
+  bool setArg(const std::string &name, const Tensor<int32_t> &t,
+              std::string &error);
+  /// Runs every step; false with `error` naming the failing step.
+  bool run(std::string &error);
+  /// Results by name: "meta_loss", ..., "grad/<argument>".
+  NamedTensors results() const;
+
+private:
+  const lopt_module &module;
+  const lopt_function &fn;
+  void *arena = nullptr;
+  std::vector<halide_buffer_t> buffers;
+  std::vector<std::vector<halide_dimension_t>> dims;
+  std::vector<void *> argv;
+  int argSlot(const std::string &name, std::string &error) const;
+  void *host(int slot) const;
+};
+
+/// The key of a result in dumps and maps: "grad/<name>" for derivatives.
+std::string resultKey(const lopt_tensor &t);
+/// The .npz key of a meta-parameter or initial-state argument.
+std::string metaKey(const lopt_tensor &t);
+/// Whether an argument is drawn from initialisers (not episode data).
+bool isMetaArgument(const lopt_tensor &t);
+
+} // namespace lopt::driver
+
+#endif // LOPT_RUNTIME_DRIVER_RUNNER_H

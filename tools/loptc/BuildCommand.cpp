@@ -1,0 +1,347 @@
+//===- BuildCommand.cpp - loptc FILE -o NAME: a standalone binary ---------===//
+//
+// The back end of the compiler: the episode's functions after the pipeline
+// (@E.meta_grad to meta-train, @E.unrolled to meta-test) become kernel
+// programs (codegen/Program), their buffers are planned (MemoryPlan), the
+// unique kernels are compiled ahead of time by Halide (AotCompiler), the
+// program tables are generated (DriverGen) and everything is linked with
+// the prebuilt driver into one executable. Each stage can be shown:
+// -emit=fused (programs, kernels and memory), -emit=halide (each kernel's
+// lowered Halide statement), -emit=obj (one relocatable object), -emit=bin.
+//
+//===----------------------------------------------------------------------===//
+#include "tools/loptc/Driver.h"
+
+#include "codegen/AotCompiler.h"
+#include "codegen/DriverGen.h"
+#include "codegen/MemoryPlan.h"
+#include "codegen/Program.h"
+#include "interpreter/EpisodeRunner.h"
+#include "tools/loptc/BuildConfig.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <thread>
+#include <unistd.h>
+
+using namespace lopt;
+using namespace lopt::codegen;
+using namespace mlir;
+
+namespace {
+
+struct Compiled {
+  EpisodeFunctions fns;
+  KernelTable table;
+  std::vector<Program> programs;
+  std::vector<MemoryPlan> plans;
+};
+
+std::string utcNow() {
+  std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  return buf;
+}
+
+BinaryInfo binaryInfo(const BuildOptions &opts, const Compiled &c) {
+  EpisodeOp ep = c.fns.episode;
+  BinaryInfo info;
+  info.source = opts.file;
+  info.episode = ep.getSymName().str();
+  info.target = opts.target;
+  info.compiled = utcNow();
+  info.ints = {{"ways", ep.getWays()},         {"shots", ep.getShots()},
+               {"queries", ep.getQueries()},   {"steps", ep.getSteps()},
+               {"inner_batch", ep.getInnerBatch()},
+               {"horizon", ep.getHorizon()}};
+  info.reals = {{"lr", ep.getLr().convertToDouble()},
+                {"beta1", ep.getBeta1().convertToDouble()},
+                {"beta2", ep.getBeta2().convertToDouble()},
+                {"epsilon", ep.getEpsilon().convertToDouble()},
+                {"clip_norm", ep.getClipNorm().convertToDouble()}};
+  info.strings = {{"meta_gradient", ep.getMetaGradient().str()},
+                  {"meta_optimizer", ep.getMetaOptimizer().str()},
+                  {"bn_eval", ep.getBnEval().str()}};
+  info.inits = metaInitialisers(c.fns);
+  for (const InitEntry &e : info.inits)
+    if (!e.piece.empty())
+      info.learnerParams += numElements(e.shape);
+  return info;
+}
+
+/// -emit=fused: the kernel programs, their kernels and their memory.
+void printPrograms(const Compiled &c, llvm::raw_ostream &os) {
+  os << "// " << c.table.kernels.size() << " kernels\n";
+  for (size_t k = 0; k < c.table.kernels.size(); ++k) {
+    const KernelGraph &g = c.table.kernels[k];
+    os << "kernel @k" << k << " (";
+    for (size_t a = 0; a < g.args.size(); ++a)
+      os << (a ? ", " : "") << shapeToString(g.nodes[g.args[a]].shape)
+         << (g.coords > 0 && g.mapped[a] ? "*" : "");
+    os << ")";
+    if (g.coords > 0)
+      os << " mapped over " << g.coords << " coordinates";
+    os << ": ";
+    int ops = 0;
+    for (const KernelNode &n : g.nodes)
+      if (n.op != "arg" && n.op != "result")
+        os << (ops++ ? ", " : "") << n.op;
+    char flops[64];
+    std::snprintf(flops, sizeof flops, " (%.4g FLOP)\n", kernelFlops(g));
+    os << flops;
+  }
+  for (size_t f = 0; f < c.programs.size(); ++f) {
+    const Program &p = c.programs[f];
+    const MemoryPlan &plan = c.plans[f];
+    char head[256];
+    std::snprintf(head, sizeof head,
+                  "\nprogram @%s: %zu steps, %.4g FLOP, arena %lld bytes "
+                  "(%lld without reuse)\n",
+                  p.name.c_str(), p.steps.size(), programFlops(p, c.table),
+                  (long long)plan.arenaBytes, (long long)plan.totalBytes);
+    os << head;
+    auto slot = [&](int s) {
+      std::string t = "%" + std::to_string(s);
+      if (p.values[s].storage != s)
+        t += "=%" + std::to_string(p.values[s].storage);
+      return t + "@" + std::to_string(plan.offset[s]);
+    };
+    for (size_t a = 0; a < p.args.size(); ++a)
+      os << "  arg " << slot(p.args[a]) << " " << p.argInfo[a].name << " "
+         << shapeToString(p.values[p.args[a]].shape) << "\n";
+    for (const ProgramStep &s : p.steps) {
+      os << "  ";
+      for (size_t o = 0; o < s.outputs.size(); ++o)
+        os << (o ? ", " : "") << slot(s.outputs[o]);
+      os << " = @k" << s.kernel << "(";
+      for (size_t i = 0; i < s.inputs.size(); ++i)
+        os << (i ? ", " : "") << slot(s.inputs[i]);
+      os << ")  // " << s.op << "\n";
+    }
+    for (size_t r = 0; r < p.results.size(); ++r)
+      os << "  result " << slot(p.results[r]) << " "
+         << (p.resultInfo[r].role == "grad" ? "grad/" : "")
+         << p.resultInfo[r].name << "\n";
+  }
+}
+
+/// -emit=cost: what one meta-iteration costs, without compiling it.
+void printCost(const Compiled &c, llvm::raw_ostream &os) {
+  BinaryInfo info = binaryInfo(BuildOptions(), c);
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "episode %s: %lld learner parameters, %zu kernels\n",
+                info.episode.c_str(), (long long)info.learnerParams,
+                c.table.kernels.size());
+  os << line;
+  for (size_t f = 0; f < c.programs.size(); ++f) {
+    std::snprintf(line, sizeof line,
+                  "%s: %zu steps, %.4f GFLOP, planned memory %.2f MiB (%.2f "
+                  "MiB without reuse)\n",
+                  c.programs[f].name.c_str(), c.programs[f].steps.size(),
+                  programFlops(c.programs[f], c.table) / 1e9,
+                  double(c.plans[f].arenaBytes) / (1 << 20),
+                  double(c.plans[f].totalBytes) / (1 << 20));
+    os << line;
+  }
+}
+
+/// Runs `args` (args[0] is the program); false with `error` when it fails.
+bool runTool(const std::vector<std::string> &args, std::string &error) {
+  std::vector<llvm::StringRef> refs(args.begin(), args.end());
+  std::string msg;
+  int rc = llvm::sys::ExecuteAndWait(args[0], refs, std::nullopt, {}, 0, 0,
+                                     &msg);
+  if (rc != 0) {
+    error = "'" + args[0] + "' failed" + (msg.empty() ? "" : ": " + msg) +
+            " (exit code " + std::to_string(rc) + "); command:";
+    for (const std::string &a : args)
+      error += " " + a;
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> splitWords(const std::string &s) {
+  std::vector<std::string> out;
+  std::string w;
+  for (char ch : s) {
+    if (ch == ' ') {
+      if (!w.empty())
+        out.push_back(w);
+      w.clear();
+    } else {
+      w += ch;
+    }
+  }
+  if (!w.empty())
+    out.push_back(w);
+  return out;
+}
+
+/// A temporary folder removed (with its files) when this goes away.
+struct TempDir {
+  std::string path;
+  bool keep = false;
+  bool create(std::string &error) {
+    llvm::SmallString<128> p;
+    if (std::error_code ec =
+            llvm::sys::fs::createUniqueDirectory("lopt-build", p)) {
+      error = "cannot create a temporary folder: " + ec.message();
+      return false;
+    }
+    path = p.str().str();
+    return true;
+  }
+  ~TempDir() {
+    if (!path.empty() && !keep)
+      llvm::sys::fs::remove_directories(path);
+  }
+};
+
+/// Compiles the kernels and the generated program into `dir`; `objects`
+/// gets every object to link.
+bool compileObjects(const BuildOptions &opts, const Compiled &c,
+                    const std::string &dir, std::vector<std::string> &objects,
+                    std::string &error) {
+  AotOptions aot;
+  aot.target = opts.target;
+  aot.jobs = opts.jobs > 0 ? opts.jobs
+                           : int(std::max(1u, std::thread::hardware_concurrency()));
+  llvm::errs() << "loptc: compiling " << c.table.kernels.size()
+               << " kernels for " << opts.target << " (" << aot.jobs
+               << " processes)\n";
+  if (!compileKernels(c.table, dir, aot, objects, error))
+    return false;
+  std::string src = dir + "/program.cpp";
+  {
+    std::ofstream out(src);
+    out << generateProgramSource(binaryInfo(opts, c), c.table, c.programs,
+                                 c.plans);
+    if (!out) {
+      error = "cannot write " + src;
+      return false;
+    }
+  }
+  std::string obj = dir + "/program.o";
+  if (!runTool({LOPT_CXX, "-std=c++17", "-O1", "-c", "-I", LOPT_INCLUDE_DIR,
+                src, "-o", obj},
+               error))
+    return false;
+  objects.push_back(obj);
+  return true;
+}
+
+/// Links (or, for -emit=obj, combines) `objects` into `out`, atomically:
+/// a failed step leaves nothing at `out`.
+bool linkOutput(const std::vector<std::string> &objects, bool relocatable,
+                const std::string &out, std::string &error) {
+  std::string tmp = out + ".tmp-" + std::to_string(::getpid());
+  std::vector<std::string> cmd = {LOPT_CXX};
+  if (relocatable)
+    cmd.push_back("-r");
+  cmd.insert(cmd.end(), objects.begin(), objects.end());
+  if (!relocatable)
+    for (const std::string &lib : splitWords(LOPT_LINK_LIBS))
+      cmd.push_back(lib);
+  cmd.push_back("-o");
+  cmd.push_back(tmp);
+  if (!runTool(cmd, error)) {
+    llvm::sys::fs::remove(tmp);
+    return false;
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(tmp, out)) {
+    llvm::sys::fs::remove(tmp);
+    error = "cannot write '" + out + "': " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+int lopt::runBuildCommand(const BuildOptions &opts) {
+  const char *cmd = "build";
+  std::string error;
+  if (!validTarget(opts.target, error))
+    return commandError(cmd, "--target: " + error);
+  bool text = opts.emit == "cost" || opts.emit == "fused" ||
+              opts.emit == "halide";
+  if (!text &&
+      (opts.output.empty() || opts.output == "-"))
+    return commandError(cmd, "-emit=" + opts.emit + " needs -o FILE");
+  Description d;
+  // The kernel compiler forks; no MLIR worker threads may exist then.
+  d.context.disableMultithreading();
+  if (!d.load(opts.file))
+    return 1;
+  EpisodeOp ep = d.findEpisode(opts.file, opts.episode);
+  if (!ep || !d.runPipeline(Stage::MetaGrad))
+    return 1;
+  Compiled c;
+  if (!c.fns.find(*d.module, ep, error))
+    return commandError(cmd, error);
+  if (!c.fns.metaGrad)
+    return commandError(cmd, "episode '" + ep.getSymName().str() +
+                                 "' has no meta-gradient (nothing is learned)");
+  for (func::FuncOp fn : {c.fns.metaGrad, c.fns.unrolled}) {
+    Program p;
+    if (!buildProgram(fn, c.table, p, error))
+      return commandError(cmd, fn.getSymName() + ": " + error);
+    MemoryPlan plan = planMemory(p);
+    if (std::string bad = verifyMemoryPlan(p, plan); !bad.empty())
+      return commandError(cmd, "memory plan of " + fn.getSymName() + ": " + bad);
+    c.programs.push_back(std::move(p));
+    c.plans.push_back(std::move(plan));
+  }
+
+  if (text) {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(opts.output.empty() ? "-" : opts.output, ec);
+    if (ec)
+      return commandError(cmd, "cannot write '" + opts.output + "': " +
+                                   ec.message());
+    if (opts.emit == "cost") {
+      printCost(c, out);
+      return 0;
+    }
+    if (opts.emit == "fused") {
+      printPrograms(c, out);
+      return 0;
+    }
+    for (size_t k = 0; k < c.table.kernels.size(); ++k) {
+      std::string text;
+      if (!kernelStatement(c.table, k, opts.target, text, error))
+        return commandError(cmd, "kernel " + std::to_string(k) + ": " + error);
+      out << "// kernel @k" << k << "\n" << text << "\n";
+    }
+    return 0;
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  TempDir dir;
+  dir.keep = opts.keepTemps;
+  std::vector<std::string> objects;
+  if (!dir.create(error) || !compileObjects(opts, c, dir.path, objects, error) ||
+      !linkOutput(objects, opts.emit == "obj", opts.output, error))
+    return commandError(cmd, error);
+  double seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  printLine("wrote %s: %zu kernels, %s %zu steps, %s %zu steps, %.3f GFLOP "
+            "per meta-iteration, arena %.2f MiB; compiled in %.1f s",
+            opts.output.c_str(), c.table.kernels.size(),
+            c.programs[0].name.c_str(), c.programs[0].steps.size(),
+            c.programs[1].name.c_str(), c.programs[1].steps.size(),
+            programFlops(c.programs[0], c.table) / 1e9,
+            double(c.plans[0].arenaBytes) / (1 << 20), seconds);
+  if (dir.keep)
+    printLine("kept the intermediate files in %s", dir.path.c_str());
+  return 0;
+}

@@ -2,8 +2,11 @@
 #include "codegen/AotCompiler.h"
 #include "codegen/HalideLowering.h"
 
+#include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,7 +16,21 @@ using namespace Halide;
 
 namespace {
 
-std::string kernelName(size_t i) { return "lopt_k" + std::to_string(i); }
+/// Cached objects carry this in their names: bump it when the lowering or
+/// the schedules change what a kernel compiles to.
+constexpr const char *kCodegenVersion = "1";
+
+/// And this: the compiler executable's size and time, so that a rebuilt
+/// loptc never reuses objects of an older one.
+std::string compilerFingerprint() {
+  struct stat st;
+  if (stat("/proc/self/exe", &st) != 0)
+    return "unknown";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%llx-%llx", (long long)st.st_size,
+                (long long)st.st_mtime);
+  return buf;
+}
 
 bool parseTarget(const std::string &name, Target &t, std::string &error) {
   std::string full = name.empty() ? "host" : name;
@@ -38,21 +55,28 @@ Pipeline lowered(const KernelGraph &g, const Target &t,
   return Pipeline(k.outputs);
 }
 
-/// Compiles kernels i = first, first + stride, ... into `dir`.
-bool compileSome(const KernelTable &table, const std::string &dir,
-                 const Target &t, size_t first, size_t stride,
-                 const AotOptions &opts, std::string &error) {
+/// Compiles kernels todo[first], todo[first + stride], ... to `paths`
+/// (through a temporary name, so that a cache never holds half an object).
+bool compileSome(const KernelTable &table, const std::vector<size_t> &todo,
+                 const std::vector<std::string> &paths, const Target &t,
+                 size_t first, size_t stride, const AotOptions &opts,
+                 std::string &error) {
   try {
-    for (size_t i = first; i < table.kernels.size(); i += stride) {
+    for (size_t j = first; j < todo.size(); j += stride) {
+      size_t i = todo[j];
       std::vector<Argument> args;
       bool ok;
       Pipeline p = lowered(table.kernels[i], t, args, error, ok);
       if (!ok)
         return false;
-      p.compile_to_object(dir + "/" + kernelName(i) + ".o", args,
-                          kernelName(i), t);
+      std::string tmp = paths[i] + ".tmp-" + std::to_string(getpid());
+      p.compile_to_object(tmp, args, table.symbol(i), t);
+      if (std::rename(tmp.c_str(), paths[i].c_str()) != 0) {
+        error = "cannot write " + paths[i];
+        return false;
+      }
       if (opts.progress && stride == 1)
-        opts.progress(i + 1, table.kernels.size());
+        opts.progress(j + 1, todo.size());
     }
     return true;
   } catch (const Halide::Error &e) {
@@ -75,10 +99,29 @@ bool compileKernels(const KernelTable &table, const std::string &dir,
   if (!parseTarget(opts.target, t, error))
     return false;
   t = t.with_feature(Target::NoRuntime);
+  // Where each kernel's object goes, and which must be compiled.
+  std::string tag = "-" + t.to_string() + "-v" + kCodegenVersion + "-" +
+                    compilerFingerprint() + ".o";
+  std::vector<std::string> paths;
+  std::vector<size_t> todo;
+  std::set<std::string> symbols;
+  for (size_t i = 0; i < table.kernels.size(); ++i) {
+    std::string sym = table.symbol(i);
+    if (!symbols.insert(sym).second) {
+      error = "two kernels hash to the symbol " + sym;
+      return false;
+    }
+    paths.push_back(opts.cacheDir.empty() ? dir + "/" + sym + ".o"
+                                          : opts.cacheDir + "/" + sym + tag);
+    if (opts.cacheDir.empty() || access(paths.back().c_str(), R_OK) != 0)
+      todo.push_back(i);
+  }
+  if (opts.plan)
+    opts.plan(todo.size(), table.kernels.size());
   size_t jobs = std::max<size_t>(
-      1, std::min<size_t>(size_t(opts.jobs), table.kernels.size()));
+      1, std::min<size_t>(size_t(opts.jobs), todo.size()));
   if (jobs == 1) {
-    if (!compileSome(table, dir, t, 0, 1, opts, error))
+    if (!compileSome(table, todo, paths, t, 0, 1, opts, error))
       return false;
   } else {
     // Each process compiles every jobs-th kernel; a failing one leaves its
@@ -89,7 +132,7 @@ bool compileKernels(const KernelTable &table, const std::string &dir,
       pid_t pid = fork();
       if (pid == 0) {
         std::string err;
-        bool ok = compileSome(table, dir, t, j, jobs, opts, err);
+        bool ok = compileSome(table, todo, paths, t, j, jobs, opts, err);
         if (!ok)
           std::ofstream(dir + "/error." + std::to_string(j)) << err;
         _exit(ok ? 0 : 1);
@@ -116,20 +159,19 @@ bool compileKernels(const KernelTable &table, const std::string &dir,
     if (!ok)
       return false;
     if (opts.progress)
-      opts.progress(table.kernels.size(), table.kernels.size());
+      opts.progress(todo.size(), todo.size());
   }
-  objects.clear();
-  for (size_t i = 0; i < table.kernels.size(); ++i)
-    objects.push_back(dir + "/" + kernelName(i) + ".o");
+  objects = paths;
   try {
     Target rt;
     parseTarget(opts.target, rt, error);
-    compile_standalone_runtime(dir + "/halide_runtime.o", rt);
+    std::string runtime = dir + "/halide_runtime.o";
+    compile_standalone_runtime(runtime, rt);
+    objects.push_back(runtime);
   } catch (const Halide::Error &e) {
     error = std::string("Halide runtime: ") + e.what();
     return false;
   }
-  objects.push_back(dir + "/halide_runtime.o");
   return true;
 }
 

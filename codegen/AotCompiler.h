@@ -1,9 +1,11 @@
 //===- AotCompiler.h - kernels as object files ------------------*- C++ -*-===//
 //
 // Ahead-of-time compilation of a KernelTable: kernel i becomes the C
-// function `lopt_k<i>` (and its `lopt_k<i>_argv` form, which takes an
+// function KernelTable::symbol(i) (and its `_argv` form, which takes an
 // array of halide_buffer_t pointers) in an object file, without Halide's
-// runtime; the runtime is compiled once into an object of its own. Linked
+// runtime; the runtime is compiled once into an object of its own. With a
+// cache folder, objects are kept by symbol and target and reused by later
+// builds. Linked
 // with the generated driver these make a binary that needs neither Halide
 // nor LLVM at run time.
 //
@@ -22,12 +24,15 @@ namespace lopt::codegen {
 struct AotOptions {
   std::string target = "host"; // a Halide target string
   int jobs = 1;                // kernels compiled in this many processes
-  /// Called after each kernel with (done, total).
-  std::function<void(size_t, size_t)> progress;
+  std::string cacheDir;        // "" = no cache
+  /// Called once with (kernels to compile, kernels in all), then after
+  /// each kernel compiled in this process with (done, to compile).
+  std::function<void(size_t, size_t)> plan, progress;
 };
 
-/// Writes `dir`/lopt_k<i>.o for every kernel and `dir`/halide_runtime.o;
-/// `objects` gets their paths. False with `error` on failure.
+/// Writes an object for every kernel and `dir`/halide_runtime.o;
+/// `objects` gets their paths (in the cache when it holds them). False with
+/// `error` on failure.
 bool compileKernels(const KernelTable &table, const std::string &dir,
                     const AotOptions &opts, std::vector<std::string> &objects,
                     std::string &error);

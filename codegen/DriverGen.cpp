@@ -91,10 +91,10 @@ std::string generateProgramSource(const BinaryInfo &info,
   os << "#include \"runtime/driver/ProgramABI.h\"\n\n";
   os << "extern \"C\" {\n";
   for (size_t k = 0; k < table.kernels.size(); ++k)
-    os << "int lopt_k" << k << "_argv(void **);\n";
+    os << "int " << table.symbol(k) << "_argv(void **);\n";
   os << "}\n\nstatic const lopt_kernel_fn kernels[] = {\n";
   for (size_t k = 0; k < table.kernels.size(); ++k)
-    os << "  lopt_k" << k << "_argv,\n";
+    os << "  " << table.symbol(k) << "_argv, // @k" << k << "\n";
   os << "};\n\n";
   for (size_t f = 0; f < programs.size(); ++f)
     writeFunction(os, f, programs[f], plans[f]);

@@ -129,7 +129,6 @@ bool HalideExecutor::run(func::FuncOp fn, ArrayRef<RtValue<float>> args,
     }
     for (RtValue<float> &v : outValues)
       out.push_back(buffer(v));
-    if (getenv("LOPT_TRACE")) fprintf(stderr, "step %zu %s k%d\n", k, step.op.c_str(), step.kernel);
     if (!compiler->run(table.kernels[step.kernel], in, out, error)) {
       error = stepOps[k]->getName().getStringRef().str() + ": " + error;
       return false;

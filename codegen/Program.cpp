@@ -9,6 +9,8 @@
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseMap.h"
 
+#include <cstdio>
+
 using namespace mlir;
 
 namespace lopt::codegen {
@@ -20,6 +22,17 @@ int KernelTable::intern(KernelGraph g) {
     return it->second;
   kernels.push_back(std::move(g));
   return byKey[key] = int(kernels.size()) - 1;
+}
+
+std::string KernelTable::symbol(size_t i) const {
+  uint64_t h = 1469598103934665603ull; // FNV-1a
+  for (char c : kernels[i].key()) {
+    h ^= uint8_t(c);
+    h *= 1099511628211ull;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "lopt_%016llx", (unsigned long long)h);
+  return buf;
 }
 
 namespace {

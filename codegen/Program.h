@@ -37,6 +37,9 @@ struct KernelTable {
   std::map<std::string, int> byKey;
   /// The index of `g`, added when new.
   int intern(KernelGraph g);
+  /// The C symbol of kernel `i`: "lopt_" and a hash of its key, so that a
+  /// kernel keeps its name (and cached object) from one build to the next.
+  std::string symbol(size_t i) const;
 };
 
 /// One value of a program: a tensor slot. A view shares the storage of the

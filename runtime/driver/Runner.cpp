@@ -87,7 +87,7 @@ bool FunctionRunner::run(std::string &error) {
       argv[a] = &buffers[fn.step_args[step.first_arg + a]];
     int rc = module.kernels[step.kernel](argv.data());
     if (rc != 0) {
-      error = "kernel lopt_k" + std::to_string(step.kernel) + " (step " +
+      error = "kernel @k" + std::to_string(step.kernel) + " (step " +
               std::to_string(k) + " of " + fn.name + ") failed with Halide "
               "error code " + std::to_string(rc);
       return false;

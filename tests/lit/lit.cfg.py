@@ -33,3 +33,7 @@ for py in [sys.executable, "/usr/bin/python3"]:
             break
     except OSError:
         pass
+
+# Kernel objects shared by the tests that build binaries (loptc --cache):
+# keyed by kernel, target and the loptc executable, so never stale.
+config.substitutions.append(("%kernel_cache", os.path.join(config.test_exec_root, "kernel-cache")))

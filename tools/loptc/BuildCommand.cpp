@@ -10,7 +10,7 @@
 // lowered Halide statement), -emit=obj (one relocatable object), -emit=bin.
 //
 //===----------------------------------------------------------------------===//
-#include "tools/loptc/Driver.h"
+#include "tools/loptc/EpisodeSetup.h"
 
 #include "codegen/AotCompiler.h"
 #include "codegen/DriverGen.h"
@@ -214,9 +214,23 @@ bool compileObjects(const BuildOptions &opts, const Compiled &c,
   aot.target = opts.target;
   aot.jobs = opts.jobs > 0 ? opts.jobs
                            : int(std::max(1u, std::thread::hardware_concurrency()));
-  llvm::errs() << "loptc: compiling " << c.table.kernels.size()
-               << " kernels for " << opts.target << " (" << aot.jobs
-               << " processes)\n";
+  aot.cacheDir = opts.cacheDir;
+  if (!aot.cacheDir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(aot.cacheDir)) {
+      error = "--cache: cannot create '" + aot.cacheDir + "': " + ec.message();
+      return false;
+    }
+  }
+  aot.plan = [&](size_t todo, size_t total) {
+    llvm::errs() << "loptc: compiling " << todo << " of " << total
+                 << " kernels for " << opts.target;
+    if (todo < total)
+      llvm::errs() << " (" << total - todo << " from the cache)";
+    if (todo > 1)
+      llvm::errs() << " in " << std::min<size_t>(todo, size_t(aot.jobs))
+                   << " processes";
+    llvm::errs() << "\n";
+  };
   if (!compileKernels(c.table, dir, aot, objects, error))
     return false;
   std::string src = dir + "/program.cpp";
@@ -282,7 +296,8 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
   if (!d.load(opts.file))
     return 1;
   EpisodeOp ep = d.findEpisode(opts.file, opts.episode);
-  if (!ep || !d.runPipeline(Stage::MetaGrad))
+  if (!ep || !applyOverrides(ep, opts.truncation, opts.steps, cmd) ||
+      !d.runPipeline(Stage::MetaGrad))
     return 1;
   Compiled c;
   if (!c.fns.find(*d.module, ep, error))

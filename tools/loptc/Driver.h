@@ -68,6 +68,9 @@ struct BuildOptions {
   std::string output;       // "-" or "" = stdout (text stages only)
   std::string target = "host";
   int jobs = 0;             // 0 = one compile process per core
+  std::string cacheDir;     // kernel objects kept across builds ("" = none)
+  std::string truncation;   // "" = the description's
+  int64_t steps = 0;        // 0 = the description's
   bool keepTemps = false;
 };
 
@@ -76,9 +79,10 @@ struct BuildOptions {
 int runBuildCommand(const BuildOptions &opts);
 
 /// `loptc compare GOT.npz REF.npz`: every array of REF is in GOT and agrees
-/// within `tolerance` relative to its largest magnitude.
+/// within `tolerance` relative to its largest magnitude (or, given EXACT, the
+/// double-precision run, is no further from it than 10x the reference).
 int runCompareCommand(const std::string &got, const std::string &ref,
-                      double tolerance);
+                      const std::string &exact, double tolerance);
 
 /// `loptc episode`: one meta-training episode through the interpreter.
 int runEpisodeCommand(const EpisodeOptions &opts);

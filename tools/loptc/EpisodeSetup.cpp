@@ -19,15 +19,12 @@ std::string npzKey(const OperandInfo &arg) {
   return "meta/" + arg.name;
 }
 
-namespace {
-
-/// Applies `--truncation first_order|full|horizon=K` and `--steps N`.
-bool applyOverrides(EpisodeOp ep, const EpisodeOptions &opts,
-                    const char *command) {
+bool applyOverrides(EpisodeOp ep, const std::string &truncation,
+                    int64_t steps, const char *command) {
   Builder b(ep.getContext());
-  if (opts.steps > 0)
-    ep.setStepsAttr(b.getI64IntegerAttr(opts.steps));
-  llvm::StringRef t(opts.truncation);
+  if (steps > 0)
+    ep.setStepsAttr(b.getI64IntegerAttr(steps));
+  llvm::StringRef t(truncation);
   int64_t k = 0;
   if (t.empty()) {
   } else if (t == "first_order" || t == "full") {
@@ -39,7 +36,7 @@ bool applyOverrides(EpisodeOp ep, const EpisodeOptions &opts,
   } else {
     commandError(command, "--truncation must be first_order, full or "
                           "horizon=K (K >= 1), got '" +
-                              opts.truncation + "'");
+                              truncation + "'");
     return false;
   }
   if (ep.getMetaGradient() == "horizon" && ep.getHorizon() > ep.getSteps()) {
@@ -50,6 +47,8 @@ bool applyOverrides(EpisodeOp ep, const EpisodeOptions &opts,
   }
   return true;
 }
+
+namespace {
 
 /// --data DIR (or the default dataset folders): one sampled episode.
 bool sampleFromDataset(const std::string &given, const EpisodeOptions &opts,
@@ -154,7 +153,7 @@ bool prepareEpisode(Description &d, const EpisodeOptions &opts,
   if (!d.load(opts.file))
     return false;
   EpisodeOp ep = d.findEpisode(opts.file, opts.episode);
-  if (!ep || !applyOverrides(ep, opts, command) ||
+  if (!ep || !applyOverrides(ep, opts.truncation, opts.steps, command) ||
       !d.runPipeline(Stage::MetaGrad))
     return false;
   std::string error;

@@ -27,6 +27,11 @@ bool prepareEpisode(Description &d, const EpisodeOptions &opts,
                     const char *command, bool syntheticDefault,
                     PreparedEpisode &out);
 
+/// Applies `--truncation first_order|full|horizon=K` and `--steps N` (0:
+/// keep) to the episode; prints an error and returns false when invalid.
+bool applyOverrides(EpisodeOp ep, const std::string &truncation,
+                    int64_t steps, const char *command);
+
 /// The .npz key of an @E.unrolled argument holding a meta-parameter
 /// ("meta/<name>") or an initial cell state ("state/<name>").
 std::string npzKey(const OperandInfo &arg);

@@ -7,7 +7,7 @@
 //                           [--dump OUT.npz] [--seed N] [--episode NAME]
 //   loptc gradcheck FILE.lopt [--truncation first_order|full|horizon=K]
 //                             [--steps N] [--samples K] [--tolerance T]
-//   loptc compare GOT.npz REFERENCE.npz [--tolerance T]
+//   loptc compare GOT.npz REFERENCE.npz [--exact DOUBLE.npz] [--tolerance T]
 //   loptc --check-halide
 //
 //===----------------------------------------------------------------------===//
@@ -49,6 +49,12 @@ cl::opt<double> compareTolerance(
     cl::desc("Largest accepted difference relative to the reference "
              "array's largest magnitude"));
 
+cl::opt<std::string> compareExact(
+    "exact", cl::sub(compareCmd),
+    cl::desc("The same run in double precision: an array also passes when "
+             "it is no further from it than 10x the reference is"),
+    cl::value_desc("file.npz"));
+
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<file.lopt>"),
                                cl::sub(cl::SubCommand::getTopLevel()),
                                cl::sub(episodeCmd), cl::sub(gradcheckCmd));
@@ -75,6 +81,11 @@ cl::opt<std::string> target("target", cl::init("host"),
 cl::opt<int> jobs("j", cl::init(0),
                   cl::desc("Kernel compile processes (default: one per "
                            "core)"));
+cl::opt<std::string> cacheDir(
+    "cache",
+    cl::desc("Keep compiled kernels in DIR and reuse them in later builds "
+             "(default: $LOPT_CACHE_DIR, else none)"),
+    cl::value_desc("DIR"));
 cl::opt<bool> keepTemps("keep-temps",
                         cl::desc("Keep the generated program and objects"));
 cl::opt<bool> checkHalideFlag(
@@ -114,10 +125,12 @@ cl::opt<std::string> episodeName(
     cl::sub(gradcheckCmd),
     cl::desc("Which episode of the file (default: the first)"));
 cl::opt<std::string> truncation(
-    "truncation", cl::sub(gradcheckCmd),
+    "truncation", cl::sub(cl::SubCommand::getTopLevel()), cl::sub(episodeCmd),
+    cl::sub(gradcheckCmd),
     cl::desc("Override the meta-gradient policy: first_order, full or "
              "horizon=K"));
-cl::opt<int64_t> steps("steps", cl::sub(gradcheckCmd), cl::init(0),
+cl::opt<int64_t> steps("steps", cl::sub(cl::SubCommand::getTopLevel()),
+                       cl::sub(episodeCmd), cl::sub(gradcheckCmd), cl::init(0),
                        cl::desc("Override the number of inner steps"));
 cl::opt<int> samples("samples", cl::sub(gradcheckCmd), cl::init(3),
                      cl::desc("Coordinates checked per meta-parameter"));
@@ -189,7 +202,7 @@ int main(int argc, char **argv) {
                       "reference)\n";
       return 1;
     }
-    return runCompareCommand(compareFiles[0], compareFiles[1],
+    return runCompareCommand(compareFiles[0], compareFiles[1], compareExact,
                              compareTolerance);
   }
   if (inputFile.empty()) {
@@ -226,6 +239,11 @@ int main(int argc, char **argv) {
     opts.target = target;
     opts.jobs = jobs;
     opts.keepTemps = keepTemps;
+    opts.cacheDir = cacheDir;
+    opts.truncation = truncation;
+    opts.steps = steps;
+    if (cacheDir.getNumOccurrences() == 0 && getenv("LOPT_CACHE_DIR"))
+      opts.cacheDir = getenv("LOPT_CACHE_DIR");
     const char *names[] = {"cost", "fused", "halide", "obj", "bin"};
     opts.emit = buildBinary ? "bin" : names[int(emit.getValue()) - int(Emit::Cost)];
     return runBuildCommand(opts);

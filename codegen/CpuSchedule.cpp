@@ -33,6 +33,34 @@ bool hasInlineReduction(const Func &f) {
   return finder.found;
 }
 
+/// A sum into its own buffer (f = 0; f += term over an RDom): vectors
+/// along the innermost pure dimension, the reduction inside them, threads
+/// over the outermost pure dimension.
+void scheduleSum(Func f, const Shape &shape, int lanes) {
+  std::vector<Var> vars = f.args();
+  int64_t inner = shape.back();
+  Stage u = f.update();
+  std::vector<VarOrRVar> order;
+  if (inner >= lanes) {
+    TailStrategy tail = inner % lanes ? TailStrategy::GuardWithIf
+                                      : TailStrategy::ShiftInwards;
+    f.vectorize(vars[0], lanes, tail);
+    Var vi("vi");
+    u.split(vars[0], vars[0], vi, lanes,
+            inner % lanes ? TailStrategy::GuardWithIf : TailStrategy::Auto);
+    order.push_back(vi);
+  }
+  for (const RVar &r : f.rvars(0))
+    order.push_back(r);
+  for (const Var &v : vars)
+    order.push_back(v);
+  u.reorder(order);
+  if (inner >= lanes)
+    u.vectorize(order.front().var);
+  if (shape.size() >= 2 && shape.front() >= 2)
+    u.parallel(vars.back());
+}
+
 /// Stages smaller than this run on one thread.
 constexpr int64_t kParallelElements = 8192;
 /// Parallel work is cut into about this many chunks (a few per thread).
@@ -64,6 +92,10 @@ void scheduleForCpu(const KernelGraph &, LoweredKernel &k,
     // reduction, whose vector accumulator would be such a stack buffer.
     if (!isOutput(f))
       f.store_in(MemoryType::Heap);
+    if (f.has_update_definition()) {
+      scheduleSum(f, shape, lanes);
+      continue;
+    }
     // A partial last vector is guarded, not shifted inwards: Halide 14
     // misjudges the alignment of strided loads in a shifted tail (another
     // crash seen here).

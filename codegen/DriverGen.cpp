@@ -95,6 +95,12 @@ std::string generateProgramSource(const BinaryInfo &info,
   os << "}\n\nstatic const lopt_kernel_fn kernels[] = {\n";
   for (size_t k = 0; k < table.kernels.size(); ++k)
     os << "  " << table.symbol(k) << "_argv, // @k" << k << "\n";
+  os << "};\n\nstatic const char *const kernel_ops[] = {\n";
+  for (size_t k = 0; k < table.kernels.size(); ++k)
+    os << "  " << quote(kernelSummary(table.kernels[k])) << ",\n";
+  os << "};\n\nstatic const double kernel_flops[] = {\n";
+  for (size_t k = 0; k < table.kernels.size(); ++k)
+    os << "  " << real(kernelFlops(table.kernels[k])) << ",\n";
   os << "};\n\n";
   for (size_t f = 0; f < programs.size(); ++f)
     writeFunction(os, f, programs[f], plans[f]);
@@ -131,7 +137,7 @@ std::string generateProgramSource(const BinaryInfo &info,
      << "  " << r("lr") << ", " << r("beta1") << ", " << r("beta2") << ", "
      << r("epsilon") << ", " << r("clip_norm") << ",\n"
      << "  " << info.learnerParams << ",\n"
-     << "  " << table.kernels.size() << ", kernels,\n"
+     << "  " << table.kernels.size() << ", kernels, kernel_ops, kernel_flops,\n"
      << "  " << programs.size() << ", functions,\n"
      << "  " << info.inits.size() << ", inits,\n};\n";
   return os.str();

@@ -114,6 +114,31 @@ public:
 
   bool lower(LoweredKernel &out, std::string &error);
 
+  /// Whether result `result` of node `id` is used only as a result summed
+  /// over the coordinates: then it is never stored whole (a shared weight's
+  /// gradient would be coords times the weight), only its sum.
+  bool onlySummedOverCoords(int id, int result) const {
+    if (!mappedGraph)
+      return false;
+    auto is = [&](int ref) {
+      const KernelNode &n = g.nodes[ref];
+      return n.result > 0 ? n.of == id && n.result == result
+                          : ref == id && result == 0;
+    };
+    for (const KernelNode &n : g.nodes)
+      for (int in : n.inputs)
+        if (is(in))
+          return false;
+    bool summed = false;
+    for (size_t r = 0; r < g.results.size(); ++r)
+      if (is(g.results[r])) {
+        if (!g.reduced[r])
+          return false;
+        summed = true;
+      }
+    return summed;
+  }
+
 private:
   bool lowerNode(int id, std::string &error);
   std::vector<Val> lowerOp(const KernelNode &n, std::string &error);
@@ -175,13 +200,16 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     const KernelNode &n = g.nodes[g.results[r]];
     Val v = n.result > 0 ? values[n.of][n.result] : values[g.results[r]][0];
     if (mappedGraph && g.reduced[r]) {
-      // Summed over the coordinates.
+      // Summed over the coordinates, into its own buffer (an update
+      // definition the schedule vectorises).
       Shape inner(v.shape.begin() + 1, v.shape.end());
-      RDom k(0, int(g.coords));
-      Val vv = v;
-      v = define(inner, [&](std::vector<Expr> idx) {
-        return sum(at(vv, cat({Expr(k)}, idx)));
-      }, name("reduce_coords"));
+      RDom k(0, int(g.coords), "k");
+      std::vector<Var> vs = makeVars(inner.size());
+      std::vector<Var> rev(vs.rbegin(), vs.rend());
+      Func red(name("reduce_coords"));
+      red(rev) = 0.0f;
+      red(rev) += at(v, cat({Expr(k)}, exprs(vs)));
+      v = {red, inner};
     }
     // An output must be a Func of its own (not an argument, nor another
     // output).
@@ -199,10 +227,11 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     outs.push_back(v.f);
     out.stages.push_back({v.f, v.shape});
   }
+  // Each stored Func once (outputs included).
   for (auto &[f, shape] : stored)
-    if (std::find_if(outs.begin(), outs.end(), [&](const Func &o) {
-          return o.name() == f.name();
-        }) == outs.end())
+    if (std::find_if(out.stages.begin(), out.stages.end(), [&](auto &st) {
+          return st.first.name() == f.name();
+        }) == out.stages.end())
       out.stages.push_back({f, shape});
   return true;
 }
@@ -212,8 +241,9 @@ bool Lowering::lowerNode(int id, std::string &error) {
   std::vector<Val> r = lowerOp(g.nodes[id], error);
   if (r.empty())
     return false;
-  for (Val &v : r)
-    root(v);
+  for (size_t i = 0; i < r.size(); ++i)
+    if (!onlySummedOverCoords(id, int(i)))
+      root(r[i]);
   values[id] = std::move(r);
   return true;
 }

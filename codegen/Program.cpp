@@ -262,6 +262,21 @@ double kernelFlops(const KernelGraph &g) {
   return total * double(g.coords > 0 ? g.coords : 1);
 }
 
+std::string kernelSummary(const KernelGraph &g) {
+  std::string ops;
+  const KernelNode *main = nullptr;
+  for (const KernelNode &n : g.nodes)
+    if (n.op != "arg" && n.op != "result" && n.op != "constant") {
+      ops += (ops.empty() ? "" : ", ") + n.op;
+      main = &n;
+    }
+  if (g.coords > 0)
+    return "cell x " + std::to_string(g.coords) + " (" + ops + ")";
+  if (!main)
+    return "constant";
+  return main->op + " " + shapeToString(main->shape);
+}
+
 double programFlops(const Program &prog, const KernelTable &table) {
   double total = 0;
   std::vector<double> perKernel(table.kernels.size(), -1);

@@ -82,6 +82,9 @@ bool buildProgram(mlir::func::FuncOp fn, KernelTable &table, Program &prog,
 /// Floating-point operations of one run of `g` (a multiply-add counts 2,
 /// any other arithmetic or transcendental op 1, data movement 0).
 double kernelFlops(const KernelGraph &g);
+/// What `g` computes, briefly: "conv2d [5, 32, 28, 28]", or for a mapped
+/// cell "cell x 32901 (lstm, affine, ...)".
+std::string kernelSummary(const KernelGraph &g);
 /// Floating-point operations of one run of `prog`.
 double programFlops(const Program &prog, const KernelTable &table);
 

@@ -2,6 +2,7 @@
 //
 //   NAME info
 //   NAME bench [--iters N] [--warmup N] [--threads N] [--seed N]
+//              [--profile TOP]
 //   NAME episode [--data DIR|EPISODE.npz] [--meta PARAMS.npz]
 //                [--dump OUT.npz] [--seed N] [--threads N]
 //
@@ -275,12 +276,40 @@ int info() {
   return 0;
 }
 
+/// The `top` kernels by time, per meta-iteration, on stderr.
+void printProfile(const FunctionRunner &r, int64_t iters, size_t top) {
+  std::vector<int> order(size_t(M.num_kernels));
+  for (int k = 0; k < M.num_kernels; ++k)
+    order[k] = k;
+  const std::vector<double> &s = r.kernelSeconds();
+  std::sort(order.begin(), order.end(),
+            [&](int a, int b) { return s[a] > s[b]; });
+  double total = 0;
+  for (double v : s)
+    total += v;
+  std::fprintf(stderr, "%8s %6s %6s %8s  %s\n", "ms/iter", "%", "calls",
+               "GFLOP/s", "kernel");
+  for (size_t i = 0; i < std::min(top, order.size()); ++i) {
+    int k = order[i];
+    if (!r.kernelCalls()[k])
+      break;
+    std::fprintf(stderr, "%8.2f %6.1f %6lld %8.2f  @k%d %s\n",
+                 1e3 * s[k] / double(iters), 100 * s[k] / total,
+                 (long long)(r.kernelCalls()[k] / iters),
+                 M.kernel_flops[k] * double(r.kernelCalls()[k]) / s[k] / 1e9,
+                 k, M.kernel_ops[k]);
+  }
+  std::fprintf(stderr, "%8.2f ms per iteration in kernels\n",
+               1e3 * total / double(iters));
+}
+
 int bench(const Flags &f) {
   std::string error;
-  int64_t iters, warmup, seed;
+  int64_t iters, warmup, seed, profile;
   if (!f.integer("--iters", 10, 1, iters, error) ||
       !f.integer("--warmup", 2, 0, warmup, error) ||
-      !f.integer("--seed", 1, 0, seed, error))
+      !f.integer("--seed", 1, 0, seed, error) ||
+      !f.integer("--profile", 0, 0, profile, error))
     return fail(error);
   int64_t threads = threadsFromFlag(f, error);
   if (!threads)
@@ -297,6 +326,8 @@ int bench(const Flags &f) {
   std::vector<double> ms;
   double metaLoss = 0;
   for (int64_t i = 0; i < warmup + iters; ++i) {
+    if (profile && i == warmup)
+      runner.enableProfile();
     auto start = std::chrono::steady_clock::now();
     if (!bindMeta(runner, meta, error) || !runner.run(error))
       return fail(error);
@@ -321,6 +352,8 @@ int bench(const Flags &f) {
               prog, M.episode, (long long)threads, (long long)iters, median,
               ms.front(), fn.flops / 1e9, fn.flops / 1e6 / median,
               peakRssMb(), double(fn.arena_bytes) / (1 << 20), metaLoss);
+  if (profile)
+    printProfile(runner, iters, size_t(profile));
   return std::isfinite(metaLoss) ? 0 : fail("the meta-loss is not finite");
 }
 
@@ -388,7 +421,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: %s info\n"
                "       %s bench [--iters N] [--warmup N] [--threads N] "
-               "[--seed N]\n"
+               "[--seed N] [--profile TOP]\n"
                "       %s episode [--data DIR|EPISODE.npz] [--meta "
                "PARAMS.npz] [--dump OUT.npz] [--seed N] [--threads N]\n",
                prog, prog, prog);
@@ -410,7 +443,8 @@ int main(int argc, char **argv) {
   if (cmd == "info")
     return argc == 2 ? info() : fail("info takes no options");
   if (cmd == "bench") {
-    if (!f.parse(argc, argv, 2, {"--iters", "--warmup", "--threads", "--seed"},
+    if (!f.parse(argc, argv, 2,
+                 {"--iters", "--warmup", "--threads", "--seed", "--profile"},
                  error))
       return fail(error);
     return bench(f);

@@ -15,7 +15,7 @@
 extern "C" {
 
 /// Bump when a structure below changes.
-#define LOPT_ABI_VERSION 1
+#define LOPT_ABI_VERSION 2
 #define LOPT_MAX_RANK 8
 
 typedef int (*lopt_kernel_fn)(void **args);
@@ -78,6 +78,8 @@ struct lopt_module {
   int64_t learner_params;
   int32_t num_kernels;
   const lopt_kernel_fn *kernels;
+  const char *const *kernel_ops; // what each kernel computes, for profiles
+  const double *kernel_flops;    // per call
   /// [0]: the meta-training step (meta-gradient); [1]: the episode forward
   /// (query results with running statistics) for meta-testing.
   int32_t num_functions;

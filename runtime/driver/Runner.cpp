@@ -3,6 +3,7 @@
 
 #include <HalideRuntime.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -85,7 +86,15 @@ bool FunctionRunner::run(std::string &error) {
     argv.resize(size_t(step.num_args));
     for (int a = 0; a < step.num_args; ++a)
       argv[a] = &buffers[fn.step_args[step.first_arg + a]];
+    auto start = profile ? std::chrono::steady_clock::now()
+                         : std::chrono::steady_clock::time_point();
     int rc = module.kernels[step.kernel](argv.data());
+    if (profile) {
+      seconds[step.kernel] += std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - start)
+                                  .count();
+      ++calls[step.kernel];
+    }
     if (rc != 0) {
       error = "kernel @k" + std::to_string(step.kernel) + " (step " +
               std::to_string(k) + " of " + fn.name + ") failed with Halide "
@@ -94,6 +103,12 @@ bool FunctionRunner::run(std::string &error) {
     }
   }
   return true;
+}
+
+void FunctionRunner::enableProfile() {
+  profile = true;
+  seconds.assign(size_t(module.num_kernels), 0);
+  calls.assign(size_t(module.num_kernels), 0);
 }
 
 NamedTensors FunctionRunner::results() const {

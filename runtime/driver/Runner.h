@@ -44,6 +44,11 @@ public:
   /// Results by name: "meta_loss", ..., "grad/<argument>".
   NamedTensors results() const;
 
+  /// Time every kernel call from now on (seconds and calls per kernel).
+  void enableProfile();
+  const std::vector<double> &kernelSeconds() const { return seconds; }
+  const std::vector<int64_t> &kernelCalls() const { return calls; }
+
 private:
   const lopt_module &module;
   const lopt_function &fn;
@@ -51,6 +56,9 @@ private:
   std::vector<halide_buffer_t> buffers;
   std::vector<std::vector<halide_dimension_t>> dims;
   std::vector<void *> argv;
+  bool profile = false;
+  std::vector<double> seconds;
+  std::vector<int64_t> calls;
   int argSlot(const std::string &name, std::string &error) const;
   void *host(int slot) const;
 };

@@ -33,32 +33,94 @@ bool hasInlineReduction(const Func &f) {
   return finder.found;
 }
 
-/// A sum into its own buffer (f = 0; f += term over an RDom): vectors
-/// along the innermost pure dimension, the reduction inside them, threads
-/// over the outermost pure dimension.
-void scheduleSum(Func f, const Shape &shape, int lanes) {
-  std::vector<Var> vars = f.args();
-  int64_t inner = shape.back();
+/// A sum into its own buffer (f = init; f += term over an RDom): vectors
+/// along the innermost pure dimension with the reduction loops right
+/// inside them, so the accumulators stay in registers; threads over the
+/// outermost pure dimensions. A sum over the coordinates of a mapped kernel
+/// (`domainOutside`) walks its domain once, outside all pure loops but the
+/// threads' chunks, so every term is read once and the accumulators stay
+/// in cache.
+void scheduleSum(Func f, const Shape &shape, int lanes, bool domainOutside,
+                 const std::vector<std::pair<int, int>> &reuse) {
+  std::vector<Var> vars = f.args(); // innermost first
+  int64_t inner = shape.back(), outer = shape.front();
   Stage u = f.update();
+  auto tail = [](int64_t extent, int64_t factor) {
+    return extent % factor ? TailStrategy::GuardWithIf : TailStrategy::Auto;
+  };
   std::vector<VarOrRVar> order;
-  if (inner >= lanes) {
-    TailStrategy tail = inner % lanes ? TailStrategy::GuardWithIf
-                                      : TailStrategy::ShiftInwards;
-    f.vectorize(vars[0], lanes, tail);
-    Var vi("vi");
-    u.split(vars[0], vars[0], vi, lanes,
-            inner % lanes ? TailStrategy::GuardWithIf : TailStrategy::Auto);
+  Var vi("vi"), lo("lo"), li("li"), fused("fused");
+  bool vectorize = inner >= lanes;
+  if (vectorize) {
+    f.vectorize(vars[0], lanes,
+                inner % lanes ? TailStrategy::GuardWithIf
+                              : TailStrategy::ShiftInwards);
+    u.split(vars[0], vars[0], vi, lanes, tail(inner, lanes));
     order.push_back(vi);
   }
-  for (const RVar &r : f.rvars(0))
-    order.push_back(r);
-  for (const Var &v : vars)
-    order.push_back(v);
+  // Reused dimensions: blocked, unrolled, right inside the vectors.
+  std::vector<Var> blocked;
+  for (auto [dim, block] : reuse) {
+    int h = int(shape.size()) - 1 - dim; // Halide's index
+    Var v = vars[h];
+    if (block > 0 && shape[dim] > block) {
+      Var bi(v.name() + "_b");
+      u.split(v, v, bi, block);
+      order.push_back(bi);
+      u.unroll(bi);
+    } else {
+      order.push_back(v);
+      u.unroll(v);
+      blocked.push_back(v);
+    }
+  }
+  std::vector<RVar> rvars = f.rvars(0);
+  if (!domainOutside)
+    order.insert(order.end(), rvars.begin(), rvars.end());
+  // Whole blocked dimensions appear once, above.
+  auto isBlocked = [&](const Var &v) {
+    for (const Var &b : blocked)
+      if (b.name() == v.name())
+        return true;
+    return false;
+  };
+  if (vars.size() >= 3 && !domainOutside) {
+    // The two outermost dimensions (batch and channels) share the threads.
+    for (size_t d = 0; d + 2 < vars.size(); ++d)
+      if (!isBlocked(vars[d]))
+        order.push_back(vars[d]);
+    u.fuse(vars[vars.size() - 2], vars.back(), fused);
+    order.push_back(fused);
+    u.reorder(order);
+    if (vectorize)
+      u.vectorize(vi);
+    u.parallel(fused);
+    return;
+  }
+  // Chunks of the outermost dimension (in vectors when it is the
+  // vectorised one) for the threads.
+  int64_t units = vars.size() == 1 && vectorize ? (outer + lanes - 1) / lanes
+                                                : outer;
+  int64_t chunk = (units + 7) / 8;
+  bool parallel = !vars.empty() && units >= 2;
+  for (size_t d = 0; d + 1 < vars.size(); ++d)
+    if (!isBlocked(vars[d]))
+      order.push_back(vars[d]);
+  if (parallel) {
+    u.split(vars.back(), lo, li, int(chunk), tail(units, chunk));
+    order.push_back(li);
+  } else if (!vars.empty()) {
+    order.push_back(vars.back());
+  }
+  if (domainOutside)
+    order.insert(order.end(), rvars.begin(), rvars.end());
+  if (parallel)
+    order.push_back(lo);
   u.reorder(order);
-  if (inner >= lanes)
-    u.vectorize(order.front().var);
-  if (shape.size() >= 2 && shape.front() >= 2)
-    u.parallel(vars.back());
+  if (vectorize)
+    u.vectorize(vi);
+  if (parallel)
+    u.parallel(lo);
 }
 
 /// Stages smaller than this run on one thread.
@@ -93,7 +155,10 @@ void scheduleForCpu(const KernelGraph &, LoweredKernel &k,
     if (!isOutput(f))
       f.store_in(MemoryType::Heap);
     if (f.has_update_definition()) {
-      scheduleSum(f, shape, lanes);
+      auto reuse = k.reuse.find(f.name());
+      scheduleSum(f, shape, lanes, f.name().rfind("reduce_coords", 0) == 0,
+                  reuse == k.reuse.end() ? std::vector<std::pair<int, int>>{}
+                                         : reuse->second);
       continue;
     }
     // A partial last vector is guarded, not shifted inwards: Halide 14

@@ -148,6 +148,7 @@ private:
   std::unordered_map<int, std::vector<Val>> values; // node -> results
   int counter = 0;
   std::vector<std::pair<Func, Shape>> stored; // computed at root
+  std::map<std::string, std::vector<std::pair<int, int>>> reuse;
   void root(Val v) {
     v.f.compute_root();
     stored.push_back({v.f, v.shape});
@@ -155,6 +156,57 @@ private:
   std::string name(const std::string &op) {
     return op + "_" + std::to_string(counter++);
   }
+  using Body = std::function<Expr(std::vector<Expr>)>;
+  /// init(idx) + the sum over the RDom that `term` uses, as a stored Func
+  /// with an update definition (its accumulators are the schedule's to
+  /// vectorise), accumulated in double when `inDouble` (long sums, like the
+  /// reference interpreter).
+  Val defineSum(const Shape &shape, const Body &init, const Body &term,
+                const std::string &nm, bool inDouble = false,
+                std::vector<std::pair<int, int>> reuseDims = {}) {
+    std::vector<Var> vs = makeVars(shape.size());
+    std::vector<Var> rev(vs.rbegin(), vs.rend());
+    Type acc = inDouble ? Float(64) : Float(32);
+    Func f(name(nm + (inDouble ? "_acc" : "")));
+    f(rev) = init ? cast(acc, init(exprs(vs))) : cast(acc, 0);
+    f(rev) += cast(acc, term(exprs(vs)));
+    Val v{f, shape};
+    root(v);
+    if (!reuseDims.empty())
+      reuse[f.name()] = reuseDims;
+    if (!inDouble)
+      return v;
+    return define(shape, [&](std::vector<Expr> idx) {
+      return cast<float>(at(v, idx));
+    }, name(nm));
+  }
+
+  /// Blocks of 4 channels share each input load of a convolution.
+  static std::vector<std::pair<int, int>> channelBlock(int64_t channels) {
+    if (channels % 4 != 0)
+      return {};
+    return {{1, 4}};
+  }
+
+  /// `x` ([N, C, H, W]) with `before` zeros above and left of its images
+  /// and `after` below and right, stored: the convolutions read it without
+  /// bounds tests.
+  Val padded(const Val &x, int before, int after) {
+    Shape ps = x.shape;
+    ps[2] += before + after;
+    ps[3] += before + after;
+    int H = int(x.shape[2]), W = int(x.shape[3]);
+    Val v = define(ps, [&](std::vector<Expr> idx) {
+      Expr yy = idx[2] - before, xx = idx[3] - before;
+      Expr inside = yy >= 0 && yy < H && xx >= 0 && xx < W;
+      return select(inside,
+                    at(x, {idx[0], idx[1], clamp(yy, 0, H - 1), clamp(xx, 0, W - 1)}),
+                    0.0f);
+    }, name("pad"));
+    root(v);
+    return v;
+  }
+
   Val in(const KernelNode &n, size_t i) {
     int id = n.inputs[i];
     const KernelNode &src = g.nodes[id];
@@ -227,6 +279,7 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     outs.push_back(v.f);
     out.stages.push_back({v.f, v.shape});
   }
+  out.reuse = reuse;
   // Each stored Func once (outputs included).
   for (auto &[f, shape] : stored)
     if (std::find_if(out.stages.begin(), out.stages.end(), [&](auto &st) {
@@ -373,18 +426,19 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     bool ta = n.num.at("transpose_a") != 0, tb = n.num.at("transpose_b") != 0;
     int64_t kdim = ta ? a.shape[0] : a.shape[1];
     RDom r(0, int(kdim));
-    return {define(out, [&](std::vector<Expr> idx) {
+    return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
       Expr av = ta ? at(a, {r, idx[0]}) : at(a, {idx[0], r});
       Expr bv = tb ? at(b, {idx[1], r}) : at(b, {r, idx[1]});
-      return sum(av * bv);
-    }, name(op))};
+      return av * bv;
+    }, op)};
   }
   if (op == "linear") {
     Val x = in(n, 0), w = in(n, 1), b = in(n, 2);
     RDom r(0, int(x.shape[1]));
-    return {define(out, [&](std::vector<Expr> idx) {
-      return at(b, {idx[1]}) + sum(at(x, {idx[0], r}) * at(w, {idx[1], r}));
-    }, name(op))};
+    return {defineSum(out, [&](std::vector<Expr> idx) { return at(b, {idx[1]}); },
+                      [&](std::vector<Expr> idx) {
+                        return at(x, {idx[0], r}) * at(w, {idx[1], r});
+                      }, op)};
   }
   if (op == "logsumexp") {
     Val x = in(n, 0);
@@ -423,48 +477,58 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       return sum(at(per, {Expr(r)})) / float(N);
     }, name(op))};
   }
-  if (op == "conv2d" || op == "conv2d_backward_filter") {
-    bool filter = op == "conv2d_backward_filter";
-    Val x = in(n, 0), w = in(n, 1);
+  if (op == "conv2d") {
+    Val x = in(n, 0), w = in(n, 1), b = in(n, 2);
     int s = int(n.num.at("stride")), p = int(n.num.at("pad"));
-    Shape xs = x.shape;
-    Func xpad = BoundaryConditions::constant_exterior(
-        x.f, 0.0f, {{0, int(xs[3])}, {0, int(xs[2])}, {0, int(xs[1])}, {0, int(xs[0])}});
-    Val xp{xpad, xs};
-    if (!filter) {
-      Val b = in(n, 2);
-      Shape ws = w.shape;
-      RDom r(0, int(ws[1]), 0, int(ws[2]), 0, int(ws[3]));
-      return {define(out, [&](std::vector<Expr> idx) {
-        return at(b, {idx[1]}) +
-               sum(at(xp, {idx[0], r.x, idx[2] * s + r.y - p, idx[3] * s + r.z - p}) *
-                   at(w, {idx[1], r.x, r.y, r.z}));
-      }, name(op))};
-    }
-    Val dy = w; // conv2d_backward_filter(x, dy)
-    RDom r(0, int(dy.shape[0]), 0, int(dy.shape[2]), 0, int(dy.shape[3]));
-    return {define(out, [&](std::vector<Expr> idx) {
-      // A long sum (batch x positions): accumulated in double.
-      return cast<float>(sum(
-          cast<double>(at(dy, {r.x, idx[0], r.y, r.z})) *
-          cast<double>(at(xp, {r.x, idx[1], r.y * s + idx[2] - p, r.z * s + idx[3] - p}))));
-    }, name(op))};
+    Shape xs = x.shape, ws = w.shape;
+    int after = std::max<int>(0, int((out[2] - 1) * s + ws[2] - 1 - p - (xs[2] - 1)));
+    Val xp = padded(x, p, after);
+    RDom r(0, int(ws[1]), 0, int(ws[2]), 0, int(ws[3]));
+    return {defineSum(out, [&](std::vector<Expr> idx) { return at(b, {idx[1]}); },
+                      [&](std::vector<Expr> idx) {
+      return at(xp, {idx[0], r.x, idx[2] * s + r.y, idx[3] * s + r.z}) *
+             at(w, {idx[1], r.x, r.y, r.z});
+    }, op, false, channelBlock(out[1]))};
+  }
+  if (op == "conv2d_backward_filter") {
+    // dw[co, ci, ky, kx] = sum over n, y, x of dy[n, co, y, x] *
+    // xpad[n, ci, y s + ky, x s + kx]: a long sum, taken in two levels
+    // (float partial sums per output column x, vectorised along x, then
+    // those in double) so that it is both fast and accurate.
+    Val x = in(n, 0), dy = in(n, 1);
+    int s = int(n.num.at("stride")), p = int(n.num.at("pad"));
+    Shape xs = x.shape, ds = dy.shape;
+    int after = std::max<int>(0, int((ds[2] - 1) * s + out[2] - 1 - p - (xs[2] - 1)));
+    Val xp = padded(x, p, after);
+    RDom r(0, int(ds[0]), 0, int(ds[2]));
+    Shape rows = out;
+    rows.push_back(ds[3]);
+    Val partial = defineSum(rows, nullptr, [&](std::vector<Expr> idx) {
+      return at(dy, {r.x, idx[0], r.y, idx[4]}) *
+             at(xp, {r.x, idx[1], r.y * s + idx[2], idx[4] * s + idx[3]});
+    }, "conv2d_dw_columns", false, {{2, 0}, {3, 0}}); // dy reused over ky, kx
+    RDom u(0, int(ds[3]));
+    return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
+      return cast<double>(at(partial, cat(idx, {Expr(u)})));
+    }, op, /*inDouble=*/true)};
   }
   if (op == "conv2d_backward_data") {
     Val dy = in(n, 0), w = in(n, 1);
     int s = int(n.num.at("stride")), p = int(n.num.at("pad"));
     Shape ds = dy.shape, ws = w.shape;
-    Func dpad = BoundaryConditions::constant_exterior(
-        dy.f, 0.0f, {{0, int(ds[3])}, {0, int(ds[2])}, {0, int(ds[1])}, {0, int(ds[0])}});
-    Val dp{dpad, ds};
+    // dx[h] gets dy[i] w[ki] for i s + ki - p = h; i ranges over
+    // floor((h + p - ki) / s), padded with zeros outside [0, Ho).
+    int before = std::max<int>(0, int(-((p - (ws[2] - 1) - (s - 1)) / s)));
+    int after = std::max<int>(0, int((out[2] - 1 + p) / s - (ds[2] - 1)));
+    Val dp = padded(dy, before, after);
     RDom r(0, int(ws[0]), 0, int(ws[2]), 0, int(ws[3]));
-    return {define(out, [&](std::vector<Expr> idx) {
-      // dx[h] gets dy[i] w[ki] for i s + ki - p = h.
+    return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
       Expr hi = idx[2] + p - r.y, wj = idx[3] + p - r.z;
-      Expr ok = (hi % s == 0) && (wj % s == 0);
-      return sum(select(ok, at(dp, {idx[0], r.x, hi / s, wj / s}), 0.0f) *
-                 at(w, {r.x, idx[1], r.y, r.z}));
-    }, name(op))};
+      Expr dyv = at(dp, {idx[0], r.x, hi / s + before, wj / s + before});
+      if (s > 1)
+        dyv = select((hi % s == 0) && (wj % s == 0), dyv, 0.0f);
+      return dyv * at(w, {r.x, idx[1], r.y, r.z});
+    }, op, false, channelBlock(out[1]))};
   }
   if (op == "maxpool" || op == "maxpool_gather" || op == "maxpool_backward") {
     Val x = in(n, 0);
@@ -614,13 +678,15 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     int64_t I = xScalar ? 1 : x.shape.back();
     RDom r(0, int(I));
     bool scalarOut = w.shape.size() == pre + 1;
-    return {define(out, [&](std::vector<Expr> idx) {
+    return {defineSum(out, [&](std::vector<Expr> idx) {
+      std::vector<Expr> p = prefix(idx);
+      return scalarOut ? at(b, p) : at(b, cat(p, {idx.back()}));
+    }, [&](std::vector<Expr> idx) {
       std::vector<Expr> p = prefix(idx);
       Expr xv = xScalar ? at(x, p) : at(x, cat(p, {r}));
       Expr wv = scalarOut ? at(w, cat(p, {r})) : at(w, cat(p, {idx.back(), r}));
-      Expr bv = scalarOut ? at(b, p) : at(b, cat(p, {idx.back()}));
-      return bv + sum(wv * xv);
-    }, name(op))};
+      return wv * xv;
+    }, op)};
   }
   if (op == "lstm" || op == "lstm_grad") {
     Val x = in(n, 0), h = in(n, 1), c = in(n, 2), w = in(n, 3), b = in(n, 4);
@@ -636,14 +702,22 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       return select(j < int(I), xv, at(h, cat(p, {clamp(j - int(I), 0, int(H) - 1)})));
     };
     RDom r(0, int(I + H));
-    Val a = define(vec4H, [&](std::vector<Expr> idx) {
+    Val a = defineSum(vec4H, [&](std::vector<Expr> idx) { return at(b, idx); },
+                      [&](std::vector<Expr> idx) {
       std::vector<Expr> p = prefix(idx);
-      return at(b, idx) + sum(at(w, cat(p, {idx.back(), r})) * zAt(p, r));
-    }, name("lstm_pre"));
-    root(a);
+      return at(w, cat(p, {idx.back(), r})) * zAt(p, r);
+    }, "lstm_pre");
+    // The four gates once: sigmoid for input, forget and output, tanh
+    // (= 2 sigmoid(2 v) - 1, one exponential either way) for the cell.
+    Val act = define(vec4H, [&](std::vector<Expr> idx) {
+      Expr isCell = idx.back() >= 3 * int(H);
+      Expr v = at(a, idx);
+      Expr sg = sigmoid(select(isCell, 2 * v, v));
+      return select(isCell, 2 * sg - 1, sg);
+    }, name("lstm_gates"));
+    root(act);
     auto gate = [&](std::vector<Expr> p, Expr kk, int which) {
-      Expr v = at(a, cat(p, {kk + which * int(H)}));
-      return which == 3 ? tanh(v) : sigmoid(v);
+      return at(act, cat(p, {kk + which * int(H)}));
     };
     Val cNew = define(vecH, [&](std::vector<Expr> idx) {
       std::vector<Expr> p = prefix(idx);
@@ -658,8 +732,12 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       return {hNew, cNew};
     }
     Val dh1 = in(n, 5), dc1 = in(n, 6);
+    Val tanhC = define(vecH, [&](std::vector<Expr> idx) {
+      return tanh(at(cNew, idx));
+    }, name("lstm_tanh_c"));
+    root(tanhC);
     Val dcTot = define(vecH, [&](std::vector<Expr> idx) {
-      Expr t = tanh(at(cNew, idx));
+      Expr t = at(tanhC, idx);
       return at(dc1, idx) + at(dh1, idx) * gate(prefix(idx), idx.back(), 2) * (1 - t * t);
     }, name("lstm_dctot"));
     root(dcTot);
@@ -669,7 +747,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       std::vector<Expr> pk = cat(p, {kk});
       Expr ig = gate(p, kk, 0), fg = gate(p, kk, 1), og = gate(p, kk, 2), gg = gate(p, kk, 3);
       Expr dct = at(dcTot, pk);
-      Expr t = tanh(at(cNew, pk));
+      Expr t = at(tanhC, pk);
       return select(which == 0, dct * gg * ig * (1 - ig),
                     which == 1, dct * at(c, pk) * fg * (1 - fg),
                     which == 2, at(dh1, pk) * t * og * (1 - og),
@@ -677,11 +755,10 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     }, name("lstm_da"));
     root(da);
     RDom rr(0, int(4 * H));
-    Val dz = define(vecIH, [&](std::vector<Expr> idx) {
+    Val dz = defineSum(vecIH, nullptr, [&](std::vector<Expr> idx) {
       std::vector<Expr> p = prefix(idx);
-      return sum(at(w, cat(p, {rr, idx.back()})) * at(da, cat(p, {rr})));
-    }, name("lstm_dz"));
-    root(dz);
+      return at(w, cat(p, {rr, idx.back()})) * at(da, cat(p, {rr}));
+    }, "lstm_dz");
     Shape xFull = x.shape;
     Val dx = define(xFull, [&](std::vector<Expr> idx) {
       std::vector<Expr> p = prefix(idx);
@@ -709,13 +786,16 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     bool scalarOut = w.shape.size() == pre + 1;
     int64_t O = scalarOut ? 1 : w.shape[pre];
     RDom r(0, int(O));
-    Val dx = define(x.shape, [&](std::vector<Expr> idx) {
-      std::vector<Expr> p = prefix(idx);
-      Expr i = xScalar ? Expr(0) : idx.back();
-      if (scalarOut)
-        return at(gv, p) * at(w, cat(p, {i}));
-      return sum(at(gv, cat(p, {r})) * at(w, cat(p, {r, i})));
-    }, name("affine_dx"));
+    Val dx = scalarOut
+      ? define(x.shape, [&](std::vector<Expr> idx) {
+          std::vector<Expr> p = prefix(idx);
+          return at(gv, p) * at(w, cat(p, {xScalar ? Expr(0) : idx.back()}));
+        }, name("affine_dx"))
+      : defineSum(x.shape, nullptr, [&](std::vector<Expr> idx) {
+          std::vector<Expr> p = prefix(idx);
+          Expr i = xScalar ? Expr(0) : idx.back();
+          return at(gv, cat(p, {r})) * at(w, cat(p, {r, i}));
+        }, "affine_dx");
     Val dw = define(w.shape, [&](std::vector<Expr> idx) {
       std::vector<Expr> p = prefix(idx);
       Expr i = idx.back();

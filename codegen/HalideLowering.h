@@ -12,6 +12,8 @@
 
 #include <Halide.h>
 
+#include <map>
+
 namespace lopt::codegen {
 
 /// One kernel as a Halide pipeline: parameters in argument order, outputs
@@ -22,6 +24,11 @@ struct LoweredKernel {
   std::vector<Halide::ImageParam> params;
   std::vector<Halide::Func> outputs;
   std::vector<std::pair<Halide::Func, Shape>> stages;
+  /// For sums whose term reuses one input value across several outputs
+  /// (a convolution's input pixel across output channels): by Func name,
+  /// the row-major dimensions to block (and the block size, 0 for all of
+  /// it) inside the reduction loops.
+  std::map<std::string, std::vector<std::pair<int, int>>> reuse;
 };
 
 /// The algorithm of `graph`; false with `error` for an op with no lowering.

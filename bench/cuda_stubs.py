@@ -11,8 +11,8 @@ symbol versions) torch references from it. Every stub function returns an error
 code (100 = cudaErrorNoDevice for the CUDA runtime, so torch sees "no GPU";
 string getters return a static message).
 
-The stubs are written into site-packages/nvidia/cu13/lib, a directory on the
-RPATH of every torch library, so they win over any system CUDA install and the
+The stubs are written into site-packages/nvidia/cu13/lib (for torch 2.15), a
+directory on the RPATH of every torch library, so they win over any system CUDA install and the
 result behaves the same on every machine. A manifest lists the files written so
 setup_venv.sh can remove them again before a full (real CUDA) install.
 
@@ -63,6 +63,17 @@ def version_needs(lib):
     return out
 
 
+def stub_dir(torch_dir):
+    """A site-packages/nvidia/.../lib directory on libtorch_cpu.so's RPATH (the last
+    one: nvidia/cu13/lib for torch 2.15); the loader searches it for every soname."""
+    lib_dir = os.path.join(torch_dir, "lib")
+    dyn = run("readelf", "-d", os.path.join(lib_dir, "libtorch_cpu.so"))
+    m = re.search(r"\((?:RPATH|RUNPATH)\)\s+Library r(?:un)?path: \[(.*?)\]", dyn)
+    dirs = [d.replace("$ORIGIN", lib_dir) for d in (m.group(1).split(":") if m else [])]
+    dirs = [os.path.normpath(d) for d in dirs if "/nvidia/" in d]
+    return dirs[-1] if dirs else os.path.join(os.path.dirname(torch_dir), "nvidia", "cu13", "lib")
+
+
 def main():
     torch_dir = os.path.abspath(sys.argv[1])
     libs = sorted(glob.glob(os.path.join(torch_dir, "lib", "*.so")) +
@@ -86,8 +97,8 @@ def main():
     symbols = {s: {} for s in stub_sonames}
     by_prefix = {re.sub(r"\.so.*", ".so", s): s for s in stub_sonames}
     for sym in undefined:
-        name, _, ver = sym.partition("@")
-        name, ver = name, ver.lstrip("@") or None
+        name, _, ver = sym.partition("@")   # nm prints name@VERSION
+        ver = ver.lstrip("@") or None
         if name in defined:
             continue
         owner = None
@@ -101,7 +112,7 @@ def main():
         if owner in symbols:
             symbols[owner].setdefault(ver, set()).add(name)
 
-    out_dir = os.path.join(os.path.dirname(torch_dir), "nvidia", "cu13", "lib")
+    out_dir = stub_dir(torch_dir)
     os.makedirs(out_dir, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,13 +120,14 @@ def main():
             ret = "100" if soname.startswith("libcudart") else "999"
             src = ['static const char msg[] = "CUDA unavailable (CPU-only torch, stub library)";']
             script = []
-            for k, (ver, names) in enumerate(sorted(symbols[soname].items(), key=lambda kv: str(kv[0]))):
+            groups = sorted(symbols[soname].items(), key=lambda kv: str(kv[0]))
+            for k, (ver, names) in enumerate(groups):
                 for j, n in enumerate(sorted(names)):
+                    # C name s<k>_<j>, exported under the real (possibly mangled) name.
                     fn = f"s{k}_{j}"
-                    if STRING_GETTER.search(n):
-                        src.append(f'const char* {fn}(void) __asm__("{n}"); const char* {fn}(void) {{ return msg; }}')
-                    else:
-                        src.append(f'long {fn}(void) __asm__("{n}"); long {fn}(void) {{ return {ret}; }}')
+                    rtype, value = ("const char*", "msg") if STRING_GETTER.search(n) else ("long", ret)
+                    src.append(f'{rtype} {fn}(void) __asm__("{n}");')
+                    src.append(f"{rtype} {fn}(void) {{ return {value}; }}")
                 if ver is not None:
                     script.append(f"{ver} {{ global: {'; '.join(sorted(names))}; }};")
             c_path = os.path.join(tmp, "stub.c")

@@ -42,14 +42,14 @@ report() {
 if check; then echo "bench/.venv already set up"; report; exit 0; fi
 
 SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-STUB_DIR="$SITE/nvidia/cu13/lib"
 
+# Deletes the stub libraries listed in the manifest(s) cuda_stubs.py wrote.
 remove_stubs() {
-  local m="$STUB_DIR/TORCH_CUDA_STUBS_MANIFEST"
-  if [ -f "$m" ]; then
-    while read -r f; do [ -n "$f" ] && rm -f "$STUB_DIR/$f"; done < "$m"
+  [ -d "$SITE/nvidia" ] || return 0
+  find "$SITE/nvidia" -name TORCH_CUDA_STUBS_MANIFEST | while read -r m; do
+    while read -r f; do [ -n "$f" ] && rm -f "$(dirname "$m")/$f"; done < "$m"
     rm -f "$m"
-  fi
+  done
 }
 
 echo "== installing numpy and torch's pure-Python dependencies"

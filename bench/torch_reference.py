@@ -122,7 +122,8 @@ def preprocess(x):
     """Andrychowicz et al. preprocessing, p = 10:
     x -> (log|x| / p, sign x) if |x| >= e^-p, else (-1, e^p x). (n, 1) -> (n, 2)."""
     big = x.abs() >= math.exp(-PREPROC_P)
-    a = torch.where(big, x.abs().clamp_min(1e-38).log() / PREPROC_P, torch.full_like(x, -1.0))
+    log_abs = x.abs().clamp_min(torch.finfo(x.dtype).tiny).log()   # clamp: no log(0)
+    a = torch.where(big, log_abs / PREPROC_P, torch.full_like(x, -1.0))
     b = torch.where(big, x.sign(), x * math.exp(PREPROC_P))
     return torch.cat([a, b], dim=1)
 

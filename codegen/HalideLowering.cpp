@@ -13,6 +13,7 @@
 #include <Halide.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <functional>
 #include <cmath>
@@ -149,6 +150,14 @@ private:
   int counter = 0;
   std::vector<std::pair<Func, Shape>> stored; // computed at root
   std::map<std::string, std::vector<std::pair<int, int>>> reuse;
+  std::map<std::string, std::pair<Val, Val>> lstmForward; // gates, new c
+  /// Whether node `id` is an argument shared by all coordinates.
+  bool isSharedArg(int id) const {
+    for (size_t a = 0; a < g.args.size(); ++a)
+      if (g.args[a] == id)
+        return mappedGraph && !g.mapped[a];
+    return false;
+  }
   void root(Val v) {
     v.f.compute_root();
     stored.push_back({v.f, v.shape});
@@ -191,13 +200,14 @@ private:
   /// `x` ([N, C, H, W]) with `before` zeros above and left of its images
   /// and `after` below and right, stored: the convolutions read it without
   /// bounds tests.
-  Val padded(const Val &x, int before, int after) {
+  /// (before/after per spatial dimension: {rows, columns}.)
+  Val padded(const Val &x, std::array<int, 2> before, std::array<int, 2> after) {
     Shape ps = x.shape;
-    ps[2] += before + after;
-    ps[3] += before + after;
+    ps[2] += before[0] + after[0];
+    ps[3] += before[1] + after[1];
     int H = int(x.shape[2]), W = int(x.shape[3]);
     Val v = define(ps, [&](std::vector<Expr> idx) {
-      Expr yy = idx[2] - before, xx = idx[3] - before;
+      Expr yy = idx[2] - before[0], xx = idx[3] - before[1];
       Expr inside = yy >= 0 && yy < H && xx >= 0 && xx < W;
       return select(inside,
                     at(x, {idx[0], idx[1], clamp(yy, 0, H - 1), clamp(xx, 0, W - 1)}),
@@ -404,9 +414,11 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
           src.push_back(idx[d]);
         return at(x, src);
       }, name(op))};
+    // The RDom's first dimension is its innermost loop: the innermost
+    // reduced tensor dimension, so the sum walks memory in order.
     Region region;
-    for (int64_t d : dims)
-      region.push_back(Range(0, int(x.shape[d])));
+    for (size_t j = dims.size(); j-- > 0;)
+      region.push_back(Range(0, int(x.shape[dims[j]])));
     if (region.empty())
       return {define(out, [&](std::vector<Expr> idx) { return at(x, idx); }, name(op))};
     RDom r(region);
@@ -415,7 +427,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       size_t kept = 0, red = 0;
       for (size_t d = 0; d < x.shape.size(); ++d)
         src.push_back(std::find(dims.begin(), dims.end(), int64_t(d)) != dims.end()
-                          ? Expr(r[int(red++)])
+                          ? Expr(r[int(dims.size() - 1 - red++)])
                           : idx[kept++]);
       // Long sums accumulate in double, like the reference interpreter.
       return cast<float>(sum(cast<double>(at(x, src))));
@@ -481,13 +493,15 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Val x = in(n, 0), w = in(n, 1), b = in(n, 2);
     int s = int(n.num.at("stride")), p = int(n.num.at("pad"));
     Shape xs = x.shape, ws = w.shape;
-    int after = std::max<int>(0, int((out[2] - 1) * s + ws[2] - 1 - p - (xs[2] - 1)));
-    Val xp = padded(x, p, after);
-    RDom r(0, int(ws[1]), 0, int(ws[2]), 0, int(ws[3]));
+    std::array<int, 2> after;
+    for (int d : {2, 3})
+      after[d - 2] = std::max<int>(0, int((out[d] - 1) * s + ws[d] - 1 - p - (xs[d] - 1)));
+    Val xp = padded(x, {p, p}, after);
+    RDom r(0, int(ws[3]), 0, int(ws[2]), 0, int(ws[1])); // kx, ky, ci
     return {defineSum(out, [&](std::vector<Expr> idx) { return at(b, {idx[1]}); },
                       [&](std::vector<Expr> idx) {
-      return at(xp, {idx[0], r.x, idx[2] * s + r.y, idx[3] * s + r.z}) *
-             at(w, {idx[1], r.x, r.y, r.z});
+      return at(xp, {idx[0], r.z, idx[2] * s + r.y, idx[3] * s + r.x}) *
+             at(w, {idx[1], r.z, r.y, r.x});
     }, op, false, channelBlock(out[1]))};
   }
   if (op == "conv2d_backward_filter") {
@@ -498,14 +512,16 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Val x = in(n, 0), dy = in(n, 1);
     int s = int(n.num.at("stride")), p = int(n.num.at("pad"));
     Shape xs = x.shape, ds = dy.shape;
-    int after = std::max<int>(0, int((ds[2] - 1) * s + out[2] - 1 - p - (xs[2] - 1)));
-    Val xp = padded(x, p, after);
-    RDom r(0, int(ds[0]), 0, int(ds[2]));
+    std::array<int, 2> after;
+    for (int d : {2, 3})
+      after[d - 2] = std::max<int>(0, int((ds[d] - 1) * s + out[d] - 1 - p - (xs[d] - 1)));
+    Val xp = padded(x, {p, p}, after);
+    RDom r(0, int(ds[2]), 0, int(ds[0])); // y, n
     Shape rows = out;
     rows.push_back(ds[3]);
     Val partial = defineSum(rows, nullptr, [&](std::vector<Expr> idx) {
-      return at(dy, {r.x, idx[0], r.y, idx[4]}) *
-             at(xp, {r.x, idx[1], r.y * s + idx[2], idx[4] * s + idx[3]});
+      return at(dy, {r.y, idx[0], r.x, idx[4]}) *
+             at(xp, {r.y, idx[1], r.x * s + idx[2], idx[4] * s + idx[3]});
     }, "conv2d_dw_columns", false, {{2, 0}, {3, 0}}); // dy reused over ky, kx
     RDom u(0, int(ds[3]));
     return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
@@ -518,16 +534,19 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Shape ds = dy.shape, ws = w.shape;
     // dx[h] gets dy[i] w[ki] for i s + ki - p = h; i ranges over
     // floor((h + p - ki) / s), padded with zeros outside [0, Ho).
-    int before = std::max<int>(0, int(-((p - (ws[2] - 1) - (s - 1)) / s)));
-    int after = std::max<int>(0, int((out[2] - 1 + p) / s - (ds[2] - 1)));
+    std::array<int, 2> before, after;
+    for (int d : {2, 3}) {
+      before[d - 2] = std::max<int>(0, int(-((p - (ws[d] - 1) - (s - 1)) / s)));
+      after[d - 2] = std::max<int>(0, int((out[d] - 1 + p) / s - (ds[d] - 1)));
+    }
     Val dp = padded(dy, before, after);
-    RDom r(0, int(ws[0]), 0, int(ws[2]), 0, int(ws[3]));
+    RDom r(0, int(ws[3]), 0, int(ws[2]), 0, int(ws[0])); // kx, ky, co
     return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
-      Expr hi = idx[2] + p - r.y, wj = idx[3] + p - r.z;
-      Expr dyv = at(dp, {idx[0], r.x, hi / s + before, wj / s + before});
+      Expr hi = idx[2] + p - r.y, wj = idx[3] + p - r.x;
+      Expr dyv = at(dp, {idx[0], r.z, hi / s + before[0], wj / s + before[1]});
       if (s > 1)
         dyv = select((hi % s == 0) && (wj % s == 0), dyv, 0.0f);
-      return dyv * at(w, {r.x, idx[1], r.y, r.z});
+      return dyv * at(w, {r.z, idx[1], r.y, r.x});
     }, op, false, channelBlock(out[1]))};
   }
   if (op == "maxpool" || op == "maxpool_gather" || op == "maxpool_backward") {
@@ -551,6 +570,17 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
         Expr a = clamp(at(arg, idx), 0, k * k - 1);
         return at(g, {idx[0], idx[1], idx[2] * s + a / k, idx[3] * s + a % k});
       }, name(op))};
+    if (s == k) {
+      // Windows that do not overlap: each pixel is in at most one.
+      return {define(out, [&](std::vector<Expr> idx) {
+        Expr i = idx[2] / s, j = idx[3] / s;
+        Expr inside = i < int(pooled[2]) && j < int(pooled[3]);
+        Expr ic = min(i, int(pooled[2]) - 1), jc = min(j, int(pooled[3]) - 1);
+        Expr hit = at(arg, {idx[0], idx[1], ic, jc}) ==
+                   (idx[2] % s) * k + idx[3] % s;
+        return select(inside && hit, at(g, {idx[0], idx[1], ic, jc}), 0.0f);
+      }, name(op))};
+    }
     // maxpool_backward: windows (i, j) with i s <= h < i s + k.
     Func gpad = BoundaryConditions::constant_exterior(
         g.f, 0.0f, {{0, int(pooled[3])}, {0, int(pooled[2])}, {0, int(pooled[1])}, {0, int(pooled[0])}});
@@ -574,13 +604,16 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Val mean = rm, var = rv;
     Val batchMean, batchVar;
     if (train) {
-      Region region{Range(0, int(xs[0]))};
-      for (size_t d = 2; d < xs.size(); ++d)
+      // Innermost tensor dimension first (the innermost loop).
+      Region region;
+      for (size_t d = xs.size(); d-- > 2;)
         region.push_back(Range(0, int(xs[d])));
+      region.push_back(Range(0, int(xs[0])));
       RDom r(region);
+      int last = r.dimensions() - 1;
       auto src = [&](Expr c) {
-        std::vector<Expr> e{r[0], c};
-        for (int d = 1; d < r.dimensions(); ++d)
+        std::vector<Expr> e{r[last], c};
+        for (int d = last - 1; d >= 0; --d)
           e.push_back(r[d]);
         return e;
       };
@@ -701,30 +734,54 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       Expr xv = xScalar ? at(x, p) : at(x, cat(p, {clamp(j, 0, int(I) - 1)}));
       return select(j < int(I), xv, at(h, cat(p, {clamp(j - int(I), 0, int(H) - 1)})));
     };
-    RDom r(0, int(I + H));
-    Val a = defineSum(vec4H, [&](std::vector<Expr> idx) { return at(b, idx); },
-                      [&](std::vector<Expr> idx) {
-      std::vector<Expr> p = prefix(idx);
-      return at(w, cat(p, {idx.back(), r})) * zAt(p, r);
-    }, "lstm_pre");
-    // The four gates once: sigmoid for input, forget and output, tanh
-    // (= 2 sigmoid(2 v) - 1, one exponential either way) for the cell.
-    Val act = define(vec4H, [&](std::vector<Expr> idx) {
-      Expr isCell = idx.back() >= 3 * int(H);
-      Expr v = at(a, idx);
-      Expr sg = sigmoid(select(isCell, 2 * v, v));
-      return select(isCell, 2 * sg - 1, sg);
-    }, name("lstm_gates"));
-    root(act);
+    // The forward part (pre-activations, gates, new cell state) once per
+    // operands: a cell's VJP recomputes the lstm and lstm_grad needs the
+    // same values.
+    std::string key;
+    for (int i = 0; i < 5; ++i)
+      key += std::to_string(n.inputs[i]) + ",";
+    auto found = lstmForward.find(key);
+    if (found == lstmForward.end()) {
+      RDom r(0, int(I + H));
+      // A weight shared by all coordinates is read transposed, so that
+      // vectors along the gate rows load contiguously.
+      bool shared = isSharedArg(n.inputs[3]);
+      Val wt;
+      if (shared) {
+        wt = define({I + H, 4 * H}, [&](std::vector<Expr> idx) {
+          return at(w, {Expr(0), idx[1], idx[0]});
+        }, name("lstm_wt"));
+        root(wt);
+      }
+      Val a = defineSum(vec4H, [&](std::vector<Expr> idx) { return at(b, idx); },
+                        [&](std::vector<Expr> idx) {
+        std::vector<Expr> p = prefix(idx);
+        Expr wv = shared ? at(wt, {Expr(r), idx.back()})
+                         : at(w, cat(p, {idx.back(), r}));
+        return wv * zAt(p, r);
+      }, "lstm_pre");
+      // The four gates once: sigmoid for input, forget and output, tanh
+      // (= 2 sigmoid(2 v) - 1, one exponential either way) for the cell.
+      Val act = define(vec4H, [&](std::vector<Expr> idx) {
+        Expr isCell = idx.back() >= 3 * int(H);
+        Expr v = at(a, idx);
+        Expr sg = sigmoid(select(isCell, 2 * v, v));
+        return select(isCell, 2 * sg - 1, sg);
+      }, name("lstm_gates"));
+      root(act);
+      Val cNew = define(vecH, [&](std::vector<Expr> idx) {
+        std::vector<Expr> p = prefix(idx);
+        Expr kk = idx.back();
+        auto gt = [&](int which) { return at(act, cat(p, {kk + which * int(H)})); };
+        return gt(1) * at(c, idx) + gt(0) * gt(3);
+      }, name("lstm_c"));
+      root(cNew);
+      found = lstmForward.emplace(key, std::make_pair(act, cNew)).first;
+    }
+    Val act = found->second.first, cNew = found->second.second;
     auto gate = [&](std::vector<Expr> p, Expr kk, int which) {
       return at(act, cat(p, {kk + which * int(H)}));
     };
-    Val cNew = define(vecH, [&](std::vector<Expr> idx) {
-      std::vector<Expr> p = prefix(idx);
-      Expr kk = idx.back();
-      return gate(p, kk, 1) * at(c, idx) + gate(p, kk, 0) * gate(p, kk, 3);
-    }, name("lstm_c"));
-    root(cNew);
     if (op == "lstm") {
       Val hNew = define(vecH, [&](std::vector<Expr> idx) {
         return gate(prefix(idx), idx.back(), 2) * tanh(at(cNew, idx));

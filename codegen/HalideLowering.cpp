@@ -88,6 +88,9 @@ Val define(const Shape &shape, const std::function<Expr(std::vector<Expr>)> &bod
 }
 
 Expr sigmoid(Expr x) { return 1.0f / (1.0f + exp(-x)); }
+/// tanh through exp, which Halide vectorises (its tanh is a scalar libm
+/// call per lane); exact to rounding at both ends.
+Expr tanhExp(Expr x) { return 1.0f - 2.0f / (1.0f + exp(2.0f * x)); }
 
 /// Lowers one graph. Values are per node, with the coordinate dimension
 /// prepended in mapped graphs.
@@ -114,6 +117,34 @@ public:
   }
 
   bool lower(LoweredKernel &out, std::string &error);
+
+  /// How many times result `result` of node `id` is read by other nodes,
+  /// and whether it is a result of the graph.
+  std::pair<int, bool> uses(int id, int result) const {
+    auto is = [&](int ref) {
+      const KernelNode &n = g.nodes[ref];
+      return n.result > 0 ? n.of == id && n.result == result
+                          : ref == id && result == 0;
+    };
+    int count = 0;
+    for (const KernelNode &n : g.nodes)
+      for (int in : n.inputs)
+        count += is(in);
+    bool isResult = false;
+    for (int r : g.results)
+      isResult |= is(r);
+    return {count, isResult};
+  }
+
+  /// In a mapped graph (a whole cell), a value read once and not a result
+  /// is computed where it is read, not stored over all coordinates: the
+  /// cell's chains of elementwise ops fuse into one loop.
+  bool fusedIntoConsumer(int id, int result) const {
+    if (!mappedGraph)
+      return false;
+    auto [count, isResult] = uses(id, result);
+    return count == 1 && !isResult;
+  }
 
   /// Whether result `result` of node `id` is used only as a result summed
   /// over the coordinates: then it is never stored whole (a shared weight's
@@ -305,7 +336,7 @@ bool Lowering::lowerNode(int id, std::string &error) {
   if (r.empty())
     return false;
   for (size_t i = 0; i < r.size(); ++i)
-    if (!onlySummedOverCoords(id, int(i)))
+    if (!onlySummedOverCoords(id, int(i)) && !fusedIntoConsumer(id, int(i)))
       root(r[i]);
   values[id] = std::move(r);
   return true;
@@ -350,7 +381,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
   if (op == "neg") return unary([](Expr x) { return -x; });
   if (op == "relu") return unary([](Expr x) { return max(x, 0.0f); });
   if (op == "sigmoid") return unary(sigmoid);
-  if (op == "tanh") return unary([](Expr x) { return tanh(x); });
+  if (op == "tanh") return unary(tanhExp);
   if (op == "exp") return unary([](Expr x) { return exp(x); });
   if (op == "log") return unary([](Expr x) { return log(x); });
   if (op == "abs") return unary([](Expr x) { return abs(x); });
@@ -784,13 +815,13 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     };
     if (op == "lstm") {
       Val hNew = define(vecH, [&](std::vector<Expr> idx) {
-        return gate(prefix(idx), idx.back(), 2) * tanh(at(cNew, idx));
+        return gate(prefix(idx), idx.back(), 2) * tanhExp(at(cNew, idx));
       }, name("lstm_h"));
       return {hNew, cNew};
     }
     Val dh1 = in(n, 5), dc1 = in(n, 6);
     Val tanhC = define(vecH, [&](std::vector<Expr> idx) {
-      return tanh(at(cNew, idx));
+      return tanhExp(at(cNew, idx));
     }, name("lstm_tanh_c"));
     root(tanhC);
     Val dcTot = define(vecH, [&](std::vector<Expr> idx) {
@@ -798,9 +829,13 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       return at(dc1, idx) + at(dh1, idx) * gate(prefix(idx), idx.back(), 2) * (1 - t * t);
     }, name("lstm_dctot"));
     root(dcTot);
-    Val da = define(vec4H, [&](std::vector<Expr> idx) {
+    // The gates' derivatives, stored as [.., 4, H] (the same bytes as
+    // [.., 4H]) so that the gate is an outer loop, not a per-lane select.
+    Shape vec4xH = vecH;
+    vec4xH.insert(vec4xH.end() - 1, 4);
+    Val da4 = define(vec4xH, [&](std::vector<Expr> idx) {
       std::vector<Expr> p = prefix(idx);
-      Expr row = idx.back(), which = row / int(H), kk = row % int(H);
+      Expr which = idx[idx.size() - 2], kk = idx.back();
       std::vector<Expr> pk = cat(p, {kk});
       Expr ig = gate(p, kk, 0), fg = gate(p, kk, 1), og = gate(p, kk, 2), gg = gate(p, kk, 3);
       Expr dct = at(dcTot, pk);
@@ -810,7 +845,12 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
                     which == 2, at(dh1, pk) * t * og * (1 - og),
                     dct * ig * (1 - gg * gg));
     }, name("lstm_da"));
-    root(da);
+    root(da4);
+    Val da = define(vec4H, [&](std::vector<Expr> idx) {
+      std::vector<Expr> p = prefix(idx);
+      Expr row = idx.back();
+      return at(da4, cat(p, {row / int(H), row % int(H)}));
+    }, name("lstm_da_rows"));
     RDom rr(0, int(4 * H));
     Val dz = defineSum(vecIH, nullptr, [&](std::vector<Expr> idx) {
       std::vector<Expr> p = prefix(idx);

@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <thread>
 
@@ -432,6 +433,11 @@ int usage() {
 
 int main(int argc, char **argv) {
   prog = argv[0];
+  // Kernels allocate their stored stages on every call; keep freed memory
+  // in the heap instead of returning it to the system (which would cost
+  // fresh page faults on every call).
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, -1);
   if (M.abi_version != LOPT_ABI_VERSION)
     return fail("the program was generated for driver ABI " +
                 std::to_string(M.abi_version) + ", this driver speaks " +

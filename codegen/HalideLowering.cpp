@@ -18,6 +18,7 @@
 #include <functional>
 #include <cmath>
 #include <sstream>
+#include <set>
 #include <unordered_map>
 
 namespace lopt::codegen {
@@ -143,7 +144,24 @@ public:
     if (!mappedGraph)
       return false;
     auto [count, isResult] = uses(id, result);
-    return count == 1 && !isResult;
+    if (count != 1 || isResult)
+      return false;
+    // Only into a consumer that reads it once per element it computes (a
+    // sum over it would recompute it for every term).
+    static const std::set<std::string> once = {
+        "add", "sub", "mul", "div", "neg", "min", "max", "pow", "relu",
+        "sigmoid", "tanh", "exp", "log", "abs", "sqrt", "sign", "square",
+        "step", "slice", "reshape", "stop_gradient", "preprocess",
+        "preprocess_grad"};
+    for (const KernelNode &n : g.nodes)
+      for (int in : n.inputs) {
+        const KernelNode &src = g.nodes[in];
+        bool isIt = src.result > 0 ? src.of == id && src.result == result
+                                   : in == id && result == 0;
+        if (isIt)
+          return once.count(n.op) > 0;
+      }
+    return false;
   }
 
   /// Whether result `result` of node `id` is used only as a result summed

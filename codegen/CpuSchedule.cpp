@@ -165,8 +165,15 @@ void scheduleForCpu(const KernelGraph &, LoweredKernel &k,
     // vector loads without aligning them (crashes seen here): stored stages
     // live on the heap, and a stage is not vectorised around an inline
     // reduction, whose vector accumulator would be such a stack buffer.
-    if (!isOutput(f))
+    // Stored stages also get their innermost extent rounded up to whole
+    // vectors: Halide 14 sometimes writes a guarded vector tail in full
+    // (seen here: 88 floats stored into an 81-float buffer, a heap
+    // corruption). Outputs are exact; their tails stay guarded.
+    if (!isOutput(f)) {
       f.store_in(MemoryType::Heap);
+      if (inner >= lanes)
+        f.align_storage(vars[0], lanes);
+    }
     if (f.has_update_definition()) {
       auto reuse = k.reuse.find(f.name());
       scheduleSum(f, shape, lanes, f.name().rfind("reduce_coords", 0) == 0,

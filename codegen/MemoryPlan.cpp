@@ -18,8 +18,10 @@ struct Interval {
 std::vector<Interval> lifetimes(const Program &prog) {
   int end = int(prog.steps.size());
   std::vector<Interval> live(prog.values.size(), {-1, -1});
+  // Arguments are bound once and may be read by any later run: alive
+  // throughout.
   for (int a : prog.args)
-    live[a] = {-1, -1};
+    live[prog.values[a].storage] = {-1, end};
   for (int k = 0; k < end; ++k) {
     for (int s : prog.steps[k].outputs)
       live[s] = {k, k};

@@ -2,8 +2,8 @@
 //
 // A Program is straight-line code over static shapes, so every buffer's
 // lifetime is known at compile time: storage slot s lives from the step
-// that writes it (arguments: before the first step) to the last step that
-// reads it or any view of it (results: to the end). Buffers whose lifetimes
+// that writes it to the last step that reads it or any view of it;
+// arguments (bound once, read by every run) and results live throughout. Buffers whose lifetimes
 // overlap get disjoint byte ranges of one arena; the others reuse memory.
 // Placement is greedy, largest first, at the lowest free offset.
 //

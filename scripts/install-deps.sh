@@ -8,7 +8,7 @@ packages=(
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
   libhalide14-0-dev
   libgtest-dev libpng-dev libjpeg-dev libzip-dev libzstd-dev zlib1g-dev
-  dataset-fashion-mnist python3-numpy
+  dataset-fashion-mnist python3-numpy valgrind
 )
 
 missing=()

@@ -12,8 +12,12 @@ namespace lopt::driver {
 FunctionRunner::FunctionRunner(const lopt_module &module,
                                const lopt_function &fn)
     : module(module), fn(fn) {
-  arena = std::aligned_alloc(64, size_t(std::max<int64_t>(fn.arena_bytes, 64)));
-  std::memset(arena, 0, size_t(std::max<int64_t>(fn.arena_bytes, 64)));
+  // 64-byte aligned (the planner's offsets are multiples of 64).
+  size_t bytes = size_t(std::max<int64_t>(fn.arena_bytes, 64));
+  block = std::malloc(bytes + 64);
+  arena = reinterpret_cast<void *>(
+      (reinterpret_cast<uintptr_t>(block) + 63) / 64 * 64);
+  std::memset(arena, 0, bytes);
   buffers.resize(size_t(fn.num_buffers));
   dims.resize(size_t(fn.num_buffers));
   for (int s = 0; s < fn.num_buffers; ++s) {
@@ -35,7 +39,7 @@ FunctionRunner::FunctionRunner(const lopt_module &module,
   }
 }
 
-FunctionRunner::~FunctionRunner() { std::free(arena); }
+FunctionRunner::~FunctionRunner() { std::free(block); }
 
 Shape FunctionRunner::shape(int slot) const {
   const lopt_buffer &b = fn.buffers[slot];

@@ -52,7 +52,7 @@ public:
 private:
   const lopt_module &module;
   const lopt_function &fn;
-  void *arena = nullptr;
+  void *block = nullptr, *arena = nullptr; // malloc'd, and 64-aligned in it
   std::vector<halide_buffer_t> buffers;
   std::vector<std::vector<halide_dimension_t>> dims;
   std::vector<void *> argv;

@@ -37,3 +37,8 @@ for py in [sys.executable, "/usr/bin/python3"]:
 # Kernel objects shared by the tests that build binaries (loptc --cache):
 # keyed by kernel, target and the loptc executable, so never stale.
 config.substitutions.append(("%kernel_cache", os.path.join(config.test_exec_root, "kernel-cache")))
+
+# valgrind, to check generated code's memory accesses.
+import shutil
+if shutil.which("valgrind"):
+    config.available_features.add("valgrind")

@@ -130,10 +130,11 @@ bool HalideExecutor::run(func::FuncOp fn, ArrayRef<RtValue<float>> args,
     for (RtValue<float> &v : outValues)
       out.push_back(buffer(v));
     if (!compiler->run(table.kernels[step.kernel], in, out, error)) {
-      error = stepOps[k]->getName().getStringRef().str() + ": " + error;
+      error = step.op + ": " + error;
       return false;
     }
-    if (checkTolerance >= 0) {
+    // Fused runs of ops (no single op) are not checked one by one.
+    if (checkTolerance >= 0 && stepOps[k]) {
       // The interpreter takes the op's operands in operand order.
       std::vector<RtValue<float>> opArgs;
       auto map = dyn_cast<MapCellOp>(stepOps[k]);

@@ -137,12 +137,10 @@ public:
     return {count, isResult};
   }
 
-  /// In a mapped graph (a whole cell), a value read once and not a result
-  /// is computed where it is read, not stored over all coordinates: the
-  /// cell's chains of elementwise ops fuse into one loop.
+  /// A value read once and not a result (in a cell, or a fused run of
+  /// element-wise ops) is computed where it is read, not stored: chains of
+  /// element-wise ops become one loop.
   bool fusedIntoConsumer(int id, int result) const {
-    if (!mappedGraph)
-      return false;
     auto [count, isResult] = uses(id, result);
     if (count != 1 || isResult)
       return false;
@@ -152,7 +150,7 @@ public:
         "add", "sub", "mul", "div", "neg", "min", "max", "pow", "relu",
         "sigmoid", "tanh", "exp", "log", "abs", "sqrt", "sign", "square",
         "step", "slice", "reshape", "stop_gradient", "preprocess",
-        "preprocess_grad"};
+        "preprocess_grad", "reduce_sum"};
     for (const KernelNode &n : g.nodes)
       for (int in : n.inputs) {
         const KernelNode &src = g.nodes[in];

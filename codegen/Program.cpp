@@ -8,6 +8,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <cstdio>
 
@@ -150,6 +152,54 @@ bool opGraph(Operation &op, KernelGraph &g, std::vector<Value> &operands,
   return true;
 }
 
+/// Ops that read each operand element at most once per result element and
+/// cost little: a run of them is fused into one kernel.
+bool isFusible(Operation *op) {
+  static const llvm::StringSet<> ops = {
+      "add", "sub", "mul", "div", "neg", "min", "max", "pow", "relu",
+      "sigmoid", "tanh", "exp", "log", "abs", "sqrt", "sign", "square",
+      "step", "broadcast", "reduce_sum"};
+  if (auto c = dyn_cast<ConstantOp>(op)) {
+    auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
+    return dense && dense.isSplat();
+  }
+  return op->getDialect() && op->getDialect()->getNamespace() == "lopt" &&
+         ops.contains(op->getName().stripDialect());
+}
+
+/// The kernel graph of a run of ops (one op: opGraph). `operands` gets the
+/// values the run reads from outside, `results` those it defines that are
+/// used after it.
+bool runGraph(const std::vector<Operation *> &run, KernelGraph &g,
+              std::vector<Value> &operands, std::vector<Value> &results,
+              std::string &error) {
+  if (run.size() == 1) {
+    if (!opGraph(*run.front(), g, operands, error))
+      return false;
+    results.assign(run.front()->result_begin(), run.front()->result_end());
+    return true;
+  }
+  llvm::DenseMap<Value, int> nodeOf;
+  llvm::SmallPtrSet<Operation *, 16> inRun(run.begin(), run.end());
+  for (Operation *op : run) {
+    for (Value v : op->getOperands())
+      if (!nodeOf.count(v)) {
+        nodeOf[v] = addArg(g, v);
+        operands.push_back(v);
+      }
+    if (!addOpNode(op, g, nodeOf, error))
+      return false;
+  }
+  for (Operation *op : run)
+    for (Value r : op->getResults())
+      if (llvm::any_of(r.getUsers(),
+                       [&](Operation *u) { return !inRun.contains(u); })) {
+        g.results.push_back(nodeOf[r]);
+        results.push_back(r);
+      }
+  return true;
+}
+
 TensorInfo tensorInfo(const OperandInfo &o, Type t) {
   return {o.role, o.name, o.shape, isIntTensor(t), o.init};
 }
@@ -174,7 +224,44 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
     prog.args.push_back(newSlot(a));
     prog.argInfo.push_back(tensorInfo(argInfo[i], a.getType()));
   }
+  // Runs of element-wise ops (ending at most at one reduce_sum) become one
+  // kernel: their intermediate values are never stored.
+  std::vector<Operation *> run;
+  auto flush = [&]() {
+    if (run.empty())
+      return true;
+    KernelGraph g;
+    std::vector<Value> operands, results;
+    if (!runGraph(run, g, operands, results, error)) {
+      error = run.front()->getName().getStringRef().str() + ": " + error;
+      return false;
+    }
+    ProgramStep step;
+    step.kernel = table.intern(std::move(g));
+    for (Operation *op : run)
+      step.op += (step.op.empty() ? "" : ", ") +
+                 op->getName().stripDialect().str();
+    if (auto map = dyn_cast<MapCellOp>(run.front()))
+      step.op += " @" + map.getCallee().str();
+    for (Value v : operands)
+      step.inputs.push_back(slot.at(v));
+    for (Value r : results)
+      step.outputs.push_back(newSlot(r));
+    prog.steps.push_back(std::move(step));
+    if (stepOps)
+      stepOps->push_back(run.size() == 1 ? run.front() : nullptr);
+    run.clear();
+    return true;
+  };
   for (Operation &op : body) {
+    if (isFusible(&op)) {
+      run.push_back(&op);
+      if (isa<ReduceSumOp>(op) && !flush())
+        return false;
+      continue;
+    }
+    if (!flush())
+      return false;
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       std::vector<OperandInfo> resultInfo = describeResults(fn);
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
@@ -192,24 +279,9 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
       newSlot(r.getY(), prog.values[slot.at(r.getX())].storage);
       continue;
     }
-    KernelGraph g;
-    std::vector<Value> operands;
-    if (!opGraph(op, g, operands, error)) {
-      error = op.getName().getStringRef().str() + ": " + error;
+    run.push_back(&op);
+    if (!flush())
       return false;
-    }
-    ProgramStep step;
-    step.kernel = table.intern(std::move(g));
-    step.op = op.getName().stripDialect().str();
-    if (auto map = dyn_cast<MapCellOp>(op))
-      step.op += " @" + map.getCallee().str();
-    for (Value v : operands)
-      step.inputs.push_back(slot.at(v));
-    for (Value r : op.getResults())
-      step.outputs.push_back(newSlot(r));
-    prog.steps.push_back(std::move(step));
-    if (stepOps)
-      stepOps->push_back(&op);
   }
   error = "function has no return";
   return false;
@@ -265,13 +337,17 @@ double kernelFlops(const KernelGraph &g) {
 std::string kernelSummary(const KernelGraph &g) {
   std::string ops;
   const KernelNode *main = nullptr;
+  int count = 0;
   for (const KernelNode &n : g.nodes)
     if (n.op != "arg" && n.op != "result" && n.op != "constant") {
       ops += (ops.empty() ? "" : ", ") + n.op;
       main = &n;
+      ++count;
     }
   if (g.coords > 0)
     return "cell x " + std::to_string(g.coords) + " (" + ops + ")";
+  if (count > 1)
+    return "fused " + shapeToString(main->shape) + " (" + ops + ")";
   if (!main)
     return "constant";
   return main->op + " " + shapeToString(main->shape);

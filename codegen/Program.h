@@ -53,7 +53,7 @@ struct ProgramValue {
 struct ProgramStep {
   int kernel = -1;
   std::vector<int> inputs, outputs; // value slots, in kernel argument order
-  std::string op;                   // the op (or cell) it runs, for reports
+  std::string op;                   // the op(s) (or cell) it runs, for reports
 };
 
 /// What an argument or result is (from lopt.role / lopt.name / lopt.init).
@@ -73,8 +73,11 @@ struct Program {
 };
 
 /// Translates `fn` (straight-line lopt ops, map_cells and a return) into
-/// `prog`, interning its kernels in `table`. `stepOps`, when given, gets
-/// the op of each step. False with `error` on an op that has no kernel.
+/// `prog`, interning its kernels in `table`. Runs of cheap element-wise ops
+/// (ending at most at a reduce_sum) are fused into one step whose
+/// intermediate values are never stored. `stepOps`, when given, gets the op
+/// of each step (null for a fused run). False with `error` on an op that has
+/// no kernel.
 bool buildProgram(mlir::func::FuncOp fn, KernelTable &table, Program &prog,
                   std::string &error,
                   std::vector<mlir::Operation *> *stepOps = nullptr);

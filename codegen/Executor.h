@@ -1,9 +1,9 @@
 //===- Executor.h - run lopt functions with compiled Halide kernels -*- C++ -*-=//
 //
-// The first code generation stage: every op of a function, and every
-// lopt.map_cell as one kernel over all coordinates, is a Halide pipeline
-// JIT-compiled once per (op, attributes, shapes) and run on host buffers.
-// Its results must equal the reference interpreter's.
+// Runs a function's kernel program (codegen/Program.h) with Halide's JIT:
+// the same kernels, lowering and schedules as the AOT binaries, compiled
+// once per key, on host buffers. `loptc episode --backend halide` and the
+// kernel tests use it; its results must equal the reference interpreter's.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOPT_CODEGEN_EXECUTOR_H
@@ -11,7 +11,6 @@
 
 #include "interpreter/Interpreter.h"
 
-#include "llvm/ADT/DenseMap.h"
 
 #include <memory>
 #include <string>

@@ -3,7 +3,8 @@
 // The interface between the MLIR side (Executor.cpp) and Halide
 // (HalideLowering.cpp): a small dataflow graph of lopt ops with static
 // shapes, which becomes one Halide pipeline. A lone op is a graph of one
-// node; a lopt.map_cell is its cell's whole body, mapped over coordinates.
+// node; a fused run of element-wise ops a chain of nodes; a lopt.map_cell
+// its cell's whole body, mapped over coordinates.
 // Neither MLIR nor Halide types appear here.
 //
 //===----------------------------------------------------------------------===//

@@ -43,10 +43,8 @@ NamedTensors initialMetaParameters(const EpisodeFunctions &fns,
 
 EpisodeData syntheticEpisode(const EpisodeFunctions &fns, uint64_t seed) {
   std::vector<OperandInfo> args = describeArguments(fns.unrolled);
-  SyntheticEpisode e = lopt::syntheticEpisode(args[0].shape, args[2].shape,
-                                              fns.episode.getWays(), seed);
-  return {std::move(e.supportX), std::move(e.queryX), std::move(e.supportY),
-          std::move(e.queryY)};
+  return lopt::syntheticEpisode(args[0].shape, args[2].shape,
+                                fns.episode.getWays(), seed);
 }
 
 template <typename T>

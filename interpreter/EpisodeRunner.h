@@ -11,6 +11,7 @@
 
 #include "interpreter/Interpreter.h"
 #include "runtime/Init.h"
+#include "runtime/Synthetic.h"
 #include "runtime/Tensor.h"
 
 #include "dialect/LoptOps.h"
@@ -21,12 +22,6 @@
 #include <string>
 
 namespace lopt {
-
-/// The data of one episode, as @E.unrolled takes it.
-struct EpisodeData {
-  Tensor<float> supportX, queryX;
-  Tensor<int32_t> supportY, queryY;
-};
 
 /// Everything else @E.unrolled takes, by argument name: "theta0",
 /// "cell.<meta-parameter>", "state.<cell state>".

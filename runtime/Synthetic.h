@@ -1,6 +1,7 @@
 //===- Synthetic.h - random episodes of a given shape -----------*- C++ -*-===//
 //
-// Seeded random images in [0, 1) and balanced class-major labels, like the
+// The data of one episode (EpisodeData), and seeded random images in
+// [0, 1) with balanced class-major labels, like the
 // episode sampler lays real episodes out. For gradient checks, tests and
 // benchmarks that need an episode's shapes, not its content.
 //
@@ -13,17 +14,18 @@
 
 namespace lopt {
 
-struct SyntheticEpisode {
+/// The data of one episode, as the episode functions take it.
+struct EpisodeData {
   Tensor<float> supportX, queryX;
   Tensor<int32_t> supportY, queryY;
 };
 
 /// `supportX`/`queryX` give the image batches' shapes ([n, ...]).
-inline SyntheticEpisode syntheticEpisode(const Shape &supportX,
+inline EpisodeData syntheticEpisode(const Shape &supportX,
                                          const Shape &queryX, int64_t ways,
                                          uint64_t seed) {
   Rng rng(seed);
-  SyntheticEpisode d;
+  EpisodeData d;
   d.supportX = Tensor<float>(supportX);
   d.queryX = Tensor<float>(queryX);
   for (Tensor<float> *t : {&d.supportX, &d.queryX})

@@ -151,7 +151,7 @@ Shape argShape(const lopt_function &fn, const char *name) {
 
 /// The episode: from an .npz (loptc's dump format), a dataset folder, or
 /// seeded random images of the right shapes.
-bool episodeData(const Flags &f, uint64_t seed, SyntheticEpisode &e,
+bool episodeData(const Flags &f, uint64_t seed, EpisodeData &e,
                  std::string &source, std::string &error) {
   const lopt_function &fn = trainFunction();
   Shape sx = argShape(fn, "support_x"), qx = argShape(fn, "query_x");
@@ -194,7 +194,7 @@ bool episodeData(const Flags &f, uint64_t seed, SyntheticEpisode &e,
   return bool(s);
 }
 
-bool bindEpisode(FunctionRunner &r, const SyntheticEpisode &e,
+bool bindEpisode(FunctionRunner &r, const EpisodeData &e,
                  std::string &error) {
   return r.setArg("support_x", e.supportX, error) &&
          r.setArg("support_y", e.supportY, error) &&
@@ -316,7 +316,7 @@ int bench(const Flags &f) {
   if (!threads)
     return fail(error);
   FunctionRunner runner(M, trainFunction());
-  SyntheticEpisode e;
+  EpisodeData e;
   NamedTensors meta;
   std::string source;
   if (!episodeData(Flags(), uint64_t(seed), e, source, error) ||
@@ -365,7 +365,7 @@ int episode(const Flags &f) {
     return fail(error);
   if (!threadsFromFlag(f, error))
     return fail(error);
-  SyntheticEpisode e;
+  EpisodeData e;
   NamedTensors meta;
   if (!episodeData(f, uint64_t(seed), e, source, error) ||
       !metaParameters(f, uint64_t(seed), meta, error))

@@ -57,8 +57,7 @@ public:
     return total;
   }
 
-  int64_t steps() const { return t; }
-  /// The moments by parameter name, for checkpoints.
+  /// The moments by parameter name and the step count (for checkpoints).
   std::map<std::string, Tensor<float>> moments1, moments2;
   int64_t t = 0;
 

@@ -238,10 +238,15 @@ private:
   }
 
   /// Blocks of 4 channels share each input load of a convolution.
-  static std::vector<std::pair<int, int>> channelBlock(int64_t channels) {
-    if (channels % 4 != 0)
-      return {};
-    return {{1, 4}};
+  /// And pairs of output rows share the input rows they both read.
+  static std::vector<std::pair<int, int>> channelBlock(int64_t channels,
+                                                      int64_t rows) {
+    std::vector<std::pair<int, int>> blocks;
+    if (channels % 4 == 0)
+      blocks.push_back({1, 4});
+    if (rows % 2 == 0)
+      blocks.push_back({2, 2});
+    return blocks;
   }
 
   /// `x` ([N, C, H, W]) with `before` zeros above and left of its images
@@ -549,7 +554,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
                       [&](std::vector<Expr> idx) {
       return at(xp, {idx[0], r.z, idx[2] * s + r.y, idx[3] * s + r.x}) *
              at(w, {idx[1], r.z, r.y, r.x});
-    }, op, false, channelBlock(out[1]))};
+    }, op, false, channelBlock(out[1], out[2]))};
   }
   if (op == "conv2d_backward_filter") {
     // dw[co, ci, ky, kx] = sum over n, y, x of dy[n, co, y, x] *
@@ -594,7 +599,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       if (s > 1)
         dyv = select((hi % s == 0) && (wj % s == 0), dyv, 0.0f);
       return dyv * at(w, {r.z, idx[1], r.y, r.x});
-    }, op, false, channelBlock(out[1]))};
+    }, op, false, channelBlock(out[1], out[2]))};
   }
   if (op == "maxpool" || op == "maxpool_gather" || op == "maxpool_backward") {
     Val x = in(n, 0);

@@ -253,18 +253,21 @@ int info() {
               M.meta_optimizer, M.lr, M.beta1, M.beta2, M.epsilon, M.clip_norm,
               M.bn_eval);
   std::printf("learner: %lld parameters\n", (long long)M.learner_params);
-  int64_t meta = 0;
+  int64_t meta = 0, state = 0;
   for (int i = 0; i < M.num_inits; ++i) {
     const lopt_init &e = M.inits[i];
     Shape s = shapeOf(e.shape, e.rank);
     bool piece = e.piece[0] != 0;
-    if (!piece)
-      meta += numElements(s);
-    std::printf("  %-8s %-28s %-16s %s\n", piece ? "theta0" : "meta",
+    bool isState = std::strncmp(e.name, "state.", 6) == 0;
+    (isState ? state : meta) += piece ? 0 : numElements(s);
+    std::printf("  %-8s %-28s %-16s %s\n",
+                piece ? "theta0" : isState ? "state" : "meta",
                 piece ? e.piece : e.name, shapeToString(s).c_str(), e.kind);
   }
-  std::printf("meta-parameters: %lld (theta0 included: %lld)\n",
-              (long long)meta, (long long)(meta + M.learner_params));
+  std::printf("meta-parameters: %lld of the cell, %lld with theta0; initial "
+              "cell state: %lld values\n",
+              (long long)meta, (long long)(meta + M.learner_params),
+              (long long)state);
   std::printf("kernels: %d\n", M.num_kernels);
   for (int f = 0; f < M.num_functions; ++f) {
     const lopt_function &fn = M.functions[f];

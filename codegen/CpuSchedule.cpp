@@ -3,8 +3,10 @@
 // The schedule half of every kernel (the algorithm is HalideLowering.cpp):
 // each stored stage is vectorised along its innermost dimension at the
 // target's natural float width and runs its outermost dimension in
-// parallel, in chunks, when it has enough elements to pay for the threads.
-// Shapes are static, so every decision is made here at compile time.
+// parallel, in chunks, when it has enough elements to pay for the threads;
+// sums (update definitions) keep their accumulators in registers, with the
+// reuse hints of the lowering (scheduleSum). Shapes are static, so every
+// decision is made here at compile time.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/HalideLowering.h"
@@ -14,6 +16,15 @@ namespace lopt::codegen {
 using namespace Halide;
 
 namespace {
+
+/// Vectors along `v` (the innermost dimension, `extent` long). A partial
+/// last vector is guarded, not shifted inwards: Halide 14 misjudges the
+/// alignment of strided loads in a shifted tail (a crash seen here).
+void vectorizeInner(Func f, const Var &v, int64_t extent, int lanes) {
+  f.vectorize(v, lanes,
+              extent % lanes ? TailStrategy::GuardWithIf
+                             : TailStrategy::ShiftInwards);
+}
 
 /// Whether `f`'s definition calls an inline reduction (sum, maximum, ...),
 /// which Halide computes in a small buffer inside f's innermost loop.
@@ -52,9 +63,7 @@ void scheduleSum(Func f, const Shape &shape, int lanes, bool domainOutside,
   Var vi("vi"), lo("lo"), li("li"), fused("fused");
   bool vectorize = inner >= lanes;
   if (vectorize) {
-    f.vectorize(vars[0], lanes,
-                inner % lanes ? TailStrategy::GuardWithIf
-                              : TailStrategy::ShiftInwards);
+    vectorizeInner(f, vars[0], inner, lanes);
     u.split(vars[0], vars[0], vi, lanes, tail(inner, lanes));
     order.push_back(vi);
   }
@@ -176,18 +185,13 @@ void scheduleForCpu(const KernelGraph &, LoweredKernel &k,
     }
     if (f.has_update_definition()) {
       auto reuse = k.reuse.find(f.name());
-      scheduleSum(f, shape, lanes, f.name().rfind("reduce_coords", 0) == 0,
+      scheduleSum(f, shape, lanes, k.coordinateSums.count(f.name()) > 0,
                   reuse == k.reuse.end() ? std::vector<std::pair<int, int>>{}
                                          : reuse->second);
       continue;
     }
-    // A partial last vector is guarded, not shifted inwards: Halide 14
-    // misjudges the alignment of strided loads in a shifted tail (another
-    // crash seen here).
     if (inner >= lanes && !hasInlineReduction(f))
-      f.vectorize(vars[0], lanes,
-                  inner % lanes ? TailStrategy::GuardWithIf
-                                : TailStrategy::ShiftInwards);
+      vectorizeInner(f, vars[0], inner, lanes);
     if (numElements(shape) < kParallelElements)
       continue;
     Var o = vars.back();

@@ -119,67 +119,53 @@ public:
 
   bool lower(LoweredKernel &out, std::string &error);
 
-  /// How many times result `result` of node `id` is read by other nodes,
-  /// and whether it is a result of the graph.
-  std::pair<int, bool> uses(int id, int result) const {
-    auto is = [&](int ref) {
-      const KernelNode &n = g.nodes[ref];
-      return n.result > 0 ? n.of == id && n.result == result
-                          : ref == id && result == 0;
-    };
-    int count = 0;
+  /// Whether node reference `ref` (an input or result entry) denotes
+  /// result `result` of node `id`.
+  bool refersTo(int ref, int id, int result) const {
+    const KernelNode &n = g.nodes[ref];
+    return n.result > 0 ? n.of == id && n.result == result
+                        : ref == id && result == 0;
+  }
+
+  /// The nodes that read result `result` of node `id`, and whether it is a
+  /// result of the graph.
+  std::pair<std::vector<const KernelNode *>, bool> readers(int id,
+                                                           int result) const {
+    std::vector<const KernelNode *> nodes;
     for (const KernelNode &n : g.nodes)
       for (int in : n.inputs)
-        count += is(in);
+        if (refersTo(in, id, result))
+          nodes.push_back(&n);
     bool isResult = false;
     for (int r : g.results)
-      isResult |= is(r);
-    return {count, isResult};
+      isResult |= refersTo(r, id, result);
+    return {nodes, isResult};
   }
 
   /// A value read once and not a result (in a cell, or a fused run of
   /// element-wise ops) is computed where it is read, not stored: chains of
-  /// element-wise ops become one loop.
+  /// element-wise ops become one loop. Only into a consumer that reads it
+  /// once per element it computes: a sum over it would recompute it for
+  /// every term.
   bool fusedIntoConsumer(int id, int result) const {
-    auto [count, isResult] = uses(id, result);
-    if (count != 1 || isResult)
+    auto [nodes, isResult] = readers(id, result);
+    if (nodes.size() != 1 || isResult)
       return false;
-    // Only into a consumer that reads it once per element it computes (a
-    // sum over it would recompute it for every term).
     static const std::set<std::string> once = {
-        "add", "sub", "mul", "div", "neg", "min", "max", "pow", "relu",
-        "sigmoid", "tanh", "exp", "log", "abs", "sqrt", "sign", "square",
-        "step", "slice", "reshape", "stop_gradient", "preprocess",
-        "preprocess_grad", "reduce_sum"};
-    for (const KernelNode &n : g.nodes)
-      for (int in : n.inputs) {
-        const KernelNode &src = g.nodes[in];
-        bool isIt = src.result > 0 ? src.of == id && src.result == result
-                                   : in == id && result == 0;
-        if (isIt)
-          return once.count(n.op) > 0;
-      }
-    return false;
+        "slice", "reshape", "stop_gradient", "preprocess", "preprocess_grad",
+        "reduce_sum"};
+    return isElementwise(nodes[0]->op) || once.count(nodes[0]->op) > 0;
   }
 
   /// Whether result `result` of node `id` is used only as a result summed
   /// over the coordinates: then it is never stored whole (a shared weight's
   /// gradient would be coords times the weight), only its sum.
   bool onlySummedOverCoords(int id, int result) const {
-    if (!mappedGraph)
+    if (!mappedGraph || !readers(id, result).first.empty())
       return false;
-    auto is = [&](int ref) {
-      const KernelNode &n = g.nodes[ref];
-      return n.result > 0 ? n.of == id && n.result == result
-                          : ref == id && result == 0;
-    };
-    for (const KernelNode &n : g.nodes)
-      for (int in : n.inputs)
-        if (is(in))
-          return false;
     bool summed = false;
     for (size_t r = 0; r < g.results.size(); ++r)
-      if (is(g.results[r])) {
+      if (refersTo(g.results[r], id, result)) {
         if (!g.reduced[r])
           return false;
         summed = true;
@@ -247,6 +233,13 @@ private:
     if (rows % 2 == 0)
       blocks.push_back({2, 2});
     return blocks;
+  }
+
+  /// The zeros needed after `in` rows so that `windows` windows of `kernel`
+  /// rows, at stride `s` and starting `p` rows before the input, stay in.
+  static int padAfter(int64_t windows, int64_t kernel, int s, int p,
+                      int64_t in) {
+    return std::max<int>(0, int((windows - 1) * s + kernel - 1 - p - (in - 1)));
   }
 
   /// `x` ([N, C, H, W]) with `before` zeros above and left of its images
@@ -324,6 +317,7 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
       red(rev) = 0.0f;
       red(rev) += at(v, cat({Expr(k)}, exprs(vs)));
       v = {red, inner};
+      out.coordinateSums.insert(red.name());
     }
     // An output must be a Func of its own (not an argument, nor another
     // output).
@@ -547,7 +541,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Shape xs = x.shape, ws = w.shape;
     std::array<int, 2> after;
     for (int d : {2, 3})
-      after[d - 2] = std::max<int>(0, int((out[d] - 1) * s + ws[d] - 1 - p - (xs[d] - 1)));
+      after[d - 2] = padAfter(out[d], ws[d], s, p, xs[d]);
     Val xp = padded(x, {p, p}, after);
     RDom r(0, int(ws[3]), 0, int(ws[2]), 0, int(ws[1])); // kx, ky, ci
     return {defineSum(out, [&](std::vector<Expr> idx) { return at(b, {idx[1]}); },
@@ -566,7 +560,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Shape xs = x.shape, ds = dy.shape;
     std::array<int, 2> after;
     for (int d : {2, 3})
-      after[d - 2] = std::max<int>(0, int((ds[d] - 1) * s + out[d] - 1 - p - (xs[d] - 1)));
+      after[d - 2] = padAfter(ds[d], out[d], s, p, xs[d]);
     Val xp = padded(x, {p, p}, after);
     RDom r(0, int(ds[2]), 0, int(ds[0])); // y, n
     Shape rows = out;

@@ -13,6 +13,7 @@
 #include <Halide.h>
 
 #include <map>
+#include <set>
 
 namespace lopt::codegen {
 
@@ -29,6 +30,9 @@ struct LoweredKernel {
   /// the row-major dimensions to block (and the block size, 0 for all of
   /// it) inside the reduction loops.
   std::map<std::string, std::vector<std::pair<int, int>>> reuse;
+  /// Sums over the coordinates of a mapped kernel (by Func name): their
+  /// domain is long and their result small.
+  std::set<std::string> coordinateSums;
 };
 
 /// The algorithm of `graph`; false with `error` for an op with no lowering.

@@ -45,6 +45,10 @@ struct KernelGraph {
   std::string key() const;
 };
 
+/// Whether `op` (a lopt op name without the dialect) is element-wise: each
+/// result element reads the operands' elements at its own index only.
+bool isElementwise(const std::string &op);
+
 /// A buffer handed to a kernel: row-major float or int32 data.
 struct KernelBuffer {
   Shape shape;

@@ -9,13 +9,21 @@
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallPtrSet.h"
-#include "llvm/ADT/StringSet.h"
 
 #include <cstdio>
+#include <set>
 
 using namespace mlir;
 
 namespace lopt::codegen {
+
+bool isElementwise(const std::string &op) {
+  static const std::set<std::string> ops = {
+      "add",  "sub", "mul",  "div",  "neg",  "min",    "max",
+      "pow",  "relu", "sigmoid", "tanh", "exp", "log", "abs",
+      "sqrt", "sign", "square", "step"};
+  return ops.count(op) > 0;
+}
 
 int KernelTable::intern(KernelGraph g) {
   std::string key = g.key();
@@ -152,19 +160,17 @@ bool opGraph(Operation &op, KernelGraph &g, std::vector<Value> &operands,
   return true;
 }
 
-/// Ops that read each operand element at most once per result element and
-/// cost little: a run of them is fused into one kernel.
+/// Cheap ops a run of which is fused into one kernel: element-wise ops,
+/// broadcasts, splat constants, and a reduce_sum to end the run.
 bool isFusible(Operation *op) {
-  static const llvm::StringSet<> ops = {
-      "add", "sub", "mul", "div", "neg", "min", "max", "pow", "relu",
-      "sigmoid", "tanh", "exp", "log", "abs", "sqrt", "sign", "square",
-      "step", "broadcast", "reduce_sum"};
   if (auto c = dyn_cast<ConstantOp>(op)) {
     auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
     return dense && dense.isSplat();
   }
-  return op->getDialect() && op->getDialect()->getNamespace() == "lopt" &&
-         ops.contains(op->getName().stripDialect());
+  if (!op->getDialect() || op->getDialect()->getNamespace() != "lopt")
+    return false;
+  std::string name = op->getName().stripDialect().str();
+  return isElementwise(name) || name == "broadcast" || name == "reduce_sum";
 }
 
 /// The kernel graph of a run of ops (one op: opGraph). `operands` gets the

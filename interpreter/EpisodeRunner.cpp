@@ -3,7 +3,7 @@
 
 #include "runtime/Init.h"
 #include "runtime/Random.h"
-#include "runtime/Synthetic.h"
+#include "runtime/EpisodeData.h"
 
 using namespace mlir;
 
@@ -29,9 +29,7 @@ std::vector<InitEntry> metaInitialisers(const EpisodeFunctions &fns) {
     if (a.role == role::kParam)
       entries.push_back({"theta0", a.name, a.shape, a.init});
   for (const OperandInfo &a : describeArguments(fns.unrolled))
-    if ((a.role == role::kMeta || a.role == role::kMetaCoord ||
-         a.role == role::kState) &&
-        a.name != "theta0")
+    if (isMetaArgument(a.role, a.name) && a.name != "theta0")
       entries.push_back({a.name, "", a.shape, a.init});
   return entries;
 }
@@ -84,8 +82,7 @@ namedResults(func::FuncOp fn, const std::vector<RtValue<T>> &results) {
   std::map<std::string, Tensor<T>> out;
   std::vector<OperandInfo> info = describeResults(fn);
   for (size_t i = 0; i < info.size() && i < results.size(); ++i)
-    out[info[i].role == role::kGrad ? "grad/" + info[i].name
-                                    : info[i].name] = results[i].f;
+    out[resultKey(info[i].role, info[i].name)] = results[i].f;
   return out;
 }
 

@@ -11,7 +11,7 @@
 
 #include "interpreter/Interpreter.h"
 #include "runtime/Init.h"
-#include "runtime/Synthetic.h"
+#include "runtime/EpisodeData.h"
 #include "runtime/Tensor.h"
 
 #include "dialect/LoptOps.h"

@@ -10,11 +10,9 @@
 // (lopt_program); this file is compiled once, with the runtime.
 //
 //===----------------------------------------------------------------------===//
-#include "runtime/Dataset.h"
-#include "runtime/EpisodeSampler.h"
 #include "runtime/Init.h"
 #include "runtime/Npz.h"
-#include "runtime/Synthetic.h"
+#include "runtime/EpisodeData.h"
 #include "runtime/driver/MetaOptimizer.h"
 #include "runtime/driver/Runner.h"
 
@@ -130,9 +128,9 @@ bool metaParameters(const Flags &f, uint64_t seed, NamedTensors &meta,
   data::Status s = data::readNpz(path, arrays);
   const lopt_function &fn = trainFunction();
   for (int a = 0; s && a < fn.num_args; ++a)
-    if (isMetaArgument(fn.args[a])) {
+    if (isMetaArgument(fn.args[a].role, fn.args[a].name)) {
       const lopt_buffer &b = fn.buffers[fn.args[a].slot];
-      s = data::getFloat(arrays, path, metaKey(fn.args[a]),
+      s = data::getFloat(arrays, path, metaNpzKey(fn.args[a].role, fn.args[a].name),
                          shapeOf(b.shape, b.rank), meta[fn.args[a].name]);
     }
   if (!s)
@@ -161,34 +159,14 @@ bool episodeData(const Flags &f, uint64_t seed, EpisodeData &e,
     source = "random images (seed " + std::to_string(seed) + ")";
     return true;
   }
-  data::Status s = data::Status::success();
-  if (path.size() > 4 && path.compare(path.size() - 4, 4, ".npz") == 0) {
-    std::vector<data::NpzArray> arrays;
-    s = data::readNpz(path, arrays);
-    if (s)
-      s = data::getFloat(arrays, path, "support_x", sx, e.supportX);
-    if (s)
-      s = data::getInt(arrays, path, "support_y", {sx[0]}, e.supportY);
-    if (s)
-      s = data::getFloat(arrays, path, "query_x", qx, e.queryX);
-    if (s)
-      s = data::getInt(arrays, path, "query_y", {qx[0]}, e.queryY);
+  bool npz = path.size() > 4 && path.compare(path.size() - 4, 4, ".npz") == 0;
+  data::Status s =
+      npz ? readEpisodeNpz(path, sx, qx, e)
+          : sampleDatasetEpisode(path, sx,
+                                 {int(M.ways), int(M.shots), int(M.queries)},
+                                 seed, e, source, nullptr);
+  if (npz)
     source = "episode arrays from " + path;
-  } else {
-    data::ImageSpec spec{int(sx[1]), int(sx[2]), int(sx[3])};
-    std::unique_ptr<data::Dataset> dataset;
-    s = data::openDataset(path, data::Split::Train, spec, dataset);
-    data::Episode ep;
-    if (s)
-      s = data::sampleEpisode(*dataset,
-                              {int(M.ways), int(M.shots), int(M.queries)},
-                              seed, ep);
-    if (s) {
-      e = {std::move(ep.supportImages), std::move(ep.queryImages),
-           std::move(ep.supportLabels), std::move(ep.queryLabels)};
-      source = dataset->describe();
-    }
-  }
   if (!s)
     error = s.message();
   return bool(s);
@@ -206,7 +184,7 @@ bool bindMeta(FunctionRunner &r, const NamedTensors &meta,
               std::string &error) {
   const lopt_function &fn = r.function();
   for (int a = 0; a < fn.num_args; ++a)
-    if (isMetaArgument(fn.args[a])) {
+    if (isMetaArgument(fn.args[a].role, fn.args[a].name)) {
       auto it = meta.find(fn.args[a].name);
       if (it == meta.end()) {
         error = std::string("no value for '") + fn.args[a].name + "'";
@@ -411,8 +389,8 @@ int episode(const Flags &f) {
   npz.add("query_y", e.queryY);
   const lopt_function &fn = trainFunction();
   for (int a = 0; a < fn.num_args; ++a)
-    if (isMetaArgument(fn.args[a]))
-      npz.add(metaKey(fn.args[a]), meta.at(fn.args[a].name));
+    if (isMetaArgument(fn.args[a].role, fn.args[a].name))
+      npz.add(metaNpzKey(fn.args[a].role, fn.args[a].name), meta.at(fn.args[a].name));
   for (auto &[name, t] : r)
     npz.add(name, t);
   if (data::Status s = npz.write(dump); !s)

@@ -1,6 +1,8 @@
 //===- Runner.cpp - run a generated function on its planned arena ---------===//
 #include "runtime/driver/Runner.h"
 
+#include "runtime/EpisodeData.h"
+
 #include <HalideRuntime.h>
 
 #include <chrono>
@@ -123,28 +125,9 @@ NamedTensors FunctionRunner::results() const {
       continue;
     Tensor<float> t(shape(s));
     std::memcpy(t.data.data(), host(s), t.data.size() * sizeof(float));
-    out[resultKey(fn.results[r])] = std::move(t);
+    out[lopt::resultKey(fn.results[r].role, fn.results[r].name)] = std::move(t);
   }
   return out;
-}
-
-std::string resultKey(const lopt_tensor &t) {
-  return std::strcmp(t.role, "grad") == 0 ? "grad/" + std::string(t.name)
-                                          : std::string(t.name);
-}
-
-std::string metaKey(const lopt_tensor &t) {
-  std::string name = t.name;
-  if (std::strcmp(t.role, "state") == 0 && name.rfind("state.", 0) == 0)
-    return "state/" + name.substr(6);
-  return "meta/" + name;
-}
-
-bool isMetaArgument(const lopt_tensor &t) {
-  return std::strcmp(t.role, "meta") == 0 ||
-         std::strcmp(t.role, "meta_coord") == 0 ||
-         std::strcmp(t.role, "state") == 0 ||
-         std::strcmp(t.name, "theta0") == 0;
 }
 
 } // namespace lopt::driver

@@ -63,13 +63,6 @@ private:
   void *host(int slot) const;
 };
 
-/// The key of a result in dumps and maps: "grad/<name>" for derivatives.
-std::string resultKey(const lopt_tensor &t);
-/// The .npz key of a meta-parameter or initial-state argument.
-std::string metaKey(const lopt_tensor &t);
-/// Whether an argument is drawn from initialisers (not episode data).
-bool isMetaArgument(const lopt_tensor &t);
-
 } // namespace lopt::driver
 
 #endif // LOPT_RUNTIME_DRIVER_RUNNER_H

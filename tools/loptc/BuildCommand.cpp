@@ -19,6 +19,7 @@
 #include "interpreter/EpisodeRunner.h"
 #include "tools/loptc/BuildConfig.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Program.h"
 
@@ -168,23 +169,6 @@ bool runTool(const std::vector<std::string> &args, std::string &error) {
   return true;
 }
 
-std::vector<std::string> splitWords(const std::string &s) {
-  std::vector<std::string> out;
-  std::string w;
-  for (char ch : s) {
-    if (ch == ' ') {
-      if (!w.empty())
-        out.push_back(w);
-      w.clear();
-    } else {
-      w += ch;
-    }
-  }
-  if (!w.empty())
-    out.push_back(w);
-  return out;
-}
-
 /// A temporary folder removed (with its files) when this goes away.
 struct TempDir {
   std::string path;
@@ -261,9 +245,11 @@ bool linkOutput(const std::vector<std::string> &objects, bool relocatable,
   if (relocatable)
     cmd.push_back("-r");
   cmd.insert(cmd.end(), objects.begin(), objects.end());
-  if (!relocatable)
-    for (const std::string &lib : splitWords(LOPT_LINK_LIBS))
-      cmd.push_back(lib);
+  if (!relocatable) {
+    llvm::SmallVector<llvm::StringRef> libs;
+    llvm::SplitString(LOPT_LINK_LIBS, libs);
+    cmd.insert(cmd.end(), libs.begin(), libs.end());
+  }
   cmd.push_back("-o");
   cmd.push_back(tmp);
   if (!runTool(cmd, error)) {

@@ -13,10 +13,7 @@ using namespace mlir;
 namespace lopt {
 
 std::string npzKey(const OperandInfo &arg) {
-  llvm::StringRef name(arg.name);
-  if (arg.role == role::kState && name.consume_front("state."))
-    return "state/" + name.str();
-  return "meta/" + arg.name;
+  return metaNpzKey(arg.role, arg.name);
 }
 
 bool applyOverrides(EpisodeOp ep, const std::string &truncation,
@@ -78,47 +75,25 @@ bool sampleFromDataset(const std::string &given, const EpisodeOptions &opts,
                                                   input.end())));
     return false;
   }
-  data::ImageSpec spec{int(input[1]), int(input[2]), int(input[3])};
-  std::unique_ptr<data::Dataset> dataset;
-  if (data::Status s =
-          data::openDataset(path, data::Split::Train, spec, dataset);
-      !s) {
-    commandError(command, s.message());
-    return false;
-  }
   EpisodeOp ep = out.fns.episode;
   data::EpisodeSpec shape{int(ep.getWays()), int(ep.getShots()),
                           int(ep.getQueries())};
-  data::Episode e;
-  if (data::Status s = data::sampleEpisode(*dataset, shape, opts.seed, e);
+  if (data::Status s =
+          sampleDatasetEpisode(path, input, shape, opts.seed, out.data,
+                               out.dataSource, &out.classNames);
       !s) {
     commandError(command, s.message());
     return false;
   }
-  out.data = {std::move(e.supportImages), std::move(e.queryImages),
-              std::move(e.supportLabels), std::move(e.queryLabels)};
-  out.classNames = std::move(e.classNames);
-  out.dataSource = dataset->describe();
   return true;
 }
 
 bool readEpisodeNpz(const std::string &path, const char *command,
                     PreparedEpisode &out) {
-  std::vector<data::NpzArray> arrays;
   std::vector<OperandInfo> args = describeArguments(out.fns.unrolled);
-  data::Status s = data::readNpz(path, arrays);
-  if (s)
-    s = data::getFloat(arrays, path, "support_x", args[0].shape,
-                       out.data.supportX);
-  if (s)
-    s = data::getInt(arrays, path, "support_y", args[1].shape,
-                     out.data.supportY);
-  if (s)
-    s = data::getFloat(arrays, path, "query_x", args[2].shape,
-                       out.data.queryX);
-  if (s)
-    s = data::getInt(arrays, path, "query_y", args[3].shape, out.data.queryY);
-  if (!s) {
+  if (data::Status s =
+          lopt::readEpisodeNpz(path, args[0].shape, args[2].shape, out.data);
+      !s) {
     commandError(command, s.message());
     return false;
   }
@@ -133,8 +108,7 @@ bool readMetaNpz(const std::string &path, const char *command,
   for (const OperandInfo &a : describeArguments(out.fns.unrolled)) {
     if (!s)
       break;
-    if (a.role != role::kMeta && a.role != role::kMetaCoord &&
-        a.role != role::kState && a.name != "theta0")
+    if (!isMetaArgument(a.role, a.name))
       continue;
     s = data::getFloat(arrays, path, npzKey(a), a.shape, out.meta[a.name]);
   }

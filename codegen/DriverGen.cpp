@@ -133,12 +133,14 @@ std::string generateProgramSource(const BinaryInfo &info,
      << ", " << i("steps") << ", " << i("inner_batch") << ", "
      << i("horizon") << ",\n"
      << "  " << s("meta_gradient") << ", " << s("meta_optimizer") << ", "
-     << s("bn_eval") << ",\n"
+     << s("bn_eval") << ", " << s("init") << ", " << s("fingerprint")
+     << ",\n"
      << "  " << r("lr") << ", " << r("beta1") << ", " << r("beta2") << ", "
      << r("epsilon") << ", " << r("clip_norm") << ",\n"
      << "  " << info.learnerParams << ",\n"
      << "  " << table.kernels.size() << ", kernels, kernel_ops, kernel_flops,\n"
-     << "  " << programs.size() << ", functions,\n"
+     << "  " << programs.size() << ", functions, " << info.trainFunction
+     << ", " << info.evalFunction << ",\n"
      << "  " << info.inits.size() << ", inits,\n};\n";
   return os.str();
 }

@@ -25,6 +25,9 @@ struct BinaryInfo {
   std::map<std::string, double> reals;        // lr, beta1, ...
   std::map<std::string, std::string> strings; // meta_gradient, ...
   int64_t learnerParams = 0;
+  /// Indices of the programs: the meta-training step (-1: none) and the
+  /// episode forward.
+  int trainFunction = 0, evalFunction = 1;
   std::vector<InitEntry> inits;
 };
 

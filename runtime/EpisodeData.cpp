@@ -50,14 +50,23 @@ data::Status sampleDatasetEpisode(const std::string &path,
   data::ImageSpec spec{int(supportX[1]), int(supportX[2]), int(supportX[3])};
   std::unique_ptr<data::Dataset> dataset;
   data::Status s = data::openDataset(path, data::Split::Train, spec, dataset);
-  data::Episode e;
   if (s)
-    s = data::sampleEpisode(*dataset, shape, seed, e);
+    s = sampleEpisodeData(*dataset, shape, seed, out, classNames);
+  if (s)
+    source = dataset->describe();
+  return s;
+}
+
+data::Status sampleEpisodeData(data::Dataset &dataset,
+                               const data::EpisodeSpec &shape, uint64_t seed,
+                               EpisodeData &out,
+                               std::vector<std::string> *classNames) {
+  data::Episode e;
+  data::Status s = data::sampleEpisode(dataset, shape, seed, e);
   if (!s)
     return s;
   out = {std::move(e.supportImages), std::move(e.queryImages),
          std::move(e.supportLabels), std::move(e.queryLabels)};
-  source = dataset->describe();
   if (classNames)
     *classNames = std::move(e.classNames);
   return s;

@@ -47,6 +47,12 @@ data::Status sampleDatasetEpisode(const std::string &path,
                                   std::string &source,
                                   std::vector<std::string> *classNames);
 
+/// One seeded episode of `dataset` (an open split).
+data::Status sampleEpisodeData(data::Dataset &dataset,
+                               const data::EpisodeSpec &shape, uint64_t seed,
+                               EpisodeData &out,
+                               std::vector<std::string> *classNames = nullptr);
+
 /// Whether an episode function's argument is drawn from initialisers (a
 /// meta-parameter, an initial cell state, theta0) rather than episode data.
 inline bool isMetaArgument(const std::string &role, const std::string &name) {

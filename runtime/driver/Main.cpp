@@ -1,6 +1,8 @@
 //===- Main.cpp - the main() of every binary loptc builds -----------------===//
 //
 //   NAME info
+//   NAME train --data DIR --episodes N --out RUN [--resume] [--seed S] ...
+//   NAME test --data DIR --checkpoint PATH|init [--episodes 600] ...
 //   NAME bench [--iters N] [--warmup N] [--threads N] [--seed N]
 //              [--profile TOP]
 //   NAME episode [--data DIR|EPISODE.npz] [--meta PARAMS.npz]
@@ -10,13 +12,10 @@
 // (lopt_program); this file is compiled once, with the runtime.
 //
 //===----------------------------------------------------------------------===//
-#include "runtime/Init.h"
 #include "runtime/Npz.h"
-#include "runtime/EpisodeData.h"
+#include "runtime/driver/Commands.h"
 #include "runtime/driver/MetaOptimizer.h"
-#include "runtime/driver/Runner.h"
-
-#include <HalideRuntime.h>
+#include "runtime/driver/Module.h"
 
 #include <algorithm>
 #include <chrono>
@@ -25,95 +24,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <malloc.h>
-#include <sys/resource.h>
-#include <thread>
 
 using namespace lopt;
 using namespace lopt::driver;
 
 namespace {
-
-const lopt_module &M = lopt_program;
-const char *prog = "lopt-binary";
-
-int fail(const std::string &msg) {
-  std::fprintf(stderr, "%s: error: %s\n", prog, msg.c_str());
-  return 1;
-}
-
-/// --flag VALUE options of one command.
-struct Flags {
-  std::map<std::string, std::string> values;
-  /// Parses argv[first..]; `known` lists the accepted flags.
-  bool parse(int argc, char **argv, int first,
-             const std::vector<std::string> &known, std::string &error) {
-    for (int i = first; i < argc; ++i) {
-      std::string a = argv[i];
-      if (std::find(known.begin(), known.end(), a) == known.end()) {
-        error = "unknown option '" + a + "' (expected one of:";
-        for (const std::string &k : known)
-          error += " " + k;
-        error += ")";
-        return false;
-      }
-      if (i + 1 >= argc) {
-        error = "option '" + a + "' needs a value";
-        return false;
-      }
-      values[a] = argv[++i];
-    }
-    return true;
-  }
-  std::string str(const std::string &k, const std::string &def = "") const {
-    auto it = values.find(k);
-    return it == values.end() ? def : it->second;
-  }
-  /// An integer >= `min`, or `def` when absent.
-  bool integer(const std::string &k, int64_t def, int64_t min, int64_t &out,
-               std::string &error) const {
-    auto it = values.find(k);
-    if (it == values.end()) {
-      out = def;
-      return true;
-    }
-    char *end = nullptr;
-    long long v = std::strtoll(it->second.c_str(), &end, 10);
-    if (it->second.empty() || *end || v < min) {
-      error = "option '" + k + "' expects an integer >= " +
-              std::to_string(min) + ", got '" + it->second + "'";
-      return false;
-    }
-    out = v;
-    return true;
-  }
-};
-
-Shape shapeOf(const int64_t *dims, int32_t rank) {
-  return Shape(dims, dims + rank);
-}
-
-const lopt_function &trainFunction() { return M.functions[0]; }
-
-int64_t threadsFromFlag(const Flags &f, std::string &error) {
-  int64_t def = std::max(1u, std::thread::hardware_concurrency());
-  if (const char *env = std::getenv("HL_NUM_THREADS"))
-    def = std::max(1, std::atoi(env));
-  int64_t n = 0;
-  if (!f.integer("--threads", def, 1, n, error))
-    return 0;
-  halide_set_num_threads(int(n));
-  return n;
-}
-
-std::vector<InitEntry> initEntries() {
-  std::vector<InitEntry> out;
-  for (int i = 0; i < M.num_inits; ++i) {
-    const lopt_init &e = M.inits[i];
-    InitSpec spec{e.kind, e.a, e.b, e.fan_in};
-    out.push_back({e.name, e.piece, shapeOf(e.shape, e.rank), spec});
-  }
-  return out;
-}
 
 /// Meta-parameters and initial states: drawn like `loptc episode` draws
 /// them for the same seed, or read from an .npz (loptc's dump format).
@@ -121,12 +36,12 @@ bool metaParameters(const Flags &f, uint64_t seed, NamedTensors &meta,
                     std::string &error) {
   std::string path = f.str("--meta");
   if (path.empty()) {
-    meta = sampleInits(initEntries(), seed ^ 0x5eedull);
+    meta = initialisation(seed);
     return true;
   }
   std::vector<data::NpzArray> arrays;
   data::Status s = data::readNpz(path, arrays);
-  const lopt_function &fn = trainFunction();
+  const lopt_function &fn = episodeFunction();
   for (int a = 0; s && a < fn.num_args; ++a)
     if (isMetaArgument(fn.args[a].role, fn.args[a].name)) {
       const lopt_buffer &b = fn.buffers[fn.args[a].slot];
@@ -138,20 +53,11 @@ bool metaParameters(const Flags &f, uint64_t seed, NamedTensors &meta,
   return bool(s);
 }
 
-Shape argShape(const lopt_function &fn, const char *name) {
-  for (int a = 0; a < fn.num_args; ++a)
-    if (std::strcmp(fn.args[a].name, name) == 0) {
-      const lopt_buffer &b = fn.buffers[fn.args[a].slot];
-      return shapeOf(b.shape, b.rank);
-    }
-  return {};
-}
-
 /// The episode: from an .npz (loptc's dump format), a dataset folder, or
 /// seeded random images of the right shapes.
 bool episodeData(const Flags &f, uint64_t seed, EpisodeData &e,
                  std::string &source, std::string &error) {
-  const lopt_function &fn = trainFunction();
+  const lopt_function &fn = episodeFunction();
   Shape sx = argShape(fn, "support_x"), qx = argShape(fn, "query_x");
   std::string path = f.str("--data");
   if (path.empty()) {
@@ -162,53 +68,13 @@ bool episodeData(const Flags &f, uint64_t seed, EpisodeData &e,
   bool npz = path.size() > 4 && path.compare(path.size() - 4, 4, ".npz") == 0;
   data::Status s =
       npz ? readEpisodeNpz(path, sx, qx, e)
-          : sampleDatasetEpisode(path, sx,
-                                 {int(M.ways), int(M.shots), int(M.queries)},
-                                 seed, e, source, nullptr);
+          : sampleDatasetEpisode(path, sx, episodeSpec(), seed, e, source,
+                                 nullptr);
   if (npz)
     source = "episode arrays from " + path;
   if (!s)
     error = s.message();
   return bool(s);
-}
-
-bool bindEpisode(FunctionRunner &r, const EpisodeData &e,
-                 std::string &error) {
-  return r.setArg("support_x", e.supportX, error) &&
-         r.setArg("support_y", e.supportY, error) &&
-         r.setArg("query_x", e.queryX, error) &&
-         r.setArg("query_y", e.queryY, error);
-}
-
-bool bindMeta(FunctionRunner &r, const NamedTensors &meta,
-              std::string &error) {
-  const lopt_function &fn = r.function();
-  for (int a = 0; a < fn.num_args; ++a)
-    if (isMetaArgument(fn.args[a].role, fn.args[a].name)) {
-      auto it = meta.find(fn.args[a].name);
-      if (it == meta.end()) {
-        error = std::string("no value for '") + fn.args[a].name + "'";
-        return false;
-      }
-      if (!r.setArg(fn.args[a].name, it->second, error))
-        return false;
-    }
-  return true;
-}
-
-double accuracy(const Tensor<float> &logits, const Tensor<int32_t> &labels) {
-  int64_t n = logits.shape[0], c = logits.shape[1], right = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float *row = logits.data.data() + i * c;
-    right += std::max_element(row, row + c) - row == labels[i];
-  }
-  return double(right) / double(n);
-}
-
-double peakRssMb() {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_maxrss) / 1024.0;
 }
 
 std::string bytes(int64_t b) {
@@ -296,7 +162,7 @@ int bench(const Flags &f) {
   int64_t threads = threadsFromFlag(f, error);
   if (!threads)
     return fail(error);
-  FunctionRunner runner(M, trainFunction());
+  FunctionRunner runner(M, episodeFunction());
   EpisodeData e;
   NamedTensors meta;
   std::string source;
@@ -325,13 +191,13 @@ int bench(const Flags &f) {
   std::sort(ms.begin(), ms.end());
   double median = ms.size() % 2 ? ms[ms.size() / 2]
                                 : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
-  const lopt_function &fn = trainFunction();
+  const lopt_function &fn = episodeFunction();
   std::printf("{\"binary\": \"%s\", \"episode\": \"%s\", \"threads\": %lld, "
               "\"iters\": %lld, \"ms_per_iter\": %.3f, \"ms_per_iter_min\": "
               "%.3f, \"gflop_per_iter\": %.4f, \"gflops\": %.2f, "
               "\"peak_rss_mb\": %.1f, \"arena_mb\": %.1f, \"meta_loss\": "
               "%.6f}\n",
-              prog, M.episode, (long long)threads, (long long)iters, median,
+              programName, M.episode, (long long)threads, (long long)iters, median,
               ms.front(), fn.flops / 1e9, fn.flops / 1e6 / median,
               peakRssMb(), double(fn.arena_bytes) / (1 << 20), metaLoss);
   if (profile)
@@ -351,7 +217,7 @@ int episode(const Flags &f) {
   if (!episodeData(f, uint64_t(seed), e, source, error) ||
       !metaParameters(f, uint64_t(seed), meta, error))
     return fail(error);
-  FunctionRunner runner(M, trainFunction());
+  FunctionRunner runner(M, episodeFunction());
   auto start = std::chrono::steady_clock::now();
   if (!bindEpisode(runner, e, error) || !bindMeta(runner, meta, error) ||
       !runner.run(error))
@@ -387,7 +253,7 @@ int episode(const Flags &f) {
   npz.add("support_y", e.supportY);
   npz.add("query_x", e.queryX);
   npz.add("query_y", e.queryY);
-  const lopt_function &fn = trainFunction();
+  const lopt_function &fn = episodeFunction();
   for (int a = 0; a < fn.num_args; ++a)
     if (isMetaArgument(fn.args[a].role, fn.args[a].name))
       npz.add(metaNpzKey(fn.args[a].role, fn.args[a].name), meta.at(fn.args[a].name));
@@ -400,20 +266,27 @@ int episode(const Flags &f) {
 }
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: %s info\n"
-               "       %s bench [--iters N] [--warmup N] [--threads N] "
-               "[--seed N] [--profile TOP]\n"
-               "       %s episode [--data DIR|EPISODE.npz] [--meta "
-               "PARAMS.npz] [--dump OUT.npz] [--seed N] [--threads N]\n",
-               prog, prog, prog);
+  std::fprintf(
+      stderr,
+      "usage: %s info\n"
+      "       %s train --data DIR --episodes N --out RUN [--resume] [--seed S]\n"
+      "             [--val-every N] [--val-episodes N] [--save-every N] "
+      "[--threads N]\n"
+      "       %s test --data DIR --checkpoint PATH|init [--episodes N] "
+      "[--split test|val]\n"
+      "             [--seed S] [--json FILE] [--threads N]\n"
+      "       %s bench [--iters N] [--warmup N] [--threads N] [--seed N] "
+      "[--profile TOP]\n"
+      "       %s episode [--data DIR|EPISODE.npz] [--meta PARAMS.npz] "
+      "[--dump OUT.npz] [--seed N] [--threads N]\n",
+      programName, programName, programName, programName, programName);
   return 1;
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
-  prog = argv[0];
+  programName = argv[0];
   // Kernels allocate their stored stages on every call; keep freed memory
   // in the heap instead of returning it to the system (which would cost
   // fresh page faults on every call).
@@ -441,6 +314,20 @@ int main(int argc, char **argv) {
                  {"--data", "--meta", "--dump", "--seed", "--threads"}, error))
       return fail(error);
     return episode(f);
+  }
+  if (cmd == "train") {
+    if (!f.parse(argc, argv, 2, trainFlags, error, trainSwitches))
+      return fail(error);
+    return trainCommand(f);
+  }
+  if (cmd == "test") {
+    if (!f.parse(argc, argv, 2, testFlags, error))
+      return fail(error);
+    return testCommand(f);
+  }
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    usage();
+    return 0;
   }
   fail("unknown command '" + cmd + "'");
   return usage();

@@ -15,7 +15,7 @@
 extern "C" {
 
 /// Bump when a structure below changes.
-#define LOPT_ABI_VERSION 2
+#define LOPT_ABI_VERSION 3
 #define LOPT_MAX_RANK 8
 
 typedef int (*lopt_kernel_fn)(void **args);
@@ -74,16 +74,24 @@ struct lopt_module {
   const char *source, *episode, *target, *compiled; // compiled: UTC date
   int64_t ways, shots, queries, steps, inner_batch, horizon;
   const char *meta_gradient, *meta_optimizer, *bn_eval;
+  /// learned | fixed | random: how theta0 is obtained (see docs/language.md).
+  const char *init;
+  /// Identifies the description (the front end's MLIR of the file, with the
+  /// command line's overrides; not the target): a checkpoint is only read
+  /// by binaries with the same fingerprint.
+  const char *fingerprint;
   double lr, beta1, beta2, epsilon, clip_norm;
   int64_t learner_params;
   int32_t num_kernels;
   const lopt_kernel_fn *kernels;
   const char *const *kernel_ops; // what each kernel computes, for profiles
   const double *kernel_flops;    // per call
-  /// [0]: the meta-training step (meta-gradient); [1]: the episode forward
-  /// (query results with running statistics) for meta-testing.
   int32_t num_functions;
   const lopt_function *functions;
+  /// Indices into `functions`: the meta-training step (the meta-gradient;
+  /// -1 when the episode learns nothing) and the episode forward for
+  /// meta-testing (query results with the batch-norm evaluation semantics).
+  int32_t train_function, eval_function;
   int32_t num_inits;
   const lopt_init *inits;
 };

@@ -22,6 +22,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/xxhash.h"
 
 #include <chrono>
 #include <cstdio>
@@ -41,6 +42,7 @@ struct Compiled {
   KernelTable table;
   std::vector<Program> programs;
   std::vector<MemoryPlan> plans;
+  std::string fingerprint; // of the description, see ProgramABI.h
 };
 
 std::string utcNow() {
@@ -68,12 +70,28 @@ BinaryInfo binaryInfo(const BuildOptions &opts, const Compiled &c) {
                 {"clip_norm", ep.getClipNorm().convertToDouble()}};
   info.strings = {{"meta_gradient", ep.getMetaGradient().str()},
                   {"meta_optimizer", ep.getMetaOptimizer().str()},
-                  {"bn_eval", ep.getBnEval().str()}};
+                  {"bn_eval", ep.getBnEval().str()},
+                  {"init", ep.getInit().str()},
+                  {"fingerprint", c.fingerprint}};
   info.inits = metaInitialisers(c.fns);
+  info.trainFunction = c.fns.metaGrad ? 0 : -1;
+  info.evalFunction = c.fns.metaGrad ? 1 : 0;
   for (const InitEntry &e : info.inits)
     if (!e.piece.empty())
       info.learnerParams += numElements(e.shape);
   return info;
+}
+
+/// A hash of the description as the front end read it (with overrides):
+/// what a checkpoint must match, whatever the target.
+std::string descriptionFingerprint(ModuleOp module) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module.print(os);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%016llx",
+                (unsigned long long)llvm::xxh3_64bits(text));
+  return buf;
 }
 
 /// -emit=fused: the kernel programs, their kernels and their memory.
@@ -282,16 +300,20 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
   if (!d.load(opts.file))
     return 1;
   EpisodeOp ep = d.findEpisode(opts.file, opts.episode);
-  if (!ep || !applyOverrides(ep, opts.truncation, opts.steps, cmd) ||
-      !d.runPipeline(Stage::MetaGrad))
+  if (!ep || !applyOverrides(ep, opts.truncation, opts.steps, cmd))
     return 1;
   Compiled c;
+  c.fingerprint = descriptionFingerprint(*d.module);
+  if (!d.runPipeline(Stage::MetaGrad))
+    return 1;
   if (!c.fns.find(*d.module, ep, error))
     return commandError(cmd, error);
-  if (!c.fns.metaGrad)
-    return commandError(cmd, "episode '" + ep.getSymName().str() +
-                                 "' has no meta-gradient (nothing is learned)");
-  for (func::FuncOp fn : {c.fns.metaGrad, c.fns.unrolled}) {
+  // Without meta-parameters (e.g. SGD from a random init, the fine-tuning
+  // baseline) the binary only meta-tests.
+  std::vector<func::FuncOp> fns{c.fns.unrolled};
+  if (c.fns.metaGrad)
+    fns.insert(fns.begin(), c.fns.metaGrad);
+  for (func::FuncOp fn : fns) {
     Program p;
     if (!buildProgram(fn, c.table, p, error))
       return commandError(cmd, fn.getSymName() + ": " + error);
@@ -335,12 +357,14 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
   double seconds = std::chrono::duration<double>(
                        std::chrono::steady_clock::now() - start)
                        .count();
-  printLine("wrote %s: %zu kernels, %s %zu steps, %s %zu steps, %.3f GFLOP "
-            "per meta-iteration, arena %.2f MiB; compiled in %.1f s",
-            opts.output.c_str(), c.table.kernels.size(),
-            c.programs[0].name.c_str(), c.programs[0].steps.size(),
-            c.programs[1].name.c_str(), c.programs[1].steps.size(),
+  std::string functions;
+  for (const Program &p : c.programs)
+    functions += ", " + p.name + " " + std::to_string(p.steps.size()) + " steps";
+  printLine("wrote %s: %zu kernels%s, %.3f GFLOP per %s, arena %.2f MiB; "
+            "compiled in %.1f s",
+            opts.output.c_str(), c.table.kernels.size(), functions.c_str(),
             programFlops(c.programs[0], c.table) / 1e9,
+            c.fns.metaGrad ? "meta-iteration" : "episode",
             double(c.plans[0].arenaBytes) / (1 << 20), seconds);
   if (dir.keep)
     printLine("kept the intermediate files in %s", dir.path.c_str());

@@ -107,16 +107,24 @@ void scheduleSum(Func f, const Shape &shape, int lanes, bool domainOutside,
     return false;
   };
   if (vars.size() >= 3 && !domainOutside) {
-    // The two outermost dimensions (batch and channels) share the threads.
+    // The two outermost dimensions (batch and channels) share the threads;
+    // when the channels are unrolled whole (a reused dimension no longer
+    // than its block), the batch alone.
+    Var channels = vars[vars.size() - 2], outermost = vars.back();
     for (size_t d = 0; d + 2 < vars.size(); ++d)
       if (!isBlocked(vars[d]))
         order.push_back(vars[d]);
-    u.fuse(vars[vars.size() - 2], vars.back(), fused);
-    order.push_back(fused);
+    if (isBlocked(channels)) {
+      order.push_back(outermost);
+    } else {
+      u.fuse(channels, outermost, fused);
+      order.push_back(fused);
+      outermost = fused;
+    }
     u.reorder(order);
     if (vectorize)
       u.vectorize(vi);
-    u.parallel(fused);
+    u.parallel(outermost);
     return;
   }
   // Chunks of the outermost dimension (in vectors when it is the

@@ -108,10 +108,18 @@ int info() {
                 piece ? "theta0" : isState ? "state" : "meta",
                 piece ? e.piece : e.name, shapeToString(s).c_str(), e.kind);
   }
-  std::printf("meta-parameters: %lld of the cell, %lld with theta0; initial "
-              "cell state: %lld values\n",
-              (long long)meta, (long long)(meta + M.learner_params),
-              (long long)state);
+  bool learned = std::strcmp(M.init, "learned") == 0;
+  std::printf("meta-parameters: %lld of the cell", (long long)meta);
+  if (learned)
+    std::printf(", %lld with theta0", (long long)(meta + M.learner_params));
+  else
+    std::printf("; theta0 is not learned (init %s: %s)", M.init,
+                theta0PerEpisode() ? "drawn for every episode"
+                                   : "drawn once from the seed");
+  std::printf("; initial cell state: %lld values\n", (long long)state);
+  if (!trainFunction())
+    std::printf("nothing to meta-train: this binary meta-tests (test "
+                "--checkpoint init)\n");
   std::printf("kernels: %d\n", M.num_kernels);
   for (int f = 0; f < M.num_functions; ++f) {
     const lopt_function &fn = M.functions[f];

@@ -42,10 +42,11 @@ int testCommand(const Flags &f) {
       return fail("--checkpoint: " + s.message());
     meta = std::move(st.meta);
     char buf[128];
-    std::snprintf(buf, sizeof buf, "validation accuracy %.2f%%",
-                  100 * st.bestValAccuracy);
+    std::snprintf(buf, sizeof buf, "%.2f%% at episode %lld",
+                  100 * st.bestValAccuracy, (long long)st.bestEpisode);
     from = file + " (after " + std::to_string(st.episode) +
-           " meta-training episodes, " + buf + ")";
+           " meta-training episodes; the run's best validation accuracy " +
+           buf + ")";
   }
   std::unique_ptr<data::Dataset> dataset;
   if (data::Status s =

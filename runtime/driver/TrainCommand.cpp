@@ -141,10 +141,6 @@ int trainCommand(const Flags &f) {
   s = data::openDataset(dataPath, data::Split::Train, imageSpec(), trainSet);
   if (s)
     s = data::openDataset(dataPath, data::Split::Val, imageSpec(), valSet);
-  EpisodeData e;
-  if (s)
-    s = sampleEpisodeData(*valSet, episodeSpec(),
-                          streamSeed(st.seed, Stream::ValEpisode, 0), e);
   if (!s)
     return fail(s.message());
   uint64_t seed = st.seed;
@@ -152,7 +148,12 @@ int trainCommand(const Flags &f) {
       *trainSet, episodeSpec(),
       [seed](int64_t i) { return streamSeed(seed, Stream::TrainEpisode, i); },
       st.episode, episodes);
+  EpisodeData e, probe;
   if (st.episode < episodes && !stream.next(e, s))
+    return fail(s.message());
+  if (s = sampleEpisodeData(*valSet, episodeSpec(),
+                            streamSeed(seed, Stream::ValEpisode, 0), probe);
+      !s)
     return fail(s.message());
   if (s = makeDirectories(out); !s)
     return fail(s.message());

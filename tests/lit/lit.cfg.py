@@ -20,6 +20,8 @@ llvm_config.add_tool_substitutions(["loptc", "lopt-opt", "FileCheck", "not", "co
 
 if os.path.isdir(os.path.join(config.shared_data_dir, "omniglot")):
     config.available_features.add("omniglot")
+if os.path.isdir(os.path.join(config.shared_data_dir, "mini-imagenet")):
+    config.available_features.add("mini-imagenet")
 if os.path.isdir("/usr/share/datasets/fashion-mnist"):
     config.available_features.add("fashion-mnist")
 

@@ -43,6 +43,7 @@ struct Compiled {
   std::vector<Program> programs;
   std::vector<MemoryPlan> plans;
   std::string fingerprint; // of the description, see ProgramABI.h
+  bool trains = false;     // programs[0] is the meta-training step
 };
 
 std::string utcNow() {
@@ -74,8 +75,8 @@ BinaryInfo binaryInfo(const BuildOptions &opts, const Compiled &c) {
                   {"init", ep.getInit().str()},
                   {"fingerprint", c.fingerprint}};
   info.inits = metaInitialisers(c.fns);
-  info.trainFunction = c.fns.metaGrad ? 0 : -1;
-  info.evalFunction = c.fns.metaGrad ? 1 : 0;
+  info.trainFunction = c.trains ? 0 : -1;
+  info.evalFunction = c.trains ? 1 : 0;
   for (const InitEntry &e : info.inits)
     if (!e.piece.empty())
       info.learnerParams += numElements(e.shape);
@@ -308,8 +309,6 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
     return 1;
   if (!c.fns.find(*d.module, ep, error))
     return commandError(cmd, error);
-  // Without meta-parameters (e.g. SGD from a random init, the fine-tuning
-  // baseline) the binary only meta-tests.
   std::vector<func::FuncOp> fns{c.fns.unrolled};
   if (c.fns.metaGrad)
     fns.insert(fns.begin(), c.fns.metaGrad);
@@ -317,6 +316,16 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
     Program p;
     if (!buildProgram(fn, c.table, p, error))
       return commandError(cmd, fn.getSymName() + ": " + error);
+    if (fn == c.fns.metaGrad) {
+      // Without meta-parameters (e.g. SGD from a random init, the
+      // fine-tuning baseline) there is nothing to train: the binary only
+      // meta-tests.
+      c.trains = llvm::any_of(p.resultInfo, [](const auto &r) {
+        return r.role == "grad";
+      });
+      if (!c.trains)
+        continue;
+    }
     MemoryPlan plan = planMemory(p);
     if (std::string bad = verifyMemoryPlan(p, plan); !bad.empty())
       return commandError(cmd, "memory plan of " + fn.getSymName() + ": " + bad);
@@ -364,7 +373,7 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
             "compiled in %.1f s",
             opts.output.c_str(), c.table.kernels.size(), functions.c_str(),
             programFlops(c.programs[0], c.table) / 1e9,
-            c.fns.metaGrad ? "meta-iteration" : "episode",
+            c.trains ? "meta-iteration" : "episode",
             double(c.plans[0].arenaBytes) / (1 << 20), seconds);
   if (dir.keep)
     printLine("kept the intermediate files in %s", dir.path.c_str());

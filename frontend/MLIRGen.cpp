@@ -1311,8 +1311,9 @@ LogicalResult Gen::checkUniqueNames() {
     auto [it, inserted] = seen.insert({name, {kind, at}});
     if (inserted)
       return success();
-    auto diag = error(at) << "the name '" << name << "' is already used by a "
-                          << it->second.first;
+    const char *other = it->second.first;
+    auto diag = error(at) << "the name '" << name << "' is already used by "
+                          << (other[0] == 'e' ? "an " : "a ") << other;
     diag.attachNote(loc(it->second.second)) << "first defined here";
     return failure();
   };

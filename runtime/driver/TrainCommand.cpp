@@ -208,11 +208,15 @@ int trainCommand(const Flags &f) {
   int64_t firstEpisode = st.episode;
   std::deque<std::pair<double, double>> recent; // (meta-loss, accuracy)
   bool tty = isatty(fileno(stdout));
+  double dataWait = 0; // seconds the loop waited for episodes
   MetaTestResult lastVal;
   bool validated = false;
 
   for (int64_t i = st.episode; i < episodes; ++i) {
-    if (i > firstEpisode && !stream.next(e, s)) {
+    Clock::time_point asked = Clock::now();
+    bool got = i == firstEpisode || stream.next(e, s);
+    dataWait += std::chrono::duration<double>(Clock::now() - asked).count();
+    if (!got) {
       save(lastPath);
       return finish(fail("episode " + std::to_string(i + 1) + ": " +
                          s.message() + "\nthe run is saved in " + lastPath +
@@ -325,6 +329,13 @@ int trainCommand(const Flags &f) {
     std::printf("; best validation accuracy %s at episode %lld (%s)",
                 percent(st.bestValAccuracy).c_str(), (long long)st.bestEpisode,
                 bestPath.c_str());
+  double session = std::chrono::duration<double>(Clock::now() - start).count();
+  if (st.episode > firstEpisode)
+    std::printf("\nthis session: %lld episodes in %s (%.2f episodes/s), %.1f%% "
+                "of it waiting for episode data",
+                (long long)(st.episode - firstEpisode), duration(session).c_str(),
+                double(st.episode - firstEpisode) / session,
+                100 * dataWait / session);
   std::printf("\nlog %s, learning curve %s\n", logPath.c_str(),
               curvePath.c_str());
   return 0;

@@ -11,6 +11,7 @@
 
 #include <zip.h>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -646,6 +647,12 @@ Status NpzWriter::write(const std::string &path) const {
     }
   }
 
+  // On disk before it takes the name: a crash leaves the old file or the
+  // new one, never a part.
+  if (int fd = ::open(tmp.c_str(), O_RDONLY); fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());

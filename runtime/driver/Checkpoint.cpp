@@ -3,9 +3,11 @@
 
 #include "runtime/EpisodeData.h"
 #include "runtime/Npz.h"
+#include "runtime/driver/Files.h"
 #include "runtime/driver/Module.h"
 
-#include <sys/stat.h>
+#include <cmath>
+#include <cstring>
 
 namespace lopt::driver {
 
@@ -25,25 +27,33 @@ std::string decode(const Tensor<int32_t> &t) {
   return s;
 }
 
-bool isFile(const std::string &p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-bool isDir(const std::string &p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 } // namespace
 
-data::Status saveCheckpoint(const std::string &path, const TrainState &st) {
-  data::NpzWriter npz;
+void addMetaArrays(data::NpzWriter &npz, const NamedTensors &meta) {
   const lopt_function &fn = evalFunction();
   for (int a = 0; a < fn.num_args; ++a)
     if (isMetaArgument(fn.args[a].role, fn.args[a].name))
       npz.add(metaNpzKey(fn.args[a].role, fn.args[a].name),
-              st.meta.at(fn.args[a].name));
+              meta.at(fn.args[a].name));
+}
+
+data::Status readMetaArrays(const std::vector<data::NpzArray> &arrays,
+                            const std::string &file, NamedTensors &meta) {
+  data::Status s = data::Status::success();
+  const lopt_function &fn = evalFunction();
+  for (int a = 0; s && a < fn.num_args; ++a)
+    if (isMetaArgument(fn.args[a].role, fn.args[a].name)) {
+      const lopt_buffer &b = fn.buffers[fn.args[a].slot];
+      s = data::getFloat(arrays, file,
+                         metaNpzKey(fn.args[a].role, fn.args[a].name),
+                         shapeOf(b.shape, b.rank), meta[fn.args[a].name]);
+    }
+  return s;
+}
+
+data::Status saveCheckpoint(const std::string &path, const TrainState &st) {
+  data::NpzWriter npz;
+  addMetaArrays(npz, st.meta);
   for (auto &[name, m] : st.adamM)
     npz.add("adam/m/" + name, m);
   for (auto &[name, v] : st.adamV)
@@ -56,6 +66,8 @@ data::Status saveCheckpoint(const std::string &path, const TrainState &st) {
   npz.addScalar("train/best_val_accuracy", st.bestValAccuracy);
   npz.addScalar("train/best_episode", double(st.bestEpisode));
   npz.addScalar("train/elapsed_s", st.elapsedSeconds);
+  npz.addScalar("train/val_every", double(st.valEvery));
+  npz.addScalar("train/val_episodes", double(st.valEpisodes));
   npz.add("program/fingerprint", encode(M.fingerprint));
   npz.add("program/episode", encode(M.episode));
   return npz.write(path);
@@ -72,63 +84,71 @@ data::Status loadCheckpoint(const std::string &path, TrainState &st) {
     return data::Status::error(
         path + ": not a checkpoint of a lopt binary (no program/fingerprint; "
                "checkpoints are written by `train`)");
-  if (decode(fingerprint) != M.fingerprint)
+  if (decode(fingerprint) != M.fingerprint || decode(episode) != M.episode)
     return data::Status::error(
         path + ": the checkpoint was written by a binary compiled from another "
                "description (episode '" + decode(episode) + "', fingerprint " +
         decode(fingerprint) + "); this binary is episode '" + M.episode +
         "' from " + M.source + " (fingerprint " + M.fingerprint + ")");
-  const lopt_function &fn = evalFunction();
-  for (int a = 0; s && a < fn.num_args; ++a)
-    if (isMetaArgument(fn.args[a].role, fn.args[a].name)) {
-      const lopt_buffer &b = fn.buffers[fn.args[a].slot];
-      s = data::getFloat(arrays, path,
-                         metaNpzKey(fn.args[a].role, fn.args[a].name),
-                         shapeOf(b.shape, b.rank), st.meta[fn.args[a].name]);
-    }
+  if (s = readMetaArrays(arrays, path, st.meta); !s)
+    return s;
+  // Counters: float64 scalars holding whole numbers >= `min`.
+  auto scalar = [&](const char *key, double min, bool required,
+                    double &out) {
+    for (const data::NpzArray &a : arrays)
+      if (a.name == key) {
+        if (a.type != data::NpzArray::Type::F64 || a.f64.size() != 1 ||
+            !std::isfinite(a.f64[0]) || a.f64[0] < min)
+          s = data::Status::error(path + ": '" + key +
+                                  "' is not a float64 scalar >= " +
+                                  std::to_string(int(min)));
+        out = a.f64[0];
+        return bool(s);
+      }
+    if (required)
+      s = data::Status::error(path + ": no float64 scalar '" + key + "'");
+    return !required;
+  };
+  double episodeDone, step, hi, lo, bestEpisode, valEvery = 0, valEpisodes = 0;
+  if (!scalar("train/episode", 0, true, episodeDone) ||
+      !scalar("train/adam_step", 0, true, step) ||
+      !scalar("train/seed_hi", 0, true, hi) ||
+      !scalar("train/seed_lo", 0, true, lo) ||
+      !scalar("train/best_val_accuracy", -1, true, st.bestValAccuracy) ||
+      !scalar("train/best_episode", -1, true, bestEpisode) ||
+      !scalar("train/elapsed_s", 0, true, st.elapsedSeconds) ||
+      !scalar("train/val_every", 0, false, valEvery) ||
+      !scalar("train/val_episodes", 0, false, valEpisodes))
+    return s;
+  st.episode = int64_t(episodeDone);
+  st.adamStep = int64_t(step);
+  st.seed = (uint64_t(hi) << 32) | uint64_t(lo);
+  st.bestEpisode = int64_t(bestEpisode);
+  st.valEvery = int64_t(valEvery);
+  st.valEpisodes = int64_t(valEpisodes);
+  // Adam's moments: one pair for every trained parameter once it has
+  // stepped (zeros would change the bias correction).
   st.adamM.clear();
   st.adamV.clear();
-  for (const data::NpzArray &a : arrays) {
-    bool m = a.name.rfind("adam/m/", 0) == 0, v = a.name.rfind("adam/v/", 0) == 0;
-    if (s && (m || v)) {
-      std::string name = a.name.substr(7);
-      auto p = st.meta.find(name);
-      if (p == st.meta.end())
-        return data::Status::error(path + ": array '" + a.name +
-                                   "' belongs to no meta-parameter");
-      s = data::getFloat(arrays, path, a.name, p->second.shape,
-                         (m ? st.adamM : st.adamV)[name]);
-    }
-  }
-  auto scalar = [&](const char *key, double &out) {
-    for (const data::NpzArray &a : arrays)
-      if (a.name == key && a.type == data::NpzArray::Type::F64 &&
-          a.f64.size() == 1) {
-        out = a.f64[0];
-        return true;
-      }
-    s = data::Status::error(path + ": no float64 scalar '" + key + "'");
-    return false;
-  };
-  double episodeDone, step, hi, lo, bestEpisode;
-  if (s && scalar("train/episode", episodeDone) &&
-      scalar("train/adam_step", step) && scalar("train/seed_hi", hi) &&
-      scalar("train/seed_lo", lo) &&
-      scalar("train/best_val_accuracy", st.bestValAccuracy) &&
-      scalar("train/best_episode", bestEpisode) &&
-      scalar("train/elapsed_s", st.elapsedSeconds)) {
-    st.episode = int64_t(episodeDone);
-    st.adamStep = int64_t(step);
-    st.seed = (uint64_t(hi) << 32) | uint64_t(lo);
-    st.bestEpisode = int64_t(bestEpisode);
+  const lopt_function *train = trainFunction();
+  for (int r = 0; train && r < train->num_results && st.adamStep > 0; ++r) {
+    if (std::strcmp(train->results[r].role, "grad") != 0)
+      continue;
+    std::string name = train->results[r].name;
+    const Shape &shape = st.meta.at(name).shape;
+    if (!(s = data::getFloat(arrays, path, "adam/m/" + name, shape,
+                             st.adamM[name])) ||
+        !(s = data::getFloat(arrays, path, "adam/v/" + name, shape,
+                             st.adamV[name])))
+      return s;
   }
   return s;
 }
 
 std::string checkpointFile(const std::string &path) {
-  if (isDir(path))
+  if (isDirectory(path))
     return path + "/best.npz";
-  if (!isFile(path) && isFile(path + ".npz"))
+  if (!isRegularFile(path) && isRegularFile(path + ".npz"))
     return path + ".npz";
   return path;
 }

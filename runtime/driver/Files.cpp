@@ -2,16 +2,29 @@
 #include "runtime/driver/Files.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace lopt::driver {
 
 bool fileExists(const std::string &path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;
+}
+
+bool isRegularFile(const std::string &path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool isDirectory(const std::string &path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 data::Status makeDirectories(const std::string &path) {
@@ -57,8 +70,53 @@ bool readFile(const std::string &path, std::string &text) {
   size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
     text.append(buf, n);
+  bool ok = !std::ferror(f);
   std::fclose(f);
-  return true;
+  return ok;
+}
+
+void removeTemporaries(const std::string &dir) {
+  DIR *d = opendir(dir.c_str());
+  if (!d)
+    return;
+  std::vector<std::string> stale;
+  while (struct dirent *e = readdir(d))
+    if (std::strstr(e->d_name, ".tmp-"))
+      stale.push_back(dir + "/" + e->d_name);
+  closedir(d);
+  for (const std::string &p : stale)
+    std::remove(p.c_str());
+}
+
+std::string jsonString(const std::string &s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (uint8_t(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", unsigned(uint8_t(c)));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string xmlText(const std::string &s) {
+  std::string out;
+  for (char c : s)
+    switch (c) {
+    case '&': out += "&amp;"; break;
+    case '<': out += "&lt;"; break;
+    case '>': out += "&gt;"; break;
+    case '\'': out += "&apos;"; break;
+    case '"': out += "&quot;"; break;
+    default: out += c;
+    }
+  return out;
 }
 
 } // namespace lopt::driver

@@ -8,6 +8,7 @@
 #define LOPT_RUNTIME_DRIVER_FLAGS_H
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -75,8 +76,9 @@ struct Flags {
       return true;
     }
     char *end = nullptr;
+    errno = 0;
     long long v = std::strtoll(it->second.c_str(), &end, 10);
-    if (it->second.empty() || *end || v < min) {
+    if (it->second.empty() || *end || v < min || errno == ERANGE) {
       error = "option '" + k + "' expects an integer >= " +
               std::to_string(min) + ", got '" + it->second + "'";
       return false;

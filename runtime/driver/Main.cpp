@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/Npz.h"
+#include "runtime/driver/Checkpoint.h"
 #include "runtime/driver/Commands.h"
 #include "runtime/driver/MetaOptimizer.h"
 #include "runtime/driver/Module.h"
@@ -41,13 +42,8 @@ bool metaParameters(const Flags &f, uint64_t seed, NamedTensors &meta,
   }
   std::vector<data::NpzArray> arrays;
   data::Status s = data::readNpz(path, arrays);
-  const lopt_function &fn = episodeFunction();
-  for (int a = 0; s && a < fn.num_args; ++a)
-    if (isMetaArgument(fn.args[a].role, fn.args[a].name)) {
-      const lopt_buffer &b = fn.buffers[fn.args[a].slot];
-      s = data::getFloat(arrays, path, metaNpzKey(fn.args[a].role, fn.args[a].name),
-                         shapeOf(b.shape, b.rank), meta[fn.args[a].name]);
-    }
+  if (s)
+    s = readMetaArrays(arrays, path, meta);
   if (!s)
     error = s.message();
   return bool(s);
@@ -246,12 +242,7 @@ int episode(const Flags &f) {
                 "accuracy %.4f\n",
                 r.at("query_eval_loss")[0],
                 accuracy(r.at("query_eval_logits"), e.queryY));
-  double total = 0;
-  for (auto &[name, t] : r)
-    if (name.rfind("grad/", 0) == 0)
-      for (float v : t.data)
-        total += double(v) * v;
-  std::printf("meta-gradient global norm %.6e\n", std::sqrt(total));
+  std::printf("meta-gradient global norm %.6e\n", Adam::globalNorm(meta, r));
   std::printf("time %.1f ms\n", ms);
   std::string dump = f.str("--dump");
   if (dump.empty())
@@ -261,10 +252,7 @@ int episode(const Flags &f) {
   npz.add("support_y", e.supportY);
   npz.add("query_x", e.queryX);
   npz.add("query_y", e.queryY);
-  const lopt_function &fn = episodeFunction();
-  for (int a = 0; a < fn.num_args; ++a)
-    if (isMetaArgument(fn.args[a].role, fn.args[a].name))
-      npz.add(metaNpzKey(fn.args[a].role, fn.args[a].name), meta.at(fn.args[a].name));
+  addMetaArrays(npz, meta);
   for (auto &[name, t] : r)
     npz.add(name, t);
   if (data::Status s = npz.write(dump); !s)

@@ -22,16 +22,22 @@ public:
   Adam(double lr, double beta1, double beta2, double eps, double clipNorm)
       : lr(lr), beta1(beta1), beta2(beta2), eps(eps), clipNorm(clipNorm) {}
 
-  /// Updates every parameter p that has a gradient grads["grad/" + name].
-  /// Returns the global gradient norm before clipping.
-  double step(std::map<std::string, Tensor<float>> &params,
-              const std::map<std::string, Tensor<float>> &grads) {
+  /// The global L2 norm of the gradients grads["grad/" + name] of `params`.
+  static double globalNorm(const std::map<std::string, Tensor<float>> &params,
+                           const std::map<std::string, Tensor<float>> &grads) {
     double total = 0;
     for (auto &[name, p] : params)
       if (auto g = grads.find("grad/" + name); g != grads.end())
         for (float v : g->second.data)
           total += double(v) * v;
-    total = std::sqrt(total);
+    return std::sqrt(total);
+  }
+
+  /// Updates every parameter p that has a gradient grads["grad/" + name].
+  /// Returns the global gradient norm before clipping.
+  double step(std::map<std::string, Tensor<float>> &params,
+              const std::map<std::string, Tensor<float>> &grads) {
+    double total = globalNorm(params, grads);
     double scale = 1;
     if (clipNorm > 0 && total > clipNorm)
       scale = clipNorm / (total + 1e-6);

@@ -135,6 +135,11 @@ int64_t threadsFromFlag(const Flags &f, std::string &error) {
   int64_t n = 0;
   if (!f.integer("--threads", def, 1, n, error))
     return 0;
+  if (n > 1024) {
+    error = "option '--threads' expects at most 1024 threads, got " +
+            std::to_string(n);
+    return 0;
+  }
   halide_set_num_threads(int(n));
   return n;
 }

@@ -42,11 +42,12 @@ int testCommand(const Flags &f) {
       return fail("--checkpoint: " + s.message());
     meta = std::move(st.meta);
     char buf[128];
-    std::snprintf(buf, sizeof buf, "%.2f%% at episode %lld",
+    std::snprintf(buf, sizeof buf,
+                  "; the run's best validation accuracy %.2f%% at episode %lld",
                   100 * st.bestValAccuracy, (long long)st.bestEpisode);
     from = file + " (after " + std::to_string(st.episode) +
-           " meta-training episodes; the run's best validation accuracy " +
-           buf + ")";
+           " meta-training episodes" +
+           (st.bestEpisode >= 0 ? buf : "; not validated yet") + ")";
   }
   std::unique_ptr<data::Dataset> dataset;
   if (data::Status s =
@@ -94,17 +95,17 @@ int testCommand(const Flags &f) {
   std::string json = f.str("--json");
   if (json.empty())
     return 0;
-  char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "{\"episode\": \"%s\", \"split\": \"%s\", \"episodes\": %lld, "
-                "\"seed\": %lld, \"accuracy\": %.6f, \"ci95\": %.6f, "
-                "\"loss\": %.6f, \"seconds\": %.1f, \"checkpoint\": \"",
-                M.episode, splitName.c_str(), (long long)r.episodes,
-                (long long)seed, r.accuracy, r.ci95, r.loss, seconds);
-  std::string text = buf +
-                     (checkpoint == "init" ? checkpoint
-                                           : checkpointFile(checkpoint)) +
-                     "\"}\n";
+  char numbers[256];
+  std::snprintf(numbers, sizeof numbers,
+                "\"episodes\": %lld, \"seed\": %lld, \"accuracy\": %.6f, "
+                "\"ci95\": %.6f, \"loss\": %.6f, \"seconds\": %.1f",
+                (long long)r.episodes, (long long)seed, r.accuracy, r.ci95,
+                r.loss, seconds);
+  std::string text =
+      "{\"episode\": " + jsonString(M.episode) + ", \"split\": " +
+      jsonString(splitName) + ", " + numbers + ", \"checkpoint\": " +
+      jsonString(checkpoint == "init" ? checkpoint : checkpointFile(checkpoint)) +
+      "}\n";
   if (data::Status s = writeFileAtomic(json, text); !s)
     return fail("--json: " + s.message());
   return 0;

@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <tuple>
 #include <unistd.h>
 
 namespace lopt::driver {
@@ -38,7 +39,12 @@ const std::vector<std::string> trainSwitches = {"--resume"};
 namespace {
 
 volatile std::sig_atomic_t interrupted = 0;
-void onSignal(int) { interrupted = 1; }
+/// The first Ctrl-C / SIGTERM asks the loop to save and stop; a second one
+/// kills (the default action).
+void onSignal(int sig) {
+  interrupted = 1;
+  std::signal(sig, SIG_DFL);
+}
 
 /// The number after `"key": ` in a log line.
 bool field(const std::string &line, const char *key, double &out) {
@@ -127,13 +133,32 @@ int trainCommand(const Flags &f) {
       return fail("--seed " + std::to_string(seedFlag) +
                   " differs from the seed of the run in " + out + " (" +
                   std::to_string(st.seed) + ")");
+    // The validation schedule is the run's: the same episodes, compared.
+    for (auto [flag, given, recorded] :
+         {std::make_tuple("--val-every", &valEvery, &st.valEvery),
+          std::make_tuple("--val-episodes", &valEpisodes, &st.valEpisodes)}) {
+      if (*recorded > 0 && f.has(flag) && *given != *recorded)
+        return fail(std::string(flag) + " " + std::to_string(*given) +
+                    " differs from the run's (" + std::to_string(*recorded) +
+                    ", in " + lastPath + ")");
+      if (*recorded > 0)
+        *given = *recorded;
+    }
+    if (episodes < st.episode)
+      return fail("--episodes " + std::to_string(episodes) + " is less than the " +
+                  std::to_string(st.episode) + " episodes the run in " + out +
+                  " has done");
   } else {
-    if (fileExists(lastPath))
-      return fail("--out " + out + " already holds a run (" + lastPath +
-                  "): pass --resume to continue it, or choose another folder");
+    for (const std::string &p : {lastPath, bestPath, logPath})
+      if (fileExists(p))
+        return fail("--out " + out + " already holds a run (" + p +
+                    "): pass --resume to continue it, or choose another "
+                    "folder");
     st.seed = uint64_t(seedFlag);
     st.meta = initialisation(st.seed);
   }
+  st.valEvery = valEvery;
+  st.valEpisodes = valEpisodes;
 
   // Open both splits and sample the first episodes before writing
   // anything: bad data is reported without leaving a run folder behind.
@@ -157,9 +182,10 @@ int trainCommand(const Flags &f) {
     return fail(s.message());
   if (s = makeDirectories(out); !s)
     return fail(s.message());
+  removeTemporaries(out); // of writes a kill interrupted
 
   LearningCurve curve;
-  curve.title = std::string(M.episode) + " (" + M.source + ")";
+  curve.title = xmlText(std::string(M.episode) + " (" + M.source + ")");
   if (resume)
     if (s = truncateLog(logPath, st.episode, curve); !s)
       return fail(s.message());
@@ -191,11 +217,22 @@ int trainCommand(const Flags &f) {
   adam.moments1 = st.adamM;
   adam.moments2 = st.adamV;
   adam.t = st.adamStep;
+  int64_t savedEpisode = resume ? st.episode : -1; // in last.npz
   auto save = [&](const std::string &path) {
     st.adamM = adam.moments1;
     st.adamV = adam.moments2;
     st.adamStep = adam.t;
-    return saveCheckpoint(path, st);
+    data::Status saved = saveCheckpoint(path, st);
+    if (saved && path == lastPath)
+      savedEpisode = st.episode;
+    return saved;
+  };
+  auto lastCheckpoint = [&] {
+    return savedEpisode < 0 ? std::string("no checkpoint was written")
+                            : "the last checkpoint, " + lastPath +
+                                  ", holds episode " +
+                                  std::to_string(savedEpisode) +
+                                  " (continue with --resume)";
   };
 
   FunctionRunner runner(M, *trainFn);
@@ -217,11 +254,11 @@ int trainCommand(const Flags &f) {
     bool got = i == firstEpisode || stream.next(e, s);
     dataWait += std::chrono::duration<double>(Clock::now() - asked).count();
     if (!got) {
-      save(lastPath);
+      // The state is whole (episode i is done): keep it.
+      if (data::Status saved = save(lastPath); !saved)
+        note(saved.message());
       return finish(fail("episode " + std::to_string(i + 1) + ": " +
-                         s.message() + "\nthe run is saved in " + lastPath +
-                         " (episode " + std::to_string(st.episode) +
-                         "); fix the data and continue with --resume"));
+                         s.message() + "; " + lastCheckpoint()));
     }
     if (theta0PerEpisode())
       redrawTheta0(st.meta, streamSeed(seed, Stream::TrainTheta0, i));
@@ -229,13 +266,14 @@ int trainCommand(const Flags &f) {
         !runner.run(error))
       return finish(fail(error));
     NamedTensors r = runner.results();
-    double loss = r.at("meta_loss")[0];
-    if (!std::isfinite(loss))
-      return finish(fail("episode " + std::to_string(i + 1) +
-                         ": the meta-loss is not finite; the last checkpoint "
-                         "is " + lastPath));
+    double loss = r.at("meta_loss")[0], norm = Adam::globalNorm(st.meta, r);
+    if (!std::isfinite(loss) || !std::isfinite(norm))
+      return finish(fail("episode " + std::to_string(i + 1) + ": the " +
+                         (std::isfinite(loss) ? "meta-gradient" : "meta-loss") +
+                         " is not finite; nothing was saved after it; " +
+                         lastCheckpoint()));
     double acc = accuracy(r.at("query_logits"), e.queryY);
-    double norm = adam.step(st.meta, r);
+    adam.step(st.meta, r);
     st.episode = i + 1;
     double session =
         std::chrono::duration<double>(Clock::now() - start).count();
@@ -255,7 +293,9 @@ int trainCommand(const Flags &f) {
     if (validate) {
       if (!tester.run(st.meta, *valSet, valEpisodes, seed, Stream::ValEpisode,
                       Stream::ValTheta0, lastVal, error))
-        return finish(fail("validation: " + error));
+        return finish(fail("validation after episode " +
+                           std::to_string(st.episode) + ": " + error + "; " +
+                           lastCheckpoint()));
       validated = true;
       bool best = lastVal.accuracy > st.bestValAccuracy;
       if (best) {

@@ -83,12 +83,18 @@ BinaryInfo binaryInfo(const BuildOptions &opts, const Compiled &c) {
   return info;
 }
 
-/// A hash of the description as the front end read it (with overrides):
-/// what a checkpoint must match, whatever the target.
-std::string descriptionFingerprint(ModuleOp module) {
+/// A hash of the description as the front end read it (with overrides),
+/// without the file's other episodes: what a checkpoint must match,
+/// whatever the target.
+std::string descriptionFingerprint(ModuleOp module, EpisodeOp episode) {
+  OwningOpRef<ModuleOp> copy(module.clone());
+  for (EpisodeOp other :
+       llvm::make_early_inc_range(copy->getOps<EpisodeOp>()))
+    if (other.getSymName() != episode.getSymName())
+      other.erase();
   std::string text;
   llvm::raw_string_ostream os(text);
-  module.print(os);
+  copy->print(os);
   char buf[32];
   std::snprintf(buf, sizeof buf, "%016llx",
                 (unsigned long long)llvm::xxh3_64bits(text));
@@ -304,7 +310,7 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
   if (!ep || !applyOverrides(ep, opts.truncation, opts.steps, cmd))
     return 1;
   Compiled c;
-  c.fingerprint = descriptionFingerprint(*d.module);
+  c.fingerprint = descriptionFingerprint(*d.module, ep);
   if (!d.runPipeline(Stage::MetaGrad))
     return 1;
   if (!c.fns.find(*d.module, ep, error))

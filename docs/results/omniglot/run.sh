@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../../.."
 ROOT=$PWD
 DATA=$(realpath "${1:-../shared/data/omniglot}")
 E1=${2:-3000}
-E5=${3:-2000}
+E5=${3:-1500}
 OUT=build/results/omniglot
 DOCS=docs/results/omniglot
 THREADS=${THREADS:-2}

@@ -1,4 +1,4 @@
-//===- Files.h - run folders and atomic text files --------------*- C++ -*-===//
+//===- Files.h - run folders, atomic text files, escaping -------*- C++ -*-===//
 #ifndef LOPT_RUNTIME_DRIVER_FILES_H
 #define LOPT_RUNTIME_DRIVER_FILES_H
 

@@ -38,6 +38,13 @@ public:
   double step(std::map<std::string, Tensor<float>> &params,
               const std::map<std::string, Tensor<float>> &grads) {
     double total = globalNorm(params, grads);
+    step(params, grads, total);
+    return total;
+  }
+
+  /// The same with the global norm already known (globalNorm).
+  void step(std::map<std::string, Tensor<float>> &params,
+            const std::map<std::string, Tensor<float>> &grads, double total) {
     double scale = 1;
     if (clipNorm > 0 && total > clipNorm)
       scale = clipNorm / (total + 1e-6);
@@ -60,7 +67,6 @@ public:
         p.data[i] = float(p.data[i] - lr * (double(m.data[i]) / c1) / denom);
       }
     }
-    return total;
   }
 
   /// The moments by parameter name and the step count (for checkpoints).

@@ -14,7 +14,7 @@ bool MetaTester::run(const NamedTensors &meta, data::Dataset &dataset,
                      const std::function<void(int64_t)> &progress) {
   // The evaluation-mode query when the episode has one (running statistics
   // of the support steps), else the query at theta_T with batch statistics.
-  bool eval = hasResult(evalFunction(), "query_eval_logits");
+  bool eval = runningStatisticsAtTest();
   const char *lossKey = eval ? "query_eval_loss" : "meta_loss";
   const char *logitsKey = eval ? "query_eval_logits" : "query_logits";
   NamedTensors params = meta;

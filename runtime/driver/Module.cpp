@@ -46,6 +46,10 @@ bool hasResult(const lopt_function &fn, const char *name) {
   return false;
 }
 
+bool runningStatisticsAtTest() {
+  return hasResult(evalFunction(), "query_eval_logits");
+}
+
 const lopt_function *trainFunction() {
   return M.train_function < 0 ? nullptr : &M.functions[M.train_function];
 }

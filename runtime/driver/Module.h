@@ -31,6 +31,10 @@ void note(const std::string &msg);
 Shape shapeOf(const int64_t *dims, int32_t rank);
 Shape argShape(const lopt_function &fn, const char *name);
 bool hasResult(const lopt_function &fn, const char *name);
+/// Whether meta-testing normalises the query with the running statistics
+/// of the support steps (the forward returns query_eval_*), rather than
+/// with its own batch statistics.
+bool runningStatisticsAtTest();
 
 /// The meta-training step (meta-gradient), or null when nothing is learned.
 const lopt_function *trainFunction();

@@ -60,8 +60,7 @@ int testCommand(const Flags &f) {
               "meta-parameters: %s\n%lld episodes of %s, seed %lld\n",
               M.episode, (long long)M.ways, (long long)M.shots,
               (long long)M.queries, (long long)M.steps,
-              hasResult(evalFunction(), "query_eval_logits")
-                  ? "running statistics of the support steps"
+              runningStatisticsAtTest() ? "running statistics of the support steps"
                   : "batch statistics",
               from.c_str(), (long long)episodes, dataset->describe().c_str(),
               (long long)seed);

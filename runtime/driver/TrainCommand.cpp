@@ -273,7 +273,7 @@ int trainCommand(const Flags &f) {
                          " is not finite; nothing was saved after it; " +
                          lastCheckpoint()));
     double acc = accuracy(r.at("query_logits"), e.queryY);
-    adam.step(st.meta, r);
+    adam.step(st.meta, r, norm);
     st.episode = i + 1;
     double session =
         std::chrono::duration<double>(Clock::now() - start).count();

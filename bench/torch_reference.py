@@ -31,9 +31,18 @@ shared/DESIGN.md section 1:
 Episodes are synthetic (random images, random labels with every class present):
 only the cost of a meta-iteration is measured. Prints one JSON line.
 
+--device cuda puts everything (meta-parameters, Adam state, episode, batch-norm
+running statistics, meta-learner state) on the GPU. Episodes are drawn on the CPU
+with the same generator as on --device cpu (same data for a seed) and copied to the
+GPU before the timer starts; the timer starts and stops after torch.cuda.synchronize().
+FP32 convolutions and matrix products are strict IEEE FP32 unless --tf32 (PyTorch's
+own defaults are TF32 convolutions and FP32 matmuls; jax_reference.py has the same
+switch, so both frameworks can be compared on equal terms).
+
 Example (Mini-ImageNet 5-way 1-shot):
   bench/.venv/bin/python bench/torch_reference.py --shots 1 --size 84 --channels 3 \
       --steps 12 --inner-batch 5 --bn-momentum 0.9 --iters 5 --warmup 1 --threads 2
+  (on a GPU: add --device cuda, and more --iters/--warmup)
 """
 import argparse
 import json
@@ -165,28 +174,30 @@ class MetaLearner(torch.nn.Module):
 
 # ---------------------------------------------------------------------- meta-iteration
 
-def make_episode(args, gen):
-    """Synthetic N-way K-shot episode: random images, labels with every class present."""
+def make_episode(args, gen, device):
+    """Synthetic N-way K-shot episode: random images, labels with every class present.
+    Drawn on the CPU (device-independent data for a seed), then copied to `device`."""
     def split(per_class):
         n = args.ways * per_class
         x = torch.randn(n, args.channels, args.size, args.size, generator=gen)
         y = torch.arange(args.ways).repeat_interleave(per_class)[torch.randperm(n, generator=gen)]
-        return x, y
+        return x.to(device), y.to(device)
     return split(args.shots), split(args.queries)
 
 
 def meta_iteration(meta, opt, layout, episode, args, learner_fn):
     (xs, ys), (xq, yq) = episode
-    n = meta.theta0.shape[0]
+    n, dev = meta.theta0.shape[0], meta.theta0.device
     # Per-episode batch-norm running statistics (reset every episode).
-    running = [(torch.zeros(FILTERS), torch.ones(FILTERS)) for _ in range(4)]
-    zeros = lambda k: torch.zeros(n, k)
+    running = [(torch.zeros(FILTERS, device=dev), torch.ones(FILTERS, device=dev))
+               for _ in range(4)]
+    zeros = lambda k: torch.zeros(n, k, device=dev)
     state = (zeros(HIDDEN), zeros(HIDDEN), zeros(1), zeros(1))   # h, c, f_0, i_0
     theta = meta.theta0
     B, S = args.inner_batch, xs.shape[0]
     for t in range(args.steps):
         # Inner batch: consecutive chunks of the support set (the whole set when B = S).
-        idx = torch.arange(t * B, (t + 1) * B) % S
+        idx = torch.arange(t * B, (t + 1) * B, device=dev) % S
         xb, yb = (xs, ys) if B == S else (xs[idx], ys[idx])
         # First-order truncation: learner loss and gradient at a detached theta.
         theta_d = theta.detach().requires_grad_()
@@ -215,7 +226,10 @@ def main():
     ap.add_argument("--bn-momentum", type=float, default=0.9)
     ap.add_argument("--iters", type=int, default=5, help="timed meta-iterations")
     ap.add_argument("--warmup", type=int, default=1, help="untimed meta-iterations first")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads (intra-op)")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--tf32", action="store_true",
+                    help="allow TF32 in CUDA convolutions and matmuls (default: strict FP32)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--compile", action="store_true", help="torch.compile the learner forward")
     ap.add_argument("--verbose", action="store_true", help="per-iteration log on stderr")
@@ -226,18 +240,35 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed + 1)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    if cuda:
+        # Legacy switches (the only ones set here, so no legacy/new API mix).
+        torch.backends.cudnn.allow_tf32 = args.tf32
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
 
     layout = learner_layout(args.channels, args.size, args.ways)
-    meta = MetaLearner(init_theta(layout))
+    # Initialised on the CPU (same values as --device cpu for a seed), then moved;
+    # the optimizer is built on the moved parameters, so its state lives there too.
+    meta = MetaLearner(init_theta(layout)).to(device)
     opt = torch.optim.Adam(meta.parameters(), lr=META_LR)
     learner_fn = torch.compile(learner_loss) if args.compile else learner_loss
     n_params = meta.theta0.shape[0]
 
     times = []
     for it in range(args.warmup + args.iters):
-        episode = make_episode(args, gen)          # not timed
+        episode = make_episode(args, gen, device)  # not timed
+        if cuda and it == args.warmup:
+            # Peak device memory over the timed iterations only: reset after warm-up
+            # (Adam state, allocator pools and cuDNN workspaces already exist; the
+            # current episode and the meta-parameters count from here on).
+            sync()
+            torch.cuda.reset_peak_memory_stats(device)
+        sync()                                     # copies done before the clock starts
         t0 = time.perf_counter()
         meta_loss = meta_iteration(meta, opt, layout, episode, args, learner_fn)
+        sync()                                     # (meta_loss.item() already waits)
         dt = (time.perf_counter() - t0) * 1e3
         if it >= args.warmup:
             times.append(dt)
@@ -247,6 +278,9 @@ def main():
     print(json.dumps({
         "impl": "pytorch-compile" if args.compile else "pytorch-eager",
         "torch": torch.__version__,
+        "device": args.device,
+        "gpu": torch.cuda.get_device_name(device) if cuda else None,
+        "tf32": args.tf32 if cuda else None,
         "threads": args.threads,
         "size": args.size,
         "channels": args.channels,
@@ -260,6 +294,8 @@ def main():
         "ms_per_iter_median": round(statistics.median(times), 2),
         "ms_per_iter_min": round(min(times), 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_device_mb": (round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+                           if cuda else None),
         "params": n_params,
     }))
 

@@ -35,21 +35,38 @@ std::string compilerFingerprint() {
 bool parseTarget(const std::string &name, Target &t, std::string &error) {
   std::string full = name.empty() ? "host" : name;
   if (!Target::validate_target_string(full)) {
-    error = "'" + name + "' is not a Halide target (try host, or "
-            "x86-64-linux-avx2)";
+    error = "'" + name + "' is not a Halide target (try host, host-cuda, "
+            "host-opencl or x86-64-linux-avx2)";
     return false;
   }
   t = Target(full);
+  // Without a named capability Halide 14 emits PTX for sm_20, which no
+  // current GPU runs: sm_80 PTX, JIT-compiled by the driver for newer GPUs.
+  if (t.has_feature(Target::CUDA) && t.get_cuda_capability_lower_bound() < 30)
+    t = t.with_feature(Target::CUDACapability80);
+  // Batch-norm statistics are summed in double, as the interpreter does.
+  if (t.has_feature(Target::OpenCL))
+    t = t.with_feature(Target::CLDoubles);
+  if (t.has_gpu_feature() && !t.has_feature(Target::CUDA) &&
+      !t.has_feature(Target::OpenCL)) {
+    error = "'" + name + "': lopt's GPU schedules are built and checked for "
+            "CUDA and OpenCL only";
+    return false;
+  }
   return true;
 }
 
 Pipeline lowered(const KernelGraph &g, const Target &t,
                  std::vector<Argument> &args, std::string &error, bool &ok) {
   LoweredKernel k;
-  ok = lowerKernel(g, k, error);
+  bool gpu = t.has_gpu_feature();
+  ok = lowerKernel(g, k, error, /*sumsNeverOutputs=*/gpu);
   if (!ok)
     return Pipeline();
-  scheduleForCpu(g, k, t);
+  if (gpu)
+    scheduleForGpu(g, k, t);
+  else
+    scheduleForCpu(g, k, t);
   for (ImageParam &p : k.params)
     args.push_back(p);
   return Pipeline(k.outputs);
@@ -87,9 +104,16 @@ bool compileSome(const KernelTable &table, const std::vector<size_t> &todo,
 
 } // namespace
 
-bool validTarget(const std::string &target, std::string &error) {
+bool resolveTarget(const std::string &target, ResolvedTarget &out,
+                   std::string &error) {
   Target t;
-  return parseTarget(target, t, error);
+  if (!parseTarget(target, t, error))
+    return false;
+  out.full = t.to_string();
+  out.deviceApi = t.has_feature(Target::CUDA)     ? "cuda"
+                  : t.has_feature(Target::OpenCL) ? "opencl"
+                                                  : "";
+  return true;
 }
 
 bool compileKernels(const KernelTable &table, const std::string &dir,

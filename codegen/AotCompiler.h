@@ -42,8 +42,16 @@ bool kernelStatement(const KernelTable &table, size_t index,
                      const std::string &target, std::string &text,
                      std::string &error);
 
+/// A target as compiled: the full Halide target string (host-cuda gets
+/// cuda_capability_80, OpenCL cl_doubles) and its device API.
+struct ResolvedTarget {
+  std::string full;
+  std::string deviceApi; // "" (CPU), "cuda" or "opencl"
+};
+
 /// Whether `target` is a Halide target string this build can compile for.
-bool validTarget(const std::string &target, std::string &error);
+bool resolveTarget(const std::string &target, ResolvedTarget &out,
+                   std::string &error);
 
 } // namespace lopt::codegen
 

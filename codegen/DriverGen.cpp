@@ -92,6 +92,11 @@ std::string generateProgramSource(const BinaryInfo &info,
   os << "extern \"C\" {\n";
   for (size_t k = 0; k < table.kernels.size(); ++k)
     os << "int " << table.symbol(k) << "_argv(void **);\n";
+  std::string device = "0";
+  if (!info.deviceApi.empty()) {
+    device = "halide_" + info.deviceApi + "_device_interface";
+    os << "const struct halide_device_interface_t *" << device << "();\n";
+  }
   os << "}\n\nstatic const lopt_kernel_fn kernels[] = {\n";
   for (size_t k = 0; k < table.kernels.size(); ++k)
     os << "  " << table.symbol(k) << "_argv, // @k" << k << "\n";
@@ -128,7 +133,8 @@ std::string generateProgramSource(const BinaryInfo &info,
   os << "extern \"C\" const lopt_module lopt_program = {\n"
      << "  LOPT_ABI_VERSION, " << quote(info.source) << ", "
      << quote(info.episode) << ", " << quote(info.target) << ", "
-     << quote(info.compiled) << ",\n"
+     << quote(info.compiled) << ", " << quote(info.deviceApi) << ", "
+     << device << ",\n"
      << "  " << i("ways") << ", " << i("shots") << ", " << i("queries")
      << ", " << i("steps") << ", " << i("inner_batch") << ", "
      << i("horizon") << ",\n"

@@ -21,6 +21,7 @@ namespace lopt::codegen {
 /// What the binary says about itself.
 struct BinaryInfo {
   std::string source, episode, target, compiled;
+  std::string deviceApi; // "" (CPU), "cuda" or "opencl": see ResolvedTarget
   std::map<std::string, int64_t> ints;        // ways, shots, ... (ABI names)
   std::map<std::string, double> reals;        // lr, beta1, ...
   std::map<std::string, std::string> strings; // meta_gradient, ...

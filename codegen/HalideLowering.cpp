@@ -97,7 +97,8 @@ Expr tanhExp(Expr x) { return 1.0f - 2.0f / (1.0f + exp(2.0f * x)); }
 /// prepended in mapped graphs.
 class Lowering {
 public:
-  Lowering(const KernelGraph &g) : g(g), mappedGraph(g.coords > 0) {}
+  Lowering(const KernelGraph &g, bool sumsNeverOutputs)
+      : g(g), mappedGraph(g.coords > 0), sumsNeverOutputs(sumsNeverOutputs) {}
 
   Shape full(const KernelNode &n) const {
     Shape s = n.shape;
@@ -179,6 +180,7 @@ private:
 
   const KernelGraph &g;
   bool mappedGraph;
+  bool sumsNeverOutputs;
   std::unordered_map<int, std::vector<Val>> values; // node -> results
   int counter = 0;
   std::vector<std::pair<Func, Shape>> stored; // computed at root
@@ -320,8 +322,9 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
       out.coordinateSums.insert(red.name());
     }
     // An output must be a Func of its own (not an argument, nor another
-    // output).
-    if (std::find_if(params.begin(), params.end(), [&](const ImageParam &p) {
+    // output; nor a sum where the schedule keeps sums in registers).
+    if ((sumsNeverOutputs && v.f.has_update_definition()) ||
+        std::find_if(params.begin(), params.end(), [&](const ImageParam &p) {
           return p.name() == v.f.name();
         }) != params.end() ||
         std::find_if(outs.begin(), outs.end(), [&](const Func &o) {
@@ -330,6 +333,11 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
       Val vv = v;
       v = define(vv.shape, [&](std::vector<Expr> idx) { return at(vv, idx); },
                  name("copy"));
+      bool isStored = std::find_if(stored.begin(), stored.end(), [&](auto &st) {
+                        return st.first.name() == vv.f.name();
+                      }) != stored.end();
+      if (vv.f.has_update_definition() && !isStored)
+        root(vv); // a coordinate sum, now a stage of its own
     }
     constrain(v.f.output_buffer(), v.shape);
     outs.push_back(v.f);
@@ -931,8 +939,8 @@ struct Compiled {
 } // namespace
 
 bool lowerKernel(const KernelGraph &graph, LoweredKernel &out,
-                 std::string &error) {
-  Lowering lowering(graph);
+                 std::string &error, bool sumsNeverOutputs) {
+  Lowering lowering(graph, sumsNeverOutputs);
   return lowering.lower(out, error);
 }
 

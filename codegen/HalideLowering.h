@@ -1,8 +1,9 @@
 //===- HalideLowering.h - kernel graphs as Halide pipelines -----*- C++ -*-===//
 //
 // Internal to codegen (it includes Halide.h): the algorithm of a kernel
-// (HalideLowering.cpp) and its CPU schedule (CpuSchedule.cpp), shared by
-// the JIT (KernelCompiler) and the AOT compiler.
+// (HalideLowering.cpp) and its CPU and GPU schedules (CpuSchedule.cpp,
+// GpuSchedule.cpp), shared by the JIT (KernelCompiler, CPU only) and the
+// AOT compiler.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOPT_CODEGEN_HALIDELOWERING_H
@@ -36,11 +37,20 @@ struct LoweredKernel {
 };
 
 /// The algorithm of `graph`; false with `error` for an op with no lowering.
+/// With `sumsNeverOutputs` an output that is a sum (an update definition)
+/// is copied into an output Func of its own, so that a schedule may compute
+/// the sum where it likes (a GPU thread's registers).
 bool lowerKernel(const KernelGraph &graph, LoweredKernel &out,
-                 std::string &error);
+                 std::string &error, bool sumsNeverOutputs = false);
 
 /// Loop order, vectors and threads of every stage of `k` for a CPU target.
 void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
+                    const Halide::Target &target);
+
+/// Blocks and threads of every stage of `k` for a GPU target (CUDA, or
+/// OpenCL where no NVIDIA GPU is at hand); `k` must be lowered with
+/// sumsNeverOutputs. Every stage runs on the device.
+void scheduleForGpu(const KernelGraph &graph, LoweredKernel &k,
                     const Halide::Target &target);
 
 } // namespace lopt::codegen

@@ -91,8 +91,9 @@ std::string kernelSummary(const KernelGraph &g);
 /// Floating-point operations of one run of `prog`.
 double programFlops(const Program &prog, const KernelTable &table);
 
-/// Bytes of one slot's storage, rounded up to the 64-byte alignment the
-/// planner gives every buffer.
+/// Bytes of one slot's storage, rounded up to the 256-byte alignment the
+/// planner gives every buffer (whole cache lines and vectors on a CPU; the
+/// alignment of CUDA allocations, and of OpenCL sub-buffers, on a GPU).
 int64_t slotBytes(const ProgramValue &v);
 
 } // namespace lopt::codegen

@@ -9,6 +9,7 @@ packages=(
   libhalide14-0-dev
   libgtest-dev libpng-dev libjpeg-dev libzip-dev libzstd-dev zlib1g-dev
   dataset-fashion-mnist python3-numpy valgrind
+  pocl-opencl-icd ocl-icd-opencl-dev
 )
 
 missing=()

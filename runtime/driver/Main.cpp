@@ -15,6 +15,7 @@
 #include "runtime/Npz.h"
 #include "runtime/driver/Checkpoint.h"
 #include "runtime/driver/Commands.h"
+#include "runtime/driver/Device.h"
 #include "runtime/driver/MetaOptimizer.h"
 #include "runtime/driver/Module.h"
 
@@ -82,6 +83,8 @@ std::string bytes(int64_t b) {
 int info() {
   std::printf("compiled from: %s, episode '%s'\n", M.source, M.episode);
   std::printf("target: %s, compiled %s\n", M.target, M.compiled);
+  std::printf("kernels run on %s%s\n", deviceDescription().c_str(),
+              usesDevice() ? "; every buffer stays in device memory" : "");
   std::printf("episode: %lld-way %lld-shot, %lld queries per class, %lld "
               "inner steps on batches of %lld, meta_gradient %s",
               (long long)M.ways, (long long)M.shots, (long long)M.queries,
@@ -292,12 +295,17 @@ int main(int argc, char **argv) {
     return fail("the program was generated for driver ABI " +
                 std::to_string(M.abi_version) + ", this driver speaks " +
                 std::to_string(LOPT_ABI_VERSION));
+  captureHalideErrors();
   if (argc < 2)
     return usage();
   std::string cmd = argv[1], error;
   Flags f;
   if (cmd == "info")
     return argc == 2 ? info() : fail("info takes no options");
+  bool runs = cmd == "bench" || cmd == "episode" || cmd == "train" ||
+              cmd == "test";
+  if (runs && !checkDevice(error))
+    return fail(error);
   if (cmd == "bench") {
     if (!f.parse(argc, argv, 2,
                  {"--iters", "--warmup", "--threads", "--seed", "--profile"},

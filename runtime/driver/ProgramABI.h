@@ -15,10 +15,13 @@
 extern "C" {
 
 /// Bump when a structure below changes.
-#define LOPT_ABI_VERSION 3
+#define LOPT_ABI_VERSION 4
 #define LOPT_MAX_RANK 8
 
 typedef int (*lopt_kernel_fn)(void **args);
+struct halide_device_interface_t;
+/// Halide's interface of the device the kernels run on (a GPU target).
+typedef const struct halide_device_interface_t *(*lopt_device_fn)(void);
 
 /// One tensor slot: row-major `shape`, float32 or int32, at `offset` bytes
 /// in the function's arena (views share their storage's offset).
@@ -72,6 +75,10 @@ struct lopt_init {
 struct lopt_module {
   int32_t abi_version;
   const char *source, *episode, *target, *compiled; // compiled: UTC date
+  /// "" for kernels that run on the CPU; "cuda" or "opencl": every buffer
+  /// of a function lives on that device (its interface below, else null).
+  const char *device_api;
+  lopt_device_fn device_interface;
   int64_t ways, shots, queries, steps, inner_batch, horizon;
   const char *meta_gradient, *meta_optimizer, *bn_eval;
   /// learned | fixed | random: how theta0 is obtained (see docs/language.md).

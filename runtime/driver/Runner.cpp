@@ -2,10 +2,12 @@
 #include "runtime/driver/Runner.h"
 
 #include "runtime/EpisodeData.h"
+#include "runtime/driver/Device.h"
 
 #include <HalideRuntime.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -14,7 +16,7 @@ namespace lopt::driver {
 FunctionRunner::FunctionRunner(const lopt_module &module,
                                const lopt_function &fn)
     : module(module), fn(fn) {
-  // 64-byte aligned (the planner's offsets are multiples of 64).
+  // 64-byte aligned (the planner's offsets are multiples of 256).
   size_t bytes = size_t(std::max<int64_t>(fn.arena_bytes, 64));
   block = std::malloc(bytes + 64);
   arena = reinterpret_cast<void *>(
@@ -39,9 +41,79 @@ FunctionRunner::FunctionRunner(const lopt_module &module,
     hb.dimensions = b.rank;
     hb.dim = dims[s].empty() ? nullptr : dims[s].data();
   }
+  if (module.device_interface)
+    setUpDevice();
 }
 
-FunctionRunner::~FunctionRunner() { std::free(block); }
+void FunctionRunner::setUpDevice() {
+  if (!checkDevice(setupError))
+    return;
+  device = module.device_interface();
+  // The arena: one device allocation of floats...
+  int32_t floats = int32_t(std::max<int64_t>(fn.arena_bytes, 64) / 4);
+  deviceArena = new halide_buffer_t();
+  auto *dim = new halide_dimension_t{0, floats, 1, 0};
+  deviceArena->type = halide_type_t(halide_type_float, 32);
+  deviceArena->dimensions = 1;
+  deviceArena->dim = dim;
+  if (int rc = halide_device_malloc(nullptr, deviceArena, device)) {
+    setupError = deviceError("allocating " + std::to_string(fn.arena_bytes) +
+                                 " bytes of device memory for " + fn.name,
+                             rc);
+    return;
+  }
+  // ... and every slot a crop of it at the slot's offset (a 1-D crop of
+  // its size; the device handle does not depend on the slot's shape).
+  for (int s = 0; s < fn.num_buffers; ++s) {
+    const lopt_buffer &b = fn.buffers[s];
+    int64_t elements = 1;
+    for (int d = 0; d < b.rank; ++d)
+      elements *= b.shape[d];
+    halide_dimension_t cropDim = {int32_t(b.offset / 4), int32_t(elements),
+                                  1, 0};
+    halide_buffer_t crop;
+    std::memset(&crop, 0, sizeof crop);
+    crop.type = deviceArena->type;
+    crop.dimensions = 1;
+    crop.dim = &cropDim;
+    if (int rc = halide_device_crop(nullptr, deviceArena, &crop)) {
+      setupError = deviceError("placing slot " + std::to_string(s) + " of " +
+                                   fn.name + " in device memory",
+                               rc);
+      return;
+    }
+    buffers[s].device = crop.device;
+    buffers[s].device_interface = crop.device_interface;
+  }
+}
+
+FunctionRunner::~FunctionRunner() {
+  if (deviceArena) {
+    for (halide_buffer_t &b : buffers)
+      if (b.device)
+        halide_device_release_crop(nullptr, &b);
+    if (deviceArena->device)
+      halide_device_free(nullptr, deviceArena);
+    delete deviceArena->dim;
+    delete deviceArena;
+  }
+  std::free(block);
+}
+
+bool FunctionRunner::upload(int slot, std::string &error) {
+  if (!device)
+    return true;
+  halide_buffer_t &b = buffers[slot];
+  b.flags = 0;
+  b.set_host_dirty(true);
+  if (int rc = halide_copy_to_device(nullptr, &b, device)) {
+    error = deviceError("copying an argument of " + std::string(fn.name) +
+                            " to the device",
+                        rc);
+    return false;
+  }
+  return true;
+}
 
 Shape FunctionRunner::shape(int slot) const {
   const lopt_buffer &b = fn.buffers[slot];
@@ -76,25 +148,49 @@ static bool copyIn(FunctionRunner &r, int slot, const Tensor<T> &t,
 
 bool FunctionRunner::setArg(const std::string &name, const Tensor<float> &t,
                             std::string &error) {
+  if (!setupError.empty()) {
+    error = setupError;
+    return false;
+  }
   int s = argSlot(name, error);
-  return copyIn(*this, s, t, false, name, s < 0 ? nullptr : host(s), error);
+  return copyIn(*this, s, t, false, name, s < 0 ? nullptr : host(s), error) &&
+         upload(s, error);
 }
 
 bool FunctionRunner::setArg(const std::string &name, const Tensor<int32_t> &t,
                             std::string &error) {
+  if (!setupError.empty()) {
+    error = setupError;
+    return false;
+  }
   int s = argSlot(name, error);
-  return copyIn(*this, s, t, true, name, s < 0 ? nullptr : host(s), error);
+  return copyIn(*this, s, t, true, name, s < 0 ? nullptr : host(s), error) &&
+         upload(s, error);
 }
 
 bool FunctionRunner::run(std::string &error) {
+  if (!setupError.empty()) {
+    error = setupError;
+    return false;
+  }
   for (int k = 0; k < fn.num_steps; ++k) {
     const lopt_step &step = fn.steps[k];
     argv.resize(size_t(step.num_args));
-    for (int a = 0; a < step.num_args; ++a)
-      argv[a] = &buffers[fn.step_args[step.first_arg + a]];
+    for (int a = 0; a < step.num_args; ++a) {
+      halide_buffer_t &b = buffers[fn.step_args[step.first_arg + a]];
+      // The device holds every slot's value (a view's too, whose own flags
+      // no kernel updated): no kernel copies anything to the device.
+      if (device) {
+        b.flags = 0;
+        b.set_device_dirty(true);
+      }
+      argv[a] = &b;
+    }
     auto start = profile ? std::chrono::steady_clock::now()
                          : std::chrono::steady_clock::time_point();
     int rc = module.kernels[step.kernel](argv.data());
+    if (profile && device && rc == 0)
+      rc = halide_device_sync(nullptr, &buffers[fn.step_args[step.first_arg]]);
     if (profile) {
       seconds[step.kernel] += std::chrono::duration<double>(
                                   std::chrono::steady_clock::now() - start)
@@ -102,12 +198,20 @@ bool FunctionRunner::run(std::string &error) {
       ++calls[step.kernel];
     }
     if (rc != 0) {
+      std::string said = takeHalideError();
       error = "kernel @k" + std::to_string(step.kernel) + " (step " +
               std::to_string(k) + " of " + fn.name + ") failed with Halide "
-              "error code " + std::to_string(rc);
+              "error code " + std::to_string(rc) +
+              (said.empty() ? "" : ": " + said);
       return false;
     }
   }
+  // Kernels on a device run asynchronously: the episode ends when they do.
+  if (device && fn.num_buffers > 0)
+    if (int rc = halide_device_sync(nullptr, &buffers[0])) {
+      error = deviceError("running " + std::string(fn.name), rc);
+      return false;
+    }
   return true;
 }
 
@@ -123,6 +227,19 @@ NamedTensors FunctionRunner::results() const {
     int s = fn.results[r].slot;
     if (fn.buffers[s].is_int)
       continue;
+    if (device) {
+      halide_buffer_t &b = const_cast<halide_buffer_t &>(buffers[s]);
+      b.flags = 0;
+      b.set_device_dirty(true);
+      if (int rc = halide_copy_to_host(nullptr, &b)) {
+        std::fprintf(stderr, "%s\n",
+                     deviceError("copying a result of " +
+                                     std::string(fn.name) + " to the host",
+                                 rc)
+                         .c_str());
+        std::exit(1);
+      }
+    }
     Tensor<float> t(shape(s));
     std::memcpy(t.data.data(), host(s), t.data.size() * sizeof(float));
     out[lopt::resultKey(fn.results[r].role, fn.results[r].name)] = std::move(t);

@@ -6,6 +6,12 @@
 // by name. No Halide library is involved: only the kernels' C entry points
 // and Halide's runtime compiled into the binary.
 //
+// For a GPU target the arena is one device allocation and every slot a
+// device crop of it (views share their storage's offset, as on the host):
+// buffers stay on the device from call to call; setArg uploads its
+// argument, results() downloads the results; inside run() nothing crosses
+// to the host. The host arena is only the staging area of those copies.
+//
 //===----------------------------------------------------------------------===//
 #ifndef LOPT_RUNTIME_DRIVER_RUNNER_H
 #define LOPT_RUNTIME_DRIVER_RUNNER_H
@@ -20,6 +26,7 @@
 
 struct halide_buffer_t;
 struct halide_dimension_t;
+struct halide_device_interface_t;
 
 namespace lopt::driver {
 
@@ -29,6 +36,8 @@ class FunctionRunner {
 public:
   FunctionRunner(const lopt_module &module, const lopt_function &fn);
   ~FunctionRunner();
+  FunctionRunner(const FunctionRunner &) = delete;
+  FunctionRunner &operator=(const FunctionRunner &) = delete;
 
   const lopt_function &function() const { return fn; }
   Shape shape(int slot) const;
@@ -41,7 +50,8 @@ public:
               std::string &error);
   /// Runs every step; false with `error` naming the failing step.
   bool run(std::string &error);
-  /// Results by name: "meta_loss", ..., "grad/<argument>".
+  /// Results by name: "meta_loss", ..., "grad/<argument>". (From a GPU:
+  /// a failing download ends the process with a message.)
   NamedTensors results() const;
 
   /// Time every kernel call from now on (seconds and calls per kernel).
@@ -56,11 +66,16 @@ private:
   std::vector<halide_buffer_t> buffers;
   std::vector<std::vector<halide_dimension_t>> dims;
   std::vector<void *> argv;
+  const halide_device_interface_t *device = nullptr; // null: the CPU
+  halide_buffer_t *deviceArena = nullptr;
+  std::string setupError; // why the device arena could not be made
   bool profile = false;
   std::vector<double> seconds;
   std::vector<int64_t> calls;
   int argSlot(const std::string &name, std::string &error) const;
   void *host(int slot) const;
+  void setUpDevice();
+  bool upload(int slot, std::string &error);
 };
 
 } // namespace lopt::driver

@@ -44,3 +44,21 @@ config.substitutions.append(("%kernel_cache", os.path.join(config.test_exec_root
 import shutil
 if shutil.which("valgrind"):
     config.available_features.add("valgrind")
+
+# GPU targets. opencl: an OpenCL platform Halide's runtime can load
+# (libOpenCL.so and an ICD; pocl runs the kernels on the CPU), so the GPU
+# schedules and the device-resident runner are tested on any machine.
+# cuda: a CUDA driver with at least one GPU.
+import ctypes, glob
+def _loads(lib):
+    try:
+        return ctypes.CDLL(lib)
+    except OSError:
+        return None
+if _loads("libOpenCL.so") and glob.glob("/etc/OpenCL/vendors/*.icd"):
+    config.available_features.add("opencl")
+_cuda = _loads("libcuda.so.1")
+if _cuda is not None:
+    _count = ctypes.c_int(0)
+    if _cuda.cuInit(0) == 0 and _cuda.cuDeviceGetCount(ctypes.byref(_count)) == 0 and _count.value > 0:
+        config.available_features.add("cuda")

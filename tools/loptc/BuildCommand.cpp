@@ -58,7 +58,11 @@ BinaryInfo binaryInfo(const BuildOptions &opts, const Compiled &c) {
   BinaryInfo info;
   info.source = opts.file;
   info.episode = ep.getSymName().str();
-  info.target = opts.target;
+  ResolvedTarget target;
+  std::string error;
+  resolveTarget(opts.target, target, error); // checked by runBuildCommand
+  info.target = target.full;
+  info.deviceApi = target.deviceApi;
   info.compiled = utcNow();
   info.ints = {{"ways", ep.getWays()},         {"shots", ep.getShots()},
                {"queries", ep.getQueries()},   {"steps", ep.getSteps()},
@@ -294,7 +298,8 @@ bool linkOutput(const std::vector<std::string> &objects, bool relocatable,
 int lopt::runBuildCommand(const BuildOptions &opts) {
   const char *cmd = "build";
   std::string error;
-  if (!validTarget(opts.target, error))
+  ResolvedTarget target;
+  if (!resolveTarget(opts.target, target, error))
     return commandError(cmd, "--target: " + error);
   bool text = opts.emit == "cost" || opts.emit == "fused" ||
               opts.emit == "halide";

@@ -1,0 +1,100 @@
+//===- Device.cpp - the GPU a binary's kernels may run on -----------------===//
+#include "runtime/driver/Device.h"
+
+#include "runtime/driver/ProgramABI.h"
+
+#include <HalideRuntime.h>
+
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+namespace lopt::driver {
+
+namespace {
+std::mutex errorLock;
+std::vector<std::string> errors;
+
+extern "C" void collectHalideError(void *, const char *msg) {
+  std::lock_guard<std::mutex> lock(errorLock);
+  std::string m = msg ? msg : "";
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' '))
+    m.pop_back();
+  if (!m.empty())
+    errors.push_back(m);
+}
+} // namespace
+
+void captureHalideErrors() { halide_set_error_handler(collectHalideError); }
+
+std::string takeHalideError() {
+  std::lock_guard<std::mutex> lock(errorLock);
+  std::string e;
+  // The first message says what failed first, the last what it meant (a
+  // missing driver is one message per missing function, then a summary).
+  if (!errors.empty())
+    e = errors.front();
+  if (errors.size() > 2)
+    e += "; ... " + std::to_string(errors.size() - 2) + " more ...";
+  if (errors.size() > 1)
+    e += "; " + errors.back();
+  errors.clear();
+  return e;
+}
+
+bool usesDevice() { return lopt_program.device_interface != nullptr; }
+
+std::string deviceDescription() {
+  const char *api = lopt_program.device_api;
+  if (!usesDevice())
+    return "the CPU";
+  if (std::strcmp(api, "cuda") == 0)
+    return "CUDA (an NVIDIA GPU)";
+  if (std::strcmp(api, "opencl") == 0)
+    return "OpenCL (a GPU, or the CPU through pocl)";
+  return api;
+}
+
+std::string deviceError(const std::string &what, int rc) {
+  std::string said = takeHalideError();
+  bool cuda = std::strcmp(lopt_program.device_api, "cuda") == 0;
+  return what + " failed (Halide error " + std::to_string(rc) +
+         (said.empty() ? "" : ": " + said) + "). This binary was built for " +
+         (cuda ? "CUDA" : "OpenCL") + " (target " + lopt_program.target +
+         ") and needs " +
+         (cuda ? "an NVIDIA GPU with its driver (libcuda.so.1)"
+               : "an OpenCL platform (libOpenCL.so and an ICD, such as "
+                 "pocl-opencl-icd)") +
+         "; build with --target host to run on the CPU";
+}
+
+bool checkDevice(std::string &error) {
+  if (!usesDevice())
+    return true;
+  static int status = 1; // 1: not checked yet
+  static std::string message;
+  if (status == 1) {
+    halide_dimension_t dim = {0, 16, 1, 0};
+    halide_buffer_t probe;
+    std::memset(&probe, 0, sizeof probe);
+    probe.type = halide_type_t(halide_type_float, 32);
+    probe.dimensions = 1;
+    probe.dim = &dim;
+    status = halide_device_malloc(nullptr, &probe,
+                                  lopt_program.device_interface());
+    if (status == 0) {
+      halide_device_free(nullptr, &probe);
+      // Stages stored inside a kernel are device allocations made on every
+      // call: keep them for the next call.
+      halide_reuse_device_allocations(nullptr, true);
+    } else {
+      bool cuda = std::strcmp(lopt_program.device_api, "cuda") == 0;
+      message = deviceError(cuda ? "setting up CUDA" : "setting up OpenCL",
+                            status);
+    }
+  }
+  error = message;
+  return status == 0;
+}
+
+} // namespace lopt::driver

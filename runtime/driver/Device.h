@@ -1,0 +1,37 @@
+//===- Device.h - the GPU a binary's kernels may run on ---------*- C++ -*-===//
+//
+// Binaries built for a GPU target (lopt_module::device_api "cuda" or
+// "opencl") keep every buffer on that device. This says whether the device
+// can be used here, and turns Halide runtime errors (which the runtime
+// otherwise prints and forgets) into messages for people.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOPT_RUNTIME_DRIVER_DEVICE_H
+#define LOPT_RUNTIME_DRIVER_DEVICE_H
+
+#include <string>
+
+namespace lopt::driver {
+
+/// Routes Halide runtime errors into a buffer read by takeHalideError
+/// (instead of stderr). Call once, first thing.
+void captureHalideErrors();
+/// The Halide runtime's messages since the last call ("" when none).
+std::string takeHalideError();
+
+/// Whether the kernels run on a device rather than the CPU.
+bool usesDevice();
+/// "the CPU" or "CUDA (an NVIDIA GPU)" ...: where the kernels run.
+std::string deviceDescription();
+/// For a GPU binary: makes sure the device can be used (allocates and
+/// frees a little memory on it) and keeps device allocations for reuse
+/// across kernel calls; false with a message saying what is missing.
+/// True at once for a CPU binary.
+bool checkDevice(std::string &error);
+/// A message for a failed device operation `what` (Halide code `rc`),
+/// with what the runtime said.
+std::string deviceError(const std::string &what, int rc);
+
+} // namespace lopt::driver
+
+#endif // LOPT_RUNTIME_DRIVER_DEVICE_H

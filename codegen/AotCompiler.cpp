@@ -60,7 +60,7 @@ Pipeline lowered(const KernelGraph &g, const Target &t,
                  std::vector<Argument> &args, std::string &error, bool &ok) {
   LoweredKernel k;
   bool gpu = t.has_gpu_feature();
-  ok = lowerKernel(g, k, error, /*sumsNeverOutputs=*/gpu);
+  ok = lowerKernel(g, k, error, /*forGpu=*/gpu);
   if (!ok)
     return Pipeline();
   if (gpu)

@@ -9,8 +9,9 @@
 //   neighbouring elements);
 // - a sum (an update definition): the same blocks over a wrapper of the
 //   sum, each thread computing its element's whole sum in registers
-//   (lowerKernel's sumsNeverOutputs keeps sums from being outputs, whose
-//   storage would be the global buffer);
+//   (lowered forGpu, sums are never outputs, whose storage would be the
+//   global buffer; long sums into few results are taken in two levels
+//   there, each level a stage of its own);
 // - a sum over the coordinates of a mapped cell (tens of thousands of
 //   terms, a few results): partial sums over chunks of 256 coordinates in
 //   parallel (rfactor), then the sum of the partials;

@@ -97,8 +97,8 @@ Expr tanhExp(Expr x) { return 1.0f - 2.0f / (1.0f + exp(2.0f * x)); }
 /// prepended in mapped graphs.
 class Lowering {
 public:
-  Lowering(const KernelGraph &g, bool sumsNeverOutputs)
-      : g(g), mappedGraph(g.coords > 0), sumsNeverOutputs(sumsNeverOutputs) {}
+  Lowering(const KernelGraph &g, bool forGpu)
+      : g(g), mappedGraph(g.coords > 0), forGpu(forGpu) {}
 
   Shape full(const KernelNode &n) const {
     Shape s = n.shape;
@@ -180,7 +180,7 @@ private:
 
   const KernelGraph &g;
   bool mappedGraph;
-  bool sumsNeverOutputs;
+  bool forGpu;
   std::unordered_map<int, std::vector<Val>> values; // node -> results
   int counter = 0;
   std::vector<std::pair<Func, Shape>> stored; // computed at root
@@ -222,6 +222,57 @@ private:
       return v;
     return define(shape, [&](std::vector<Expr> idx) {
       return cast<float>(at(v, idx));
+    }, name(nm));
+  }
+
+  /// For every index of `shape`, the sum in double of term(idx, r) over
+  /// `region` (r: one Expr per region dimension, innermost first), as a
+  /// Func to be inlined where it is read. On a CPU one inline sum. For a GPU
+  /// a long sum into few results (batch-norm statistics, a bias gradient:
+  /// a few channels, each over N x H x W terms) would leave all but a few
+  /// threads idle: it is taken in two levels, partial sums over the
+  /// innermost region dimensions (at least 64 terms) for every index of
+  /// the others, stored, then the sums of those.
+  using Term = std::function<Expr(std::vector<Expr>, std::vector<Expr>)>;
+  Val longSum(const Shape &shape, const Region &region, const Term &term,
+              const std::string &nm) {
+    size_t split = 0;
+    int64_t innerTerms = 1;
+    while (split < region.size() && innerTerms < 64)
+      innerTerms *= *Internal::as_const_int(region[split++].extent);
+    int64_t outerTerms = 1;
+    for (size_t d = split; d < region.size(); ++d)
+      outerTerms *= *Internal::as_const_int(region[d].extent);
+    if (!forGpu || outerTerms == 1) {
+      RDom r(region);
+      return define(shape, [&](std::vector<Expr> idx) {
+        std::vector<Expr> rs;
+        for (int d = 0; d < r.dimensions(); ++d)
+          rs.push_back(r[d]);
+        return sum(cast<double>(term(idx, rs)));
+      }, name(nm));
+    }
+    Region inner(region.begin(), region.begin() + long(split));
+    RDom ri(inner);
+    Shape partialShape = shape;
+    partialShape.push_back(outerTerms); // the outer dimensions, flattened
+    Val partial = define(partialShape, [&](std::vector<Expr> idx) {
+      Expr q = idx.back();
+      idx.pop_back();
+      std::vector<Expr> rs;
+      for (int d = 0; d < ri.dimensions(); ++d)
+        rs.push_back(ri[d]);
+      for (size_t d = split; d < region.size(); ++d) {
+        int extent = int(*Internal::as_const_int(region[d].extent));
+        rs.push_back(q % extent);
+        q = q / extent;
+      }
+      return sum(cast<double>(term(idx, rs)));
+    }, name(nm + "_partial"));
+    root(partial);
+    RDom ro(0, int(outerTerms));
+    return define(shape, [&](std::vector<Expr> idx) {
+      return sum(at(partial, cat(idx, {Expr(ro)})));
     }, name(nm));
   }
 
@@ -323,7 +374,7 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     }
     // An output must be a Func of its own (not an argument, nor another
     // output; nor a sum where the schedule keeps sums in registers).
-    if ((sumsNeverOutputs && v.f.has_update_definition()) ||
+    if ((forGpu && v.f.has_update_definition()) ||
         std::find_if(params.begin(), params.end(), [&](const ImageParam &p) {
           return p.name() == v.f.name();
         }) != params.end() ||
@@ -475,16 +526,19 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       region.push_back(Range(0, int(x.shape[dims[j]])));
     if (region.empty())
       return {define(out, [&](std::vector<Expr> idx) { return at(x, idx); }, name(op))};
-    RDom r(region);
-    return {define(out, [&](std::vector<Expr> idx) {
+    // Long sums accumulate in double, like the reference interpreter.
+    Val total = longSum(out, region, [&](std::vector<Expr> idx,
+                                         std::vector<Expr> r) {
       std::vector<Expr> src;
       size_t kept = 0, red = 0;
       for (size_t d = 0; d < x.shape.size(); ++d)
         src.push_back(std::find(dims.begin(), dims.end(), int64_t(d)) != dims.end()
-                          ? Expr(r[int(dims.size() - 1 - red++)])
+                          ? r[dims.size() - 1 - red++]
                           : idx[kept++]);
-      // Long sums accumulate in double, like the reference interpreter.
-      return cast<float>(sum(cast<double>(at(x, src))));
+      return at(x, src);
+    }, op + "_f64");
+    return {define(out, [&](std::vector<Expr> idx) {
+      return cast<float>(at(total, idx));
     }, name(op))};
   }
   if (op == "matmul") {
@@ -663,26 +717,33 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       for (size_t d = xs.size(); d-- > 2;)
         region.push_back(Range(0, int(xs[d])));
       region.push_back(Range(0, int(xs[0])));
-      RDom r(region);
-      int last = r.dimensions() - 1;
-      auto src = [&](Expr c) {
+      int last = int(region.size()) - 1;
+      auto src = [&](Expr c, const std::vector<Expr> &r) {
         std::vector<Expr> e{r[last], c};
         for (int d = last - 1; d >= 0; --d)
           e.push_back(r[d]);
         return e;
       };
       // Channel statistics accumulate in double, like the interpreter.
+      Val sumD = longSum({C}, region, [&](std::vector<Expr> idx,
+                                          std::vector<Expr> r) {
+        return at(x, src(idx[0], r));
+      }, "bn_sum_f64");
       Val meanD = define({C}, [&](std::vector<Expr> idx) {
-        return sum(cast<double>(at(x, src(idx[0])))) / Expr(double(M));
+        return at(sumD, idx) / Expr(double(M));
       }, name("bn_mean_f64"));
       root(meanD);
       batchMean = define({C}, [&](std::vector<Expr> idx) {
         return cast<float>(at(meanD, idx));
       }, name("bn_mean"));
       root(batchMean);
+      Val squares = longSum({C}, region, [&](std::vector<Expr> idx,
+                                             std::vector<Expr> r) {
+        Expr d = cast<double>(at(x, src(idx[0], r))) - at(meanD, {idx[0]});
+        return d * d;
+      }, "bn_squares_f64");
       batchVar = define({C}, [&](std::vector<Expr> idx) {
-        Expr d = cast<double>(at(x, src(idx[0]))) - at(meanD, {idx[0]});
-        return cast<float>(sum(d * d) / Expr(double(M)));
+        return cast<float>(at(squares, idx) / Expr(double(M)));
       }, name("bn_var"));
       root(batchVar);
       mean = batchMean;
@@ -939,8 +1000,8 @@ struct Compiled {
 } // namespace
 
 bool lowerKernel(const KernelGraph &graph, LoweredKernel &out,
-                 std::string &error, bool sumsNeverOutputs) {
-  Lowering lowering(graph, sumsNeverOutputs);
+                 std::string &error, bool forGpu) {
+  Lowering lowering(graph, forGpu);
   return lowering.lower(out, error);
 }
 

@@ -37,19 +37,20 @@ struct LoweredKernel {
 };
 
 /// The algorithm of `graph`; false with `error` for an op with no lowering.
-/// With `sumsNeverOutputs` an output that is a sum (an update definition)
-/// is copied into an output Func of its own, so that a schedule may compute
-/// the sum where it likes (a GPU thread's registers).
+/// `forGpu`: the variant for GPU schedules, the same values computed with
+/// more parallelism: an output that is a sum (an update definition) is
+/// copied into an output Func of its own, so that the schedule may keep the
+/// sum in a thread's registers, and long sums into few results are taken in
+/// two levels.
 bool lowerKernel(const KernelGraph &graph, LoweredKernel &out,
-                 std::string &error, bool sumsNeverOutputs = false);
+                 std::string &error, bool forGpu = false);
 
 /// Loop order, vectors and threads of every stage of `k` for a CPU target.
 void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
                     const Halide::Target &target);
 
 /// Blocks and threads of every stage of `k` for a GPU target (CUDA, or
-/// OpenCL where no NVIDIA GPU is at hand); `k` must be lowered with
-/// sumsNeverOutputs. Every stage runs on the device.
+/// OpenCL where no NVIDIA GPU is at hand); `k` must be lowered forGpu. Every stage runs on the device.
 void scheduleForGpu(const KernelGraph &graph, LoweredKernel &k,
                     const Halide::Target &target);
 

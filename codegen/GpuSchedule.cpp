@@ -10,11 +10,9 @@
 // - a sum (an update definition): the same blocks over a wrapper of the
 //   sum, each thread computing its element's whole sum in registers
 //   (lowered forGpu, sums are never outputs, whose storage would be the
-//   global buffer; long sums into few results are taken in two levels
-//   there, each level a stage of its own);
-// - a sum over the coordinates of a mapped cell (tens of thousands of
-//   terms, a few results): partial sums over chunks of 256 coordinates in
-//   parallel (rfactor), then the sum of the partials;
+//   global buffer; and long sums into few results, such as batch-norm
+//   statistics or a sum over the tens of thousands of coordinates of a
+//   mapped cell, are taken in two levels, each a stage of its own);
 // - a scalar: one thread.
 // The schedule names no GPU API (Halide's Default_GPU): the same kernels
 // compile for CUDA and for OpenCL, which runs on the CPU (pocl) where no
@@ -31,8 +29,6 @@ namespace {
 
 /// Threads per block.
 constexpr int64_t kThreads = 256;
-/// Coordinates summed by one thread of a coordinate sum's first pass.
-constexpr int kCoordinateChunk = 256;
 
 /// Fuses the dimensions of `s` (a Func or one of its update Stages; `vars`
 /// innermost first, `elements` in all) into one and splits it into blocks
@@ -96,38 +92,14 @@ void scheduleSum(Func f, const Shape &shape) {
   }
 }
 
-/// A sum over the coordinates of a mapped cell: partial sums of chunks of
-/// coordinates (one thread per chunk and result element), then their sum.
-void scheduleCoordinateSum(Func f, const Shape &shape, int64_t coords) {
-  std::vector<RVar> rvars = f.rvars(0);
-  if (rvars.size() != 1 || coords <= kCoordinateChunk) {
-    scheduleSum(f, shape);
-    return;
-  }
-  RVar chunk("chunk"), within("within");
-  Var part("part");
-  f.update().split(rvars[0], chunk, within, kCoordinateChunk,
-                   TailStrategy::GuardWithIf);
-  Func partial = f.update().rfactor(chunk, part);
-  partial.compute_root();
-  Shape partialShape = shape;
-  partialShape.insert(partialShape.begin(),
-                      (coords + kCoordinateChunk - 1) / kCoordinateChunk);
-  scheduleSum(partial, partialShape);
-  scheduleSum(f, shape);
-}
-
 } // namespace
 
-void scheduleForGpu(const KernelGraph &graph, LoweredKernel &k,
-                    const Target &) {
+void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
   for (auto &[f, shape] : k.stages) {
-    if (!f.has_update_definition())
-      scheduleElementwise(f, shape);
-    else if (k.coordinateSums.count(f.name()))
-      scheduleCoordinateSum(f, shape, graph.coords);
-    else
+    if (f.has_update_definition())
       scheduleSum(f, shape);
+    else
+      scheduleElementwise(f, shape);
   }
 }
 

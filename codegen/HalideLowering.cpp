@@ -95,6 +95,10 @@ Expr tanhExp(Expr x) { return 1.0f - 2.0f / (1.0f + exp(2.0f * x)); }
 
 /// Lowers one graph. Values are per node, with the coordinate dimension
 /// prepended in mapped graphs.
+/// Coordinates summed by one GPU thread in the first level of a sum over
+/// the coordinates of a mapped cell.
+constexpr int64_t kCoordinateChunk = 256;
+
 class Lowering {
 public:
   Lowering(const KernelGraph &g, bool forGpu)
@@ -361,16 +365,35 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     Val v = n.result > 0 ? values[n.of][n.result] : values[g.results[r]][0];
     if (mappedGraph && g.reduced[r]) {
       // Summed over the coordinates, into its own buffer (an update
-      // definition the schedule vectorises).
+      // definition the schedule vectorises). For a GPU, in two levels:
+      // sums of chunks of coordinates (one thread each), then their sum.
       Shape inner(v.shape.begin() + 1, v.shape.end());
-      RDom k(0, int(g.coords), "k");
-      std::vector<Var> vs = makeVars(inner.size());
-      std::vector<Var> rev(vs.rbegin(), vs.rend());
-      Func red(name("reduce_coords"));
-      red(rev) = 0.0f;
-      red(rev) += at(v, cat({Expr(k)}, exprs(vs)));
-      v = {red, inner};
-      out.coordinateSums.insert(red.name());
+      if (forGpu && g.coords > kCoordinateChunk) {
+        int64_t chunks = (g.coords + kCoordinateChunk - 1) / kCoordinateChunk;
+        Shape partialShape = inner;
+        partialShape.push_back(chunks);
+        RDom w(0, int(kCoordinateChunk), "w");
+        Val partial = defineSum(partialShape, nullptr,
+                                [&](std::vector<Expr> idx) {
+          Expr k = idx.back() * int(kCoordinateChunk) + w;
+          idx.pop_back();
+          Expr kc = min(k, int(g.coords) - 1);
+          return select(k < int(g.coords), at(v, cat({kc}, idx)), 0.0f);
+        }, "coords_partial");
+        RDom c(0, int(chunks), "c");
+        v = defineSum(inner, nullptr, [&](std::vector<Expr> idx) {
+          return at(partial, cat(idx, {Expr(c)}));
+        }, "reduce_coords");
+      } else {
+        RDom k(0, int(g.coords), "k");
+        std::vector<Var> vs = makeVars(inner.size());
+        std::vector<Var> rev(vs.rbegin(), vs.rend());
+        Func red(name("reduce_coords"));
+        red(rev) = 0.0f;
+        red(rev) += at(v, cat({Expr(k)}, exprs(vs)));
+        v = {red, inner};
+        out.coordinateSums.insert(red.name());
+      }
     }
     // An output must be a Func of its own (not an argument, nor another
     // output; nor a sum where the schedule keeps sums in registers).

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Prepares, on a machine WITHOUT a GPU (the project's build machine), what
+# bench/gpu/run.sh needs on the GPU machine, in one folder that the device
+# tool carries (build/ is git-ignored):
+#   bins.tar.xz   CUDA binaries: the 21 compiled-equals-interpreted episodes
+#                 (tests/lit/codegen/Inputs/cells.lopt: every example cell x
+#                 first_order, full, horizon=2) and Mini-ImageNet 5-way
+#                 1-shot (T=12) and 5-shot (T=8) from examples/ravi_larochelle
+#   ref/          inputs and reference results: for each tiny episode one
+#                 seeded episode's inputs (a CPU binary's dump) and the
+#                 interpreter's results on them in float and in double; for
+#                 Mini-ImageNet the CPU binary's results for a seeded
+#                 synthetic episode (the CUDA binary draws the same one)
+#   mini-imagenet/  IMAGES images per class of ../shared/data/mini-imagenet
+#                 (itself a 100-per-class subset), for the timed run: the
+#                 whole subset would not fit the 64 MiB the device tool carries
+# usage: bench/gpu/prepare.sh [BUNDLE=build/gpu-bundle]   (IMAGES=40)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bundle=${1:-build/gpu-bundle}
+images=${IMAGES:-40}
+data=${LOPT_SHARED_DATA:-../shared/data}/mini-imagenet
+loptc=build/bin/loptc
+cache=build/kernel-cache
+[[ -x $loptc ]] || scripts/build.sh loptc LoptDriver
+[[ -f $data/train.csv ]] || { echo "prepare.sh: no Mini-ImageNet at $data" >&2; exit 1; }
+
+rm -rf "$bundle.tmp"
+mkdir -p "$bundle.tmp"/{bin,ref,cpu}
+b=$bundle.tmp
+cells=tests/lit/codegen/Inputs/cells.lopt
+seed=0
+for c in metalstm sgd sgd_momentum adam meta_sgd l2l_lstm metalstm_no_loss; do
+  for t in first_order full horizon=2; do
+    seed=$((seed + 1))
+    n=${c}_${t/=/}
+    ep=(--episode "tiny_$c" --truncation "$t")
+    $loptc $cells "${ep[@]}" --target host-cuda --cache $cache -o "$b/bin/tiny_$n" 2> /dev/null
+    $loptc $cells "${ep[@]}" --cache $cache -o "$b/cpu/tiny_$n" 2> /dev/null
+    "$b/cpu/tiny_$n" episode --seed $seed --dump "$b/ref/in_$n.npz" > /dev/null
+    $loptc episode $cells "${ep[@]}" --data "$b/ref/in_$n.npz" --meta "$b/ref/in_$n.npz" \
+      --dump "$b/ref/ref_$n.npz" > /dev/null
+    $loptc episode $cells "${ep[@]}" --data "$b/ref/in_$n.npz" --meta "$b/ref/in_$n.npz" \
+      --precision double --dump "$b/ref/exact_$n.npz" > /dev/null
+    echo "prepared tiny_$n"
+  done
+done
+for shots in 1 5; do
+  src=examples/ravi_larochelle/miniimagenet_5w${shots}s.lopt
+  $loptc $src --target host-cuda --cache $cache -o "$b/bin/mi_5w${shots}s"
+  $loptc $src --cache $cache -o "$b/cpu/mi_5w${shots}s"
+  "$b/cpu/mi_5w${shots}s" episode --seed 7 --dump "$b/cpu/mi.npz" > /dev/null
+  # Results only: the CUDA binary draws the same inputs from the seed.
+  python3 - "$b/cpu/mi.npz" "$b/ref/mi_5w${shots}s.npz" <<'PY'
+import sys, numpy as np
+z = np.load(sys.argv[1])
+keep = {k: z[k] for k in z.files
+        if not k.startswith(("meta/", "state/", "support_", "query_x", "query_y"))}
+np.savez(sys.argv[2], **keep)
+PY
+  echo "prepared mi_5w${shots}s"
+done
+tar -C "$b" -cJf "$b/bins.tar.xz" bin
+rm -rf "$b/bin" "$b/cpu"
+
+# The data subset: the first $images images of every class, in CSV order.
+mkdir -p "$b/mini-imagenet/images"
+for split in train val test; do
+  awk -F, -v n="$images" 'NR == 1 || ++seen[$2] <= n' "$data/$split.csv" > "$b/mini-imagenet/$split.csv"
+  tail -n +2 "$b/mini-imagenet/$split.csv" | cut -d, -f1 |
+    (cd "$data/images" && xargs cp -t "$OLDPWD/$b/mini-imagenet/images")
+done
+rm -rf "$bundle"
+mv "$b" "$bundle"
+du -sh "$bundle" "$bundle"/*

@@ -14,11 +14,14 @@
 #   mini-imagenet/  IMAGES images per class of ../shared/data/mini-imagenet
 #                 (itself a 100-per-class subset), for the timed run: the
 #                 whole subset would not fit the 64 MiB the device tool carries
-# usage: bench/gpu/prepare.sh [BUNDLE=build/gpu-bundle]   (IMAGES=40)
+# TARGET=host-opencl builds the same bundle for OpenCL, to try run.sh on a
+# machine without a GPU (through pocl; slow).
+# usage: bench/gpu/prepare.sh [BUNDLE=build/gpu-bundle]   (IMAGES=60, TARGET=host-cuda)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bundle=${1:-build/gpu-bundle}
-images=${IMAGES:-40}
+images=${IMAGES:-60}
+target=${TARGET:-host-cuda}
 data=${LOPT_SHARED_DATA:-../shared/data}/mini-imagenet
 loptc=build/bin/loptc
 cache=build/kernel-cache
@@ -35,7 +38,7 @@ for c in metalstm sgd sgd_momentum adam meta_sgd l2l_lstm metalstm_no_loss; do
     seed=$((seed + 1))
     n=${c}_${t/=/}
     ep=(--episode "tiny_$c" --truncation "$t")
-    $loptc $cells "${ep[@]}" --target host-cuda --cache $cache -o "$b/bin/tiny_$n" 2> /dev/null
+    $loptc $cells "${ep[@]}" --target "$target" --cache $cache -o "$b/bin/tiny_$n" 2> /dev/null
     $loptc $cells "${ep[@]}" --cache $cache -o "$b/cpu/tiny_$n" 2> /dev/null
     "$b/cpu/tiny_$n" episode --seed $seed --dump "$b/ref/in_$n.npz" > /dev/null
     $loptc episode $cells "${ep[@]}" --data "$b/ref/in_$n.npz" --meta "$b/ref/in_$n.npz" \
@@ -47,7 +50,7 @@ for c in metalstm sgd sgd_momentum adam meta_sgd l2l_lstm metalstm_no_loss; do
 done
 for shots in 1 5; do
   src=examples/ravi_larochelle/miniimagenet_5w${shots}s.lopt
-  $loptc $src --target host-cuda --cache $cache -o "$b/bin/mi_5w${shots}s"
+  $loptc $src --target "$target" --cache $cache -o "$b/bin/mi_5w${shots}s"
   $loptc $src --cache $cache -o "$b/cpu/mi_5w${shots}s"
   "$b/cpu/mi_5w${shots}s" episode --seed 7 --dump "$b/cpu/mi.npz" > /dev/null
   # Results only: the CUDA binary draws the same inputs from the seed.

@@ -15,7 +15,8 @@
 #      stops), and meta-tests its best checkpoint on 600 test episodes.
 # Everything is written to $OUT (run.log, correctness.txt, bench.jsonl,
 # train.jsonl, test.json, curve.svg). Meant to finish in under 6 minutes.
-# usage: bench/gpu/run.sh [BUNDLE=build/gpu-bundle]   (TRAIN_SECONDS=120, ITERS=30)
+# usage: bench/gpu/run.sh [BUNDLE=build/gpu-bundle]
+#        (TRAIN_SECONDS=120, ITERS=30, TEST_EPISODES=600)
 set -uo pipefail
 bundle=$(realpath "${1:-build/gpu-bundle}")
 out=${OUT:-/tmp/lopt-gpu-out}
@@ -28,7 +29,8 @@ start=$(date +%s)
 stamp() { echo "== $(( $(date +%s) - start )) s: $*"; }
 
 stamp "machine"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
+  echo "no nvidia-smi here"
 date -u
 tar -C "$work" -xJf "$bundle/bins.tar.xz"
 bin=$work/bin
@@ -104,7 +106,7 @@ cp "$work/run/curve.svg" "$out/curve.svg" 2> /dev/null
 checkpoint=$work/run/best.npz
 [[ -f $checkpoint ]] || checkpoint=$work/run/last.npz
 "$bin/mi_5w5s" test --data "$bundle/mini-imagenet" --checkpoint "$checkpoint" \
-  --episodes 600 --json "$out/test.json"
-"$bin/mi_5w5s" test --data "$bundle/mini-imagenet" --checkpoint init --episodes 600 \
+  --episodes "${TEST_EPISODES:-600}" --json "$out/test.json"
+"$bin/mi_5w5s" test --data "$bundle/mini-imagenet" --checkpoint init --episodes "${TEST_EPISODES:-600}" \
   --json "$work/init.json" && cat "$work/init.json"
 stamp "done"

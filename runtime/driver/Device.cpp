@@ -71,9 +71,11 @@ std::string deviceError(const std::string &what, int rc) {
 bool checkDevice(std::string &error) {
   if (!usesDevice())
     return true;
-  static int status = 1; // 1: not checked yet
+  static bool checked = false;
+  static int status = 0;
   static std::string message;
-  if (status == 1) {
+  if (!checked) {
+    checked = true;
     halide_dimension_t dim = {0, 16, 1, 0};
     halide_buffer_t probe;
     std::memset(&probe, 0, sizeof probe);

@@ -15,12 +15,19 @@ import sys
 import threading
 import time
 
-import pynvml
+try:
+    import pynvml
+except ImportError:  # no NVML bindings: run the command, measure nothing
+    pynvml = None
 
 
 def main():
-    pynvml.nvmlInit()
-    handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+    try:
+        pynvml.nvmlInit()
+        handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+    except Exception as e:  # noqa: BLE001 (no NVML, no driver, no GPU)
+        print(f"gpumem.py: no NVML ({e}); not measuring", file=sys.stderr)
+        sys.exit(subprocess.call(sys.argv[1:]))
     baseline = pynvml.nvmlDeviceGetMemoryInfo(handle).used
     proc = subprocess.Popen(sys.argv[1:])
     peak = delta = 0

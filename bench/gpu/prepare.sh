@@ -9,8 +9,8 @@
 #   ref/          inputs and reference results: for each tiny episode one
 #                 seeded episode's inputs (a CPU binary's dump) and the
 #                 interpreter's results on them in float and in double; for
-#                 Mini-ImageNet the CPU binary's results for a seeded
-#                 synthetic episode (the CUDA binary draws the same one)
+#                 Mini-ImageNet the same for a seeded synthetic episode (the
+#                 CUDA binary draws the same one from the seed)
 #   mini-imagenet/  IMAGES images per class of ../shared/data/mini-imagenet
 #                 (itself a 100-per-class subset), for the timed run: the
 #                 whole subset would not fit the 64 MiB the device tool carries
@@ -50,18 +50,27 @@ for c in metalstm sgd sgd_momentum adam meta_sgd l2l_lstm metalstm_no_loss; do
 done
 for shots in 1 5; do
   src=examples/ravi_larochelle/miniimagenet_5w${shots}s.lopt
-  $loptc $src --target "$target" --cache $cache -o "$b/bin/mi_5w${shots}s"
-  $loptc $src --cache $cache -o "$b/cpu/mi_5w${shots}s"
-  "$b/cpu/mi_5w${shots}s" episode --seed 7 --dump "$b/cpu/mi.npz" > /dev/null
-  # Results only: the CUDA binary draws the same inputs from the seed.
-  python3 - "$b/cpu/mi.npz" "$b/ref/mi_5w${shots}s.npz" <<'PY'
+  n=mi_5w${shots}s
+  $loptc $src --target "$target" --cache $cache -o "$b/bin/$n"
+  $loptc $src --cache $cache -o "$b/cpu/$n"
+  # A seeded synthetic episode (the GPU binary draws the same one from the
+  # seed), and the interpreter's results on it in float and in double.
+  "$b/cpu/$n" episode --seed 7 --dump "$b/cpu/in.npz" > /dev/null
+  $loptc episode $src --data "$b/cpu/in.npz" --meta "$b/cpu/in.npz" \
+    --dump "$b/cpu/ref.npz" > /dev/null
+  $loptc episode $src --data "$b/cpu/in.npz" --meta "$b/cpu/in.npz" \
+    --precision double --dump "$b/cpu/exact.npz" > /dev/null
+  # Results only (the inputs are 10 MB).
+  for kind in ref exact; do
+    python3 - "$b/cpu/$kind.npz" "$b/ref/${kind}_$n.npz" <<'PY'
 import sys, numpy as np
 z = np.load(sys.argv[1])
 keep = {k: z[k] for k in z.files
         if not k.startswith(("meta/", "state/", "support_", "query_x", "query_y"))}
 np.savez(sys.argv[2], **keep)
 PY
-  echo "prepared mi_5w${shots}s"
+  done
+  echo "prepared $n"
 done
 tar -C "$b" -cJf "$b/bins.tar.xz" bin
 rm -rf "$b/bin" "$b/cpu"

@@ -93,12 +93,15 @@ Expr sigmoid(Expr x) { return 1.0f / (1.0f + exp(-x)); }
 /// call per lane); exact to rounding at both ends.
 Expr tanhExp(Expr x) { return 1.0f - 2.0f / (1.0f + exp(2.0f * x)); }
 
-/// Lowers one graph. Values are per node, with the coordinate dimension
-/// prepended in mapped graphs.
 /// Coordinates summed by one GPU thread in the first level of a sum over
 /// the coordinates of a mapped cell.
 constexpr int64_t kCoordinateChunk = 256;
+/// For a GPU, a long sum into fewer results than this is taken in two
+/// levels (more results keep enough threads busy by themselves).
+constexpr int64_t kFewResults = 4096;
 
+/// Lowers one graph. Values are per node, with the coordinate dimension
+/// prepended in mapped graphs.
 class Lowering {
 public:
   Lowering(const KernelGraph &g, bool forGpu)
@@ -232,11 +235,12 @@ private:
   /// For every index of `shape`, the sum in double of term(idx, r) over
   /// `region` (r: one Expr per region dimension, innermost first), as a
   /// Func to be inlined where it is read. On a CPU one inline sum. For a GPU
-  /// a long sum into few results (batch-norm statistics, a bias gradient:
-  /// a few channels, each over N x H x W terms) would leave all but a few
-  /// threads idle: it is taken in two levels, partial sums over the
-  /// innermost region dimensions (at least 64 terms) for every index of
-  /// the others, stored, then the sums of those.
+  /// a long sum into fewer than kFewResults results (batch-norm
+  /// statistics, a bias gradient: a few channels, each over N x H x W
+  /// terms) would leave all but a few threads idle: it is taken in two
+  /// levels, partial sums over the innermost region dimensions (at least
+  /// 64 terms) for every index of the others, stored, then the sums of
+  /// those.
   using Term = std::function<Expr(std::vector<Expr>, std::vector<Expr>)>;
   Val longSum(const Shape &shape, const Region &region, const Term &term,
               const std::string &nm) {
@@ -247,7 +251,7 @@ private:
     int64_t outerTerms = 1;
     for (size_t d = split; d < region.size(); ++d)
       outerTerms *= *Internal::as_const_int(region[d].extent);
-    if (!forGpu || outerTerms == 1) {
+    if (!forGpu || outerTerms == 1 || numElements(shape) >= kFewResults) {
       RDom r(region);
       return define(shape, [&](std::vector<Expr> idx) {
         std::vector<Expr> rs;

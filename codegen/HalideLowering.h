@@ -32,8 +32,8 @@ struct LoweredKernel {
   /// it) inside the reduction loops.
   std::map<std::string, std::vector<std::pair<int, int>>> reuse;
   /// Sums over the coordinates of a mapped kernel (by Func name): their
-  /// domain is long and their result small. (Lowered forGpu, such sums are
-  /// two ordinary sums, and this is empty.)
+  /// domain is long and their result small. (Lowered forGpu, those over
+  /// more than 256 coordinates are two ordinary sums instead, not listed.)
   std::set<std::string> coordinateSums;
 };
 

@@ -92,8 +92,10 @@ std::string kernelSummary(const KernelGraph &g);
 double programFlops(const Program &prog, const KernelTable &table);
 
 /// Bytes of one slot's storage, rounded up to the 256-byte alignment the
-/// planner gives every buffer (whole cache lines and vectors on a CPU; the
-/// alignment of CUDA allocations, and of OpenCL sub-buffers, on a GPU).
+/// planner gives every buffer (whole cache lines and vectors on a CPU; on a
+/// GPU every slot starts where cudaMalloc's allocations do, so that
+/// neighbouring threads' accesses coalesce as they would in a buffer of its
+/// own, and OpenCL devices' base-address alignment is met).
 int64_t slotBytes(const ProgramValue &v);
 
 } // namespace lopt::codegen

@@ -18,15 +18,18 @@
 # machine without a GPU (through pocl; slow).
 # usage: bench/gpu/prepare.sh [BUNDLE=build/gpu-bundle]   (IMAGES=60, TARGET=host-cuda)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-bundle=${1:-build/gpu-bundle}
+root=$(realpath "$(dirname "$0")/../..")
+bundle=$(realpath -m "${1:-$root/build/gpu-bundle}")
 images=${IMAGES:-60}
 target=${TARGET:-host-cuda}
-data=${LOPT_SHARED_DATA:-../shared/data}/mini-imagenet
+data=$(realpath -m "${LOPT_SHARED_DATA:-$root/../shared/data}/mini-imagenet")
+cd "$root"
+[[ -f $data/train.csv ]] || { echo "prepare.sh: no Mini-ImageNet at $data" >&2; exit 1; }
+scripts/build.sh loptc LoptDriver > /dev/null
 loptc=build/bin/loptc
 cache=build/kernel-cache
-[[ -x $loptc ]] || scripts/build.sh loptc LoptDriver
-[[ -f $data/train.csv ]] || { echo "prepare.sh: no Mini-ImageNet at $data" >&2; exit 1; }
+# A failing step says which and stops.
+trap 'echo "prepare.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 rm -rf "$bundle.tmp"
 mkdir -p "$bundle.tmp"/{bin,ref,cpu}
@@ -38,8 +41,8 @@ for c in metalstm sgd sgd_momentum adam meta_sgd l2l_lstm metalstm_no_loss; do
     seed=$((seed + 1))
     n=${c}_${t/=/}
     ep=(--episode "tiny_$c" --truncation "$t")
-    $loptc $cells "${ep[@]}" --target "$target" --cache $cache -o "$b/bin/tiny_$n" 2> /dev/null
-    $loptc $cells "${ep[@]}" --cache $cache -o "$b/cpu/tiny_$n" 2> /dev/null
+    $loptc $cells "${ep[@]}" --target "$target" --cache $cache -o "$b/bin/tiny_$n" > /dev/null
+    $loptc $cells "${ep[@]}" --cache $cache -o "$b/cpu/tiny_$n" > /dev/null
     "$b/cpu/tiny_$n" episode --seed $seed --dump "$b/ref/in_$n.npz" > /dev/null
     $loptc episode $cells "${ep[@]}" --data "$b/ref/in_$n.npz" --meta "$b/ref/in_$n.npz" \
       --dump "$b/ref/ref_$n.npz" > /dev/null
@@ -79,8 +82,8 @@ rm -rf "$b/bin" "$b/cpu"
 mkdir -p "$b/mini-imagenet/images"
 for split in train val test; do
   awk -F, -v n="$images" 'NR == 1 || ++seen[$2] <= n' "$data/$split.csv" > "$b/mini-imagenet/$split.csv"
-  tail -n +2 "$b/mini-imagenet/$split.csv" | cut -d, -f1 |
-    (cd "$data/images" && xargs cp -t "$OLDPWD/$b/mini-imagenet/images")
+  tail -n +2 "$b/mini-imagenet/$split.csv" | cut -d, -f1 | sed "s|^|$data/images/|" |
+    xargs cp -t "$b/mini-imagenet/images"
 done
 rm -rf "$bundle"
 mv "$b" "$bundle"

@@ -25,9 +25,11 @@ bundle=$(realpath "${1:-build/gpu-bundle}")
 out=${OUT:-/tmp/lopt-gpu-out}
 mkdir -p "$out"
 exec > >(tee "$out/run.log") 2>&1
+tee_pid=$!
 here=$(realpath "$(dirname "$0")")
 iters=${ITERS:-30}
 work=$(mktemp -d)
+fails=0
 start=$(date +%s)
 stamp() { echo "== $(( $(date +%s) - start )) s: $*"; }
 
@@ -40,9 +42,9 @@ bin=$work/bin
 
 stamp "1. correctness"
 : > "$out/correctness.txt"
-fails=0
 for input in "$bundle"/ref/in_*.npz; do
   n=$(basename "$input" .npz); n=${n#in_}
+  rm -f "$work/got.npz" "$work/cmp"
   if "$bin/tiny_$n" episode --data "$input" --meta "$input" --dump "$work/got.npz" > "$work/log" 2>&1 &&
      python3 "$here/compare.py" "$work/got.npz" "$bundle/ref/ref_$n.npz" \
        --exact "$bundle/ref/exact_$n.npz" > "$work/cmp"; then
@@ -53,6 +55,7 @@ for input in "$bundle"/ref/in_*.npz; do
   fi
 done
 for cfg in 5w1s 5w5s; do
+  rm -f "$work/got.npz" "$work/cmp"
   if "$bin/mi_$cfg" episode --seed 7 --dump "$work/got.npz" > "$work/log" 2>&1 &&
      python3 "$here/compare.py" "$work/got.npz" "$bundle/ref/ref_mi_$cfg.npz" \
        --exact "$bundle/ref/exact_mi_$cfg.npz" > "$work/cmp"; then
@@ -92,16 +95,16 @@ for cfg in 5w1s 5w5s; do
   args=(--ways 5 --shots $shots --queries 15 --size 84 --channels 3 --steps $steps
         --inner-batch $batch --iters $iters --warmup 5)
   record lopt $cfg -- python3 "$here/gpumem.py" "$bin/mi_$cfg" bench --iters $iters --warmup 5
-  record pytorch-eager $cfg -- python3 "$here/gpumem.py" python3 bench/torch_reference.py \
+  record pytorch-eager $cfg -- python3 "$here/gpumem.py" python3 "$here/../torch_reference.py" \
     --device cuda --bn-momentum 0.9 "${args[@]}"
   # (JAX would otherwise take 75% of the GPU's memory at start.)
   record jax-jit $cfg -- env XLA_PYTHON_CLIENT_PREALLOCATE=false \
-    python3 "$here/gpumem.py" python3 bench/jax_reference.py --device gpu "${args[@]}"
+    python3 "$here/gpumem.py" python3 "$here/../jax_reference.py" --device gpu "${args[@]}"
 done
 
 stamp "3. timed run: Mini-ImageNet 5-way 5-shot on the carried images"
 seconds=${TRAIN_SECONDS:-120}
-timeout -s TERM "$seconds" "$bin/mi_5w5s" train --data "$bundle/mini-imagenet" \
+timeout -k 30 -s TERM "$seconds" "$bin/mi_5w5s" train --data "$bundle/mini-imagenet" \
   --episodes 1000000 --out "$work/run" --val-every 500 --val-episodes 50 --save-every 500
 echo "train stopped after ${seconds} s (status $?)"
 tail -1 "$work/run/log.jsonl"
@@ -114,3 +117,8 @@ checkpoint=$work/run/best.npz
 "$bin/mi_5w5s" test --data "$bundle/mini-imagenet" --checkpoint init --episodes "${TEST_EPISODES:-600}" \
   --json "$work/init.json" && cat "$work/init.json"
 stamp "done"
+rm -rf "$work"
+# Let tee write the end of run.log before the device tool collects $OUT.
+exec >&- 2>&-
+wait "$tee_pid"
+exit $((fails > 0))

@@ -57,16 +57,29 @@ std::string deviceDescription() {
 
 std::string deviceError(const std::string &what, int rc) {
   std::string said = takeHalideError();
+  return what + " failed on the device (Halide error " + std::to_string(rc) +
+         (said.empty() ? "" : ": " + said) +
+         "); kernels run asynchronously, so the failing kernel may be an "
+         "earlier one: `bench --profile 1` waits for each kernel and names it";
+}
+
+namespace {
+/// Why the device could not be set up, and what to do.
+std::string setupError(int rc) {
+  std::string said = takeHalideError();
   bool cuda = std::strcmp(lopt_program.device_api, "cuda") == 0;
-  return what + " failed (Halide error " + std::to_string(rc) +
+  return std::string("setting up ") + (cuda ? "CUDA" : "OpenCL") +
+         " failed (Halide error " + std::to_string(rc) +
          (said.empty() ? "" : ": " + said) + "). This binary was built for " +
          (cuda ? "CUDA" : "OpenCL") + " (target " + lopt_program.target +
          ") and needs " +
-         (cuda ? "an NVIDIA GPU with its driver (libcuda.so.1)"
+         (cuda ? "an NVIDIA GPU of compute capability 8.0 or newer with its "
+                 "driver (libcuda.so.1)"
                : "an OpenCL platform (libOpenCL.so and an ICD, such as "
                  "pocl-opencl-icd)") +
          "; build with --target host to run on the CPU";
 }
+} // namespace
 
 bool checkDevice(std::string &error) {
   if (!usesDevice())
@@ -90,9 +103,7 @@ bool checkDevice(std::string &error) {
       // call: keep them for the next call.
       halide_reuse_device_allocations(nullptr, true);
     } else {
-      bool cuda = std::strcmp(lopt_program.device_api, "cuda") == 0;
-      message = deviceError(cuda ? "setting up CUDA" : "setting up OpenCL",
-                            status);
+      message = setupError(status);
     }
   }
   error = message;

@@ -28,8 +28,8 @@ std::string deviceDescription();
 /// across kernel calls; false with a message saying what is missing.
 /// True at once for a CPU binary.
 bool checkDevice(std::string &error);
-/// A message for a failed device operation `what` (Halide code `rc`),
-/// with what the runtime said.
+/// A message for a failed device operation `what` (Halide code `rc`) once
+/// the device is set up, with what the runtime said.
 std::string deviceError(const std::string &what, int rc);
 
 } // namespace lopt::driver

@@ -84,7 +84,9 @@ int info() {
   std::printf("compiled from: %s, episode '%s'\n", M.source, M.episode);
   std::printf("target: %s, compiled %s\n", M.target, M.compiled);
   std::printf("kernels run on %s%s\n", deviceDescription().c_str(),
-              usesDevice() ? "; every buffer stays in device memory" : "");
+              usesDevice() ? "; buffers stay in device memory (arguments "
+                             "are uploaded, results downloaded, per run)"
+                           : "");
   std::printf("episode: %lld-way %lld-shot, %lld queries per class, %lld "
               "inner steps on batches of %lld, meta_gradient %s",
               (long long)M.ways, (long long)M.shots, (long long)M.queries,

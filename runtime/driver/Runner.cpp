@@ -7,6 +7,7 @@
 #include <HalideRuntime.h>
 
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -49,14 +50,25 @@ void FunctionRunner::setUpDevice() {
   if (!checkDevice(setupError))
     return;
   device = module.device_interface();
-  // The arena: one device allocation of floats...
-  int32_t floats = int32_t(std::max<int64_t>(fn.arena_bytes, 64) / 4);
+  // The arena: one device allocation of floats (Halide's extents are
+  // 32-bit)...
+  int64_t arenaFloats = std::max<int64_t>(fn.arena_bytes, 64) / 4;
+  if (arenaFloats > INT32_MAX) {
+    setupError = std::string(fn.name) + " plans " +
+                 std::to_string(fn.arena_bytes) +
+                 " bytes; a device arena is limited to 8 GiB";
+    return;
+  }
+  int32_t floats = int32_t(arenaFloats);
   deviceArena = new halide_buffer_t();
   auto *dim = new halide_dimension_t{0, floats, 1, 0};
   deviceArena->type = halide_type_t(halide_type_float, 32);
   deviceArena->dimensions = 1;
   deviceArena->dim = dim;
-  if (int rc = halide_device_malloc(nullptr, deviceArena, device)) {
+  // ... zeroed, as the host arena is (the zeros uploaded once).
+  deviceArena->host = static_cast<uint8_t *>(arena);
+  deviceArena->set_host_dirty(true);
+  if (int rc = halide_copy_to_device(nullptr, deviceArena, device)) {
     setupError = deviceError("allocating " + std::to_string(fn.arena_bytes) +
                                  " bytes of device memory for " + fn.name,
                              rc);

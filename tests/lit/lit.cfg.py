@@ -48,7 +48,8 @@ if shutil.which("valgrind"):
 # GPU targets. opencl: an OpenCL platform Halide's runtime can load
 # (libOpenCL.so and an ICD; pocl runs the kernels on the CPU), so the GPU
 # schedules and the device-resident runner are tested on any machine.
-# cuda: a CUDA driver with at least one GPU.
+# cuda: a CUDA driver and a GPU of compute capability 8.0 or newer (the
+# kernels are sm_80 PTX).
 import ctypes, glob
 def _loads(lib):
     try:
@@ -60,5 +61,10 @@ if _loads("libOpenCL.so") and glob.glob("/etc/OpenCL/vendors/*.icd"):
 _cuda = _loads("libcuda.so.1")
 if _cuda is not None:
     _count = ctypes.c_int(0)
-    if _cuda.cuInit(0) == 0 and _cuda.cuDeviceGetCount(ctypes.byref(_count)) == 0 and _count.value > 0:
+    _major = ctypes.c_int(0)
+    if (_cuda.cuInit(0) == 0 and _cuda.cuDeviceGetCount(ctypes.byref(_count)) == 0
+            and _count.value > 0
+            # CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR of device 0
+            and _cuda.cuDeviceGetAttribute(ctypes.byref(_major), 75, 0) == 0
+            and _major.value >= 8):
         config.available_features.add("cuda")

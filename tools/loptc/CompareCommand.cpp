@@ -91,8 +91,9 @@ int lopt::runCompareCommand(const std::string &got, const std::string &ref,
       std::vector<double> ev = values(*e);
       double errGot = 0, errRef = 0;
       for (size_t i = 0; i < ev.size(); ++i) {
-        errGot = std::max(errGot, std::fabs(gv[i] - ev[i]));
-        errRef = std::max(errRef, std::fabs(rv[i] - ev[i]));
+        double dg = std::fabs(gv[i] - ev[i]), dr = std::fabs(rv[i] - ev[i]);
+        errGot = std::isnan(dg) ? INFINITY : std::max(errGot, dg);
+        errRef = std::isnan(dr) ? INFINITY : std::max(errRef, dr);
       }
       pass = errGot <= 10 * errRef + tolerance * scale;
       char buf[128];

@@ -57,7 +57,7 @@ TEST(MemoryPlanTest, ChainReusesDeadBuffers) {
   // b [1, 2] and the result y [3, end].
   EXPECT_EQ(plan.arenaBytes, 3 * 1024);
   for (int64_t off : plan.offset)
-    EXPECT_EQ(off % 64, 0);
+    EXPECT_EQ(off % 256, 0);
 }
 
 TEST(MemoryPlanTest, ViewsShareTheirStorage) {

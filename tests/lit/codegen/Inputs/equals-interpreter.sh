@@ -10,7 +10,7 @@
 # needs it, see CompareCommand.cpp). A failing step prints FAIL and its log.
 #
 # usage: equals-interpreter.sh LOPTC WORKDIR KERNEL_CACHE TARGET CELL:TRUNCATION...
-set -u
+set -uo pipefail
 loptc=$1 work=$2 cache=$3 target=$4
 shift 4
 cells=$(dirname "$0")/cells.lopt
@@ -20,6 +20,7 @@ for ct in "$@"; do
   c=${ct%%:*} t=${ct#*:}
   seed=$((seed + 1))
   echo "$c $t"
+  rm -f "$work"/{bin,got.npz,ref.npz,exact.npz}
   ep=(--episode "tiny_$c" --truncation "$t")
   if ! "$loptc" "$cells" "${ep[@]}" --target "$target" --cache "$cache" \
       -o "$work/bin" > "$work/log" 2>&1; then

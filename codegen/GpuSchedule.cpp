@@ -8,7 +8,8 @@
 //   threads, one element per thread (neighbouring threads write
 //   neighbouring elements);
 // - a sum (an update definition): the same blocks over a wrapper of the
-//   sum, each thread computing its element's whole sum in registers
+//   sum (or over the output that copies it, when nothing else reads it),
+//   each thread computing its element's whole sum in registers
 //   (lowered forGpu, sums are never outputs, whose storage would be the
 //   global buffer; and long sums into few results, such as batch-norm
 //   statistics or a sum over the tens of thousands of coordinates of a
@@ -20,6 +21,9 @@
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/HalideLowering.h"
+
+#include <map>
+#include <set>
 
 namespace lopt::codegen {
 
@@ -57,30 +61,21 @@ void boundAll(Func f, const Shape &shape) {
     f.bound(vars[d], 0, int(shape[shape.size() - 1 - d]));
 }
 
-void scheduleElementwise(Func f, const Shape &shape) {
+/// Returns the thread variable (undefined for a scalar's single thread).
+Var scheduleElementwise(Func f, const Shape &shape) {
   if (shape.empty()) {
     f.gpu_single_thread();
-    return;
+    return Var();
   }
   boundAll(f, shape);
-  flatBlocks(f, f.args(), numElements(shape));
+  return flatBlocks(f, f.args(), numElements(shape));
 }
 
-/// A sum with one thread per result element: the threads run over a
-/// wrapper that every consumer reads, the sum itself is computed inside
-/// each thread (its storage a register).
-void scheduleSum(Func f, const Shape &shape) {
-  if (shape.empty()) {
-    f.gpu_single_thread();
-    f.update().gpu_single_thread();
-    return;
-  }
-  Func w = f.in();
-  w.compute_root();
-  boundAll(w, shape);
-  Var thread = flatBlocks(w, w.args(), numElements(shape));
-  f.compute_at(w, thread);
-  // Short reduction loops are unrolled (up to 32 terms), as on the CPU.
+/// Computes the sum `f` inside each thread of `consumer` (its storage a
+/// register), short reduction loops (up to 32 terms) unrolled, as on the
+/// CPU.
+void sumInThread(Func f, Func consumer, const Var &thread) {
+  f.compute_at(consumer, thread);
   int64_t terms = 1;
   for (const Internal::ReductionVariable &rv :
        f.function().update(0).schedule().rvars()) {
@@ -92,10 +87,41 @@ void scheduleSum(Func f, const Shape &shape) {
   }
 }
 
+/// A sum with one thread per result element: the threads run over a
+/// wrapper that every consumer reads, the sum itself is computed inside
+/// each thread.
+void scheduleSum(Func f, const Shape &shape) {
+  if (shape.empty()) {
+    f.gpu_single_thread();
+    f.update().gpu_single_thread();
+    return;
+  }
+  Func w = f.in();
+  w.compute_root();
+  boundAll(w, shape);
+  sumInThread(f, w, flatBlocks(w, w.args(), numElements(shape)));
+}
+
 } // namespace
 
 void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
+  std::map<std::string, Func> byName;
+  for (auto &[f, shape] : k.stages)
+    byName[f.name()] = f;
+  std::set<std::string> done;
+  // An output copying a sum that nothing else reads: one kernel, the sum
+  // computed in the copy's threads.
   for (auto &[f, shape] : k.stages) {
+    auto copied = k.copiedSums.find(f.name());
+    if (copied == k.copiedSums.end() || shape.empty())
+      continue;
+    sumInThread(byName.at(copied->second), f, scheduleElementwise(f, shape));
+    done.insert(f.name());
+    done.insert(copied->second);
+  }
+  for (auto &[f, shape] : k.stages) {
+    if (done.count(f.name()))
+      continue;
     if (f.has_update_definition())
       scheduleSum(f, shape);
     else

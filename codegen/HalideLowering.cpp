@@ -367,7 +367,11 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
   for (size_t r = 0; r < g.results.size(); ++r) {
     const KernelNode &n = g.nodes[g.results[r]];
     Val v = n.result > 0 ? values[n.of][n.result] : values[g.results[r]][0];
+    // Whether nothing in the kernel but this result reads the value.
+    bool readOnlyHere = n.result > 0 ? readers(n.of, n.result).first.empty()
+                                     : readers(g.results[r], 0).first.empty();
     if (mappedGraph && g.reduced[r]) {
+      readOnlyHere = true; // the sum made here
       // Summed over the coordinates, into its own buffer (an update
       // definition the schedule vectorises). For a GPU, in two levels:
       // sums of chunks of coordinates (one thread each), then their sum.
@@ -416,6 +420,19 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
                       }) != stored.end();
       if (vv.f.has_update_definition() && !isStored)
         root(vv); // a coordinate sum, now a stage of its own
+      if (vv.f.has_update_definition()) {
+        // A sum the copy alone reads can be computed in the copy's loop.
+        bool claimed = false;
+        for (auto it = out.copiedSums.begin(); it != out.copiedSums.end();)
+          if (it->second == vv.f.name()) {
+            it = out.copiedSums.erase(it);
+            claimed = true;
+          } else {
+            ++it;
+          }
+        if (readOnlyHere && !claimed)
+          out.copiedSums[v.f.name()] = vv.f.name();
+      }
     }
     constrain(v.f.output_buffer(), v.shape);
     outs.push_back(v.f);

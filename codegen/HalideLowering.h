@@ -35,6 +35,10 @@ struct LoweredKernel {
   /// domain is long and their result small. (Lowered forGpu, those over
   /// more than 256 coordinates are two ordinary sums instead, not listed.)
   std::set<std::string> coordinateSums;
+  /// Lowered forGpu: outputs that copy a sum which nothing else reads (by
+  /// the copy's Func name, the sum's): the schedule computes the sum inside
+  /// the copy's threads.
+  std::map<std::string, std::string> copiedSums;
 };
 
 /// The algorithm of `graph`; false with `error` for an op with no lowering.

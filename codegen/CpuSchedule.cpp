@@ -86,19 +86,10 @@ void scheduleSum(Func f, const Shape &shape, int lanes, bool domainOutside,
   std::vector<RVar> rvars = f.rvars(0);
   if (!domainOutside)
     order.insert(order.end(), rvars.begin(), rvars.end());
-  // Short reduction loops innermost are unrolled (up to 32 terms), so the
-  // accumulators stay in registers across them.
-  if (!domainOutside) {
-    int64_t terms = 1;
-    for (const Internal::ReductionVariable &rv :
-         f.function().update(0).schedule().rvars()) {
-      const int64_t *extent = Internal::as_const_int(Internal::simplify(rv.extent));
-      if (!extent || terms * *extent > 32)
-        break;
-      u.unroll(RVar(rv.var));
-      terms *= *extent;
-    }
-  }
+  // Short reduction loops innermost are unrolled, so the accumulators stay
+  // in registers across them.
+  if (!domainOutside)
+    unrollShortReductions(f);
   // Whole blocked dimensions appear once, above.
   auto isBlocked = [&](const Var &v) {
     for (const Var &b : blocked)
@@ -158,6 +149,18 @@ constexpr int64_t kParallelElements = 8192;
 /// Parallel work is cut into about this many chunks (a few per thread).
 constexpr int64_t kChunks = 16;
 } // namespace
+
+void unrollShortReductions(Func f, int64_t maxTerms) {
+  int64_t terms = 1;
+  for (const Internal::ReductionVariable &rv :
+       f.function().update(0).schedule().rvars()) {
+    const int64_t *extent = Internal::as_const_int(Internal::simplify(rv.extent));
+    if (!extent || terms * *extent > maxTerms)
+      break;
+    f.update().unroll(RVar(rv.var));
+    terms *= *extent;
+  }
+}
 
 void scheduleForCpu(const KernelGraph &, LoweredKernel &k,
                     const Target &target) {

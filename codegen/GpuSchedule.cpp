@@ -72,19 +72,10 @@ Var scheduleElementwise(Func f, const Shape &shape) {
 }
 
 /// Computes the sum `f` inside each thread of `consumer` (its storage a
-/// register), short reduction loops (up to 32 terms) unrolled, as on the
-/// CPU.
+/// register), short reduction loops unrolled, as on the CPU.
 void sumInThread(Func f, Func consumer, const Var &thread) {
   f.compute_at(consumer, thread);
-  int64_t terms = 1;
-  for (const Internal::ReductionVariable &rv :
-       f.function().update(0).schedule().rvars()) {
-    const int64_t *extent = Internal::as_const_int(Internal::simplify(rv.extent));
-    if (!extent || terms * *extent > 32)
-      break;
-    f.update().unroll(RVar(rv.var));
-    terms *= *extent;
-  }
+  unrollShortReductions(f);
 }
 
 /// A sum with one thread per result element: the threads run over a

@@ -50,6 +50,10 @@ struct LoweredKernel {
 bool lowerKernel(const KernelGraph &graph, LoweredKernel &out,
                  std::string &error, bool forGpu = false);
 
+/// Unrolls the innermost reduction loops of `f`'s update while their terms
+/// multiply to at most `maxTerms` (shared by both schedules).
+void unrollShortReductions(Halide::Func f, int64_t maxTerms = 32);
+
 /// Loop order, vectors and threads of every stage of `k` for a CPU target.
 void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
                     const Halide::Target &target);

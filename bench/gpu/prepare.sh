@@ -39,16 +39,16 @@ seed=0
 for c in metalstm sgd sgd_momentum adam meta_sgd l2l_lstm metalstm_no_loss; do
   for t in first_order full horizon=2; do
     seed=$((seed + 1))
-    n=${c}_${t/=/}
+    n=tiny_${c}_${t/=/}
     ep=(--episode "tiny_$c" --truncation "$t")
-    $loptc $cells "${ep[@]}" --target "$target" --cache $cache -o "$b/bin/tiny_$n" > /dev/null
-    $loptc $cells "${ep[@]}" --cache $cache -o "$b/cpu/tiny_$n" > /dev/null
-    "$b/cpu/tiny_$n" episode --seed $seed --dump "$b/ref/in_$n.npz" > /dev/null
+    $loptc $cells "${ep[@]}" --target "$target" --cache $cache -o "$b/bin/$n" > /dev/null
+    $loptc $cells "${ep[@]}" --cache $cache -o "$b/cpu/$n" > /dev/null
+    "$b/cpu/$n" episode --seed $seed --dump "$b/ref/in_$n.npz" > /dev/null
     $loptc episode $cells "${ep[@]}" --data "$b/ref/in_$n.npz" --meta "$b/ref/in_$n.npz" \
       --dump "$b/ref/ref_$n.npz" > /dev/null
     $loptc episode $cells "${ep[@]}" --data "$b/ref/in_$n.npz" --meta "$b/ref/in_$n.npz" \
       --precision double --dump "$b/ref/exact_$n.npz" > /dev/null
-    echo "prepared tiny_$n"
+    echo "prepared $n"
   done
 done
 for shots in 1 5; do

@@ -42,28 +42,25 @@ bin=$work/bin
 
 stamp "1. correctness"
 : > "$out/correctness.txt"
-for input in "$bundle"/ref/in_*.npz; do
-  n=$(basename "$input" .npz); n=${n#in_}
+check() { # NAME EPISODE-FLAGS...: binary NAME's episode against ref/{ref,exact}_NAME.npz
+  local name=$1
+  shift
   rm -f "$work/got.npz" "$work/cmp"
-  if "$bin/tiny_$n" episode --data "$input" --meta "$input" --dump "$work/got.npz" > "$work/log" 2>&1 &&
-     python3 "$here/compare.py" "$work/got.npz" "$bundle/ref/ref_$n.npz" \
-       --exact "$bundle/ref/exact_$n.npz" > "$work/cmp"; then
-    echo "tiny_$n $(tail -1 "$work/cmp")" | tee -a "$out/correctness.txt"
+  if "$bin/$name" episode "$@" --dump "$work/got.npz" > "$work/log" 2>&1 &&
+     python3 "$here/compare.py" "$work/got.npz" "$bundle/ref/ref_$name.npz" \
+       --exact "$bundle/ref/exact_$name.npz" > "$work/cmp"; then
+    echo "$name $(tail -1 "$work/cmp")" | tee -a "$out/correctness.txt"
   else
     fails=$((fails + 1))
-    { echo "tiny_$n FAIL"; cat "$work/log" "$work/cmp" 2> /dev/null; } | tee -a "$out/correctness.txt"
+    { echo "$name FAIL"; cat "$work/log" "$work/cmp" 2> /dev/null; } | tee -a "$out/correctness.txt"
   fi
+}
+for input in "$bundle"/ref/in_*.npz; do
+  n=$(basename "$input" .npz)
+  check "${n#in_}" --data "$input" --meta "$input"
 done
 for cfg in 5w1s 5w5s; do
-  rm -f "$work/got.npz" "$work/cmp"
-  if "$bin/mi_$cfg" episode --seed 7 --dump "$work/got.npz" > "$work/log" 2>&1 &&
-     python3 "$here/compare.py" "$work/got.npz" "$bundle/ref/ref_mi_$cfg.npz" \
-       --exact "$bundle/ref/exact_mi_$cfg.npz" > "$work/cmp"; then
-    echo "mi_$cfg $(tail -1 "$work/cmp")" | tee -a "$out/correctness.txt"
-  else
-    fails=$((fails + 1))
-    { echo "mi_$cfg FAIL"; cat "$work/log" "$work/cmp" 2> /dev/null; } | tee -a "$out/correctness.txt"
-  fi
+  check "mi_$cfg" --seed 7
 done
 echo "correctness: $fails failing" | tee -a "$out/correctness.txt"
 

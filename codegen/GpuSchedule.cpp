@@ -34,12 +34,11 @@ namespace {
 /// Threads per block.
 constexpr int64_t kThreads = 256;
 
-/// Fuses the dimensions of `s` (a Func or one of its update Stages; `vars`
-/// innermost first, `elements` in all) into one and splits it into blocks
-/// of threads. Returns the thread variable. (Short names: a GPU kernel is
-/// named after its loops, and pocl fails on long kernel names.)
-template <typename S>
-Var flatBlocks(S s, const std::vector<Var> &vars, int64_t elements) {
+/// Fuses the dimensions of `s` (`elements` in all) into one and splits it
+/// into blocks of threads. Returns the thread variable. (Short names: a GPU
+/// kernel is named after its loops, and pocl fails on long kernel names.)
+Var flatBlocks(Func s, int64_t elements) {
+  std::vector<Var> vars = s.args(); // innermost first
   Var flat = vars[0];
   for (size_t d = 1; d < vars.size(); ++d) {
     Var fused("f" + std::to_string(d));
@@ -68,7 +67,7 @@ Var scheduleElementwise(Func f, const Shape &shape) {
     return Var();
   }
   boundAll(f, shape);
-  return flatBlocks(f, f.args(), numElements(shape));
+  return flatBlocks(f, numElements(shape));
 }
 
 /// Computes the sum `f` inside each thread of `consumer` (its storage a
@@ -90,7 +89,7 @@ void scheduleSum(Func f, const Shape &shape) {
   Func w = f.in();
   w.compute_root();
   boundAll(w, shape);
-  sumInThread(f, w, flatBlocks(w, w.args(), numElements(shape)));
+  sumInThread(f, w, flatBlocks(w, numElements(shape)));
 }
 
 } // namespace

@@ -47,37 +47,18 @@ Example (Mini-ImageNet 5-way 1-shot):
 import argparse
 import json
 import math
-import resource
-import statistics
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
-FILTERS = 32       # conv4 width
-HIDDEN = 20        # layer-1 LSTM hidden size
-BN_EPS = 1e-3
-PREPROC_P = 10.0   # gradient/loss preprocessing constant p
-CLIP_NORM = 0.25
-META_LR = 1e-3
+from reference_common import (BN_EPS, CLIP_NORM, FILTERS, HIDDEN, META_LR, PREPROC_P,
+                              add_episode_arguments, episode_fields,
+                              finish_episode_arguments, learner_layout)
 
 
 # --------------------------------------------------------------------------- learner
-
-def learner_layout(channels, size, ways):
-    """List of (name, shape, fan_in) for every learner tensor, in theta order."""
-    layout, cin, s = [], channels, size
-    for b in range(4):
-        layout += [(f"conv{b}.w", (FILTERS, cin, 3, 3), cin * 9),
-                   (f"conv{b}.b", (FILTERS,), cin * 9),
-                   (f"bn{b}.scale", (FILTERS,), None),
-                   (f"bn{b}.shift", (FILTERS,), None)]
-        cin, s = FILTERS, s // 2          # maxpool 2x2 floors odd sizes (21 -> 10)
-    feat = FILTERS * s * s                # 84 -> 5x5 (800), 28 -> 1x1 (32)
-    layout += [("fc.w", (ways, feat), feat), ("fc.b", (ways,), feat)]
-    return layout
-
 
 def unflatten(theta, layout):
     """Views of the flat parameter vector, one per learner tensor."""
@@ -216,26 +197,15 @@ def meta_iteration(meta, opt, layout, episode, args, learner_fn):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--ways", type=int, default=5)
-    ap.add_argument("--shots", type=int, default=1)
-    ap.add_argument("--queries", type=int, default=15)
-    ap.add_argument("--size", type=int, default=84)
-    ap.add_argument("--channels", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=12, help="inner updates T")
-    ap.add_argument("--inner-batch", type=int, default=None, help="default: whole support set")
+    add_episode_arguments(ap)
     ap.add_argument("--bn-momentum", type=float, default=0.9)
-    ap.add_argument("--iters", type=int, default=5, help="timed meta-iterations")
     ap.add_argument("--warmup", type=int, default=1, help="untimed meta-iterations first")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads (intra-op)")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--tf32", action="store_true",
                     help="allow TF32 in CUDA convolutions and matmuls (default: strict FP32)")
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--compile", action="store_true", help="torch.compile the learner forward")
-    ap.add_argument("--verbose", action="store_true", help="per-iteration log on stderr")
-    args = ap.parse_args()
-    if args.inner_batch is None:
-        args.inner_batch = args.ways * args.shots
+    args = finish_episode_arguments(ap.parse_args())
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -282,18 +252,8 @@ def main():
         "gpu": torch.cuda.get_device_name(device) if cuda else None,
         "tf32": args.tf32 if cuda else None,
         "threads": args.threads,
-        "size": args.size,
-        "channels": args.channels,
-        "ways": args.ways,
-        "shots": args.shots,
-        "queries": args.queries,
-        "steps": args.steps,
-        "inner_batch": args.inner_batch,
         "bn_momentum": args.bn_momentum,
-        "iters": args.iters,
-        "ms_per_iter_median": round(statistics.median(times), 2),
-        "ms_per_iter_min": round(min(times), 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **episode_fields(args, times),
         "peak_device_mb": (round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
                            if cuda else None),
         "params": n_params,

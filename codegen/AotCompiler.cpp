@@ -47,16 +47,16 @@ bool parseTarget(const std::string &name, Target &t, std::string &error) {
   // Batch-norm statistics are summed in double, as the interpreter does.
   if (t.has_feature(Target::OpenCL))
     t = t.with_feature(Target::CLDoubles);
-  int apis = 0;
-  for (Target::Feature f : {Target::CUDA, Target::OpenCL, Target::Metal,
-                            Target::D3D12Compute, Target::OpenGLCompute})
-    apis += t.has_feature(f);
   if (t.has_gpu_feature() && !t.has_feature(Target::CUDA) &&
       !t.has_feature(Target::OpenCL)) {
     error = "'" + name + "': lopt's GPU schedules are built and checked for "
             "CUDA and OpenCL only";
     return false;
   }
+  int apis = 0;
+  for (Target::Feature f : {Target::CUDA, Target::OpenCL, Target::Metal,
+                            Target::D3D12Compute, Target::OpenGLCompute})
+    apis += t.has_feature(f);
   if (apis > 1) {
     error = "'" + name + "' names more than one GPU API; name one (cuda or "
             "opencl)";

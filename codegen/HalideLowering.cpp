@@ -415,12 +415,12 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
       Val vv = v;
       v = define(vv.shape, [&](std::vector<Expr> idx) { return at(vv, idx); },
                  name("copy"));
-      bool isStored = std::find_if(stored.begin(), stored.end(), [&](auto &st) {
-                        return st.first.name() == vv.f.name();
-                      }) != stored.end();
-      if (vv.f.has_update_definition() && !isStored)
-        root(vv); // a coordinate sum, now a stage of its own
       if (vv.f.has_update_definition()) {
+        bool isStored = std::find_if(stored.begin(), stored.end(), [&](auto &st) {
+                          return st.first.name() == vv.f.name();
+                        }) != stored.end();
+        if (!isStored)
+          root(vv); // a coordinate sum, now a stage of its own
         // A sum the copy alone reads can be computed in the copy's loop.
         bool claimed = false;
         for (auto it = out.copiedSums.begin(); it != out.copiedSums.end();)

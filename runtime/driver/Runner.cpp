@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 namespace lopt::driver {
 
@@ -77,12 +78,8 @@ void FunctionRunner::setUpDevice() {
   // ... and every slot a crop of it at the slot's offset (a 1-D crop of
   // its size; the device handle does not depend on the slot's shape).
   for (int s = 0; s < fn.num_buffers; ++s) {
-    const lopt_buffer &b = fn.buffers[s];
-    int64_t elements = 1;
-    for (int d = 0; d < b.rank; ++d)
-      elements *= b.shape[d];
-    halide_dimension_t cropDim = {int32_t(b.offset / 4), int32_t(elements),
-                                  1, 0};
+    halide_dimension_t cropDim = {int32_t(fn.buffers[s].offset / 4),
+                                  int32_t(numElements(shape(s))), 1, 0};
     halide_buffer_t crop;
     std::memset(&crop, 0, sizeof crop);
     crop.type = deviceArena->type;
@@ -158,33 +155,37 @@ static bool copyIn(FunctionRunner &r, int slot, const Tensor<T> &t,
   return true;
 }
 
+bool FunctionRunner::ready(std::string &error) const {
+  if (setupError.empty())
+    return true;
+  error = setupError;
+  return false;
+}
+
+template <typename T>
+bool FunctionRunner::bind(const std::string &name, const Tensor<T> &t,
+                          std::string &error) {
+  if (!ready(error))
+    return false;
+  int s = argSlot(name, error);
+  return copyIn(*this, s, t, std::is_same_v<T, int32_t>, name,
+                s < 0 ? nullptr : host(s), error) &&
+         upload(s, error);
+}
+
 bool FunctionRunner::setArg(const std::string &name, const Tensor<float> &t,
                             std::string &error) {
-  if (!setupError.empty()) {
-    error = setupError;
-    return false;
-  }
-  int s = argSlot(name, error);
-  return copyIn(*this, s, t, false, name, s < 0 ? nullptr : host(s), error) &&
-         upload(s, error);
+  return bind(name, t, error);
 }
 
 bool FunctionRunner::setArg(const std::string &name, const Tensor<int32_t> &t,
                             std::string &error) {
-  if (!setupError.empty()) {
-    error = setupError;
-    return false;
-  }
-  int s = argSlot(name, error);
-  return copyIn(*this, s, t, true, name, s < 0 ? nullptr : host(s), error) &&
-         upload(s, error);
+  return bind(name, t, error);
 }
 
 bool FunctionRunner::run(std::string &error) {
-  if (!setupError.empty()) {
-    error = setupError;
+  if (!ready(error))
     return false;
-  }
   for (int k = 0; k < fn.num_steps; ++k) {
     const lopt_step &step = fn.steps[k];
     argv.resize(size_t(step.num_args));

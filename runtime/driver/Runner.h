@@ -75,6 +75,11 @@ private:
   int argSlot(const std::string &name, std::string &error) const;
   void *host(int slot) const;
   void setUpDevice();
+  /// False with `error` when the device could not be set up.
+  bool ready(std::string &error) const;
+  /// setArg's body: copies `t` into argument `name` (and to the device).
+  template <typename T>
+  bool bind(const std::string &name, const Tensor<T> &t, std::string &error);
   bool upload(int slot, std::string &error);
 };
 

@@ -53,14 +53,12 @@ std::string utcNow() {
   return buf;
 }
 
-BinaryInfo binaryInfo(const BuildOptions &opts, const Compiled &c) {
+BinaryInfo binaryInfo(const BuildOptions &opts, const ResolvedTarget &target,
+                      const Compiled &c) {
   EpisodeOp ep = c.fns.episode;
   BinaryInfo info;
   info.source = opts.file;
   info.episode = ep.getSymName().str();
-  ResolvedTarget target;
-  std::string error;
-  resolveTarget(opts.target, target, error); // checked by runBuildCommand
   info.target = target.full;
   info.deviceApi = target.deviceApi;
   info.compiled = utcNow();
@@ -163,7 +161,7 @@ void printPrograms(const Compiled &c, llvm::raw_ostream &os) {
 
 /// -emit=cost: what one meta-iteration costs, without compiling it.
 void printCost(const Compiled &c, llvm::raw_ostream &os) {
-  BinaryInfo info = binaryInfo(BuildOptions(), c);
+  BinaryInfo info = binaryInfo(BuildOptions(), ResolvedTarget(), c);
   char line[256];
   std::snprintf(line, sizeof line,
                 "episode %s: %lld learner parameters, %zu kernels\n",
@@ -220,9 +218,9 @@ struct TempDir {
 
 /// Compiles the kernels and the generated program into `dir`; `objects`
 /// gets every object to link.
-bool compileObjects(const BuildOptions &opts, const Compiled &c,
-                    const std::string &dir, std::vector<std::string> &objects,
-                    std::string &error) {
+bool compileObjects(const BuildOptions &opts, const ResolvedTarget &target,
+                    const Compiled &c, const std::string &dir,
+                    std::vector<std::string> &objects, std::string &error) {
   AotOptions aot;
   aot.target = opts.target;
   aot.jobs = opts.jobs > 0 ? opts.jobs
@@ -249,7 +247,7 @@ bool compileObjects(const BuildOptions &opts, const Compiled &c,
   std::string src = dir + "/program.cpp";
   {
     std::ofstream out(src);
-    out << generateProgramSource(binaryInfo(opts, c), c.table, c.programs,
+    out << generateProgramSource(binaryInfo(opts, target, c), c.table, c.programs,
                                  c.plans);
     if (!out) {
       error = "cannot write " + src;
@@ -371,7 +369,7 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
   TempDir dir;
   dir.keep = opts.keepTemps;
   std::vector<std::string> objects;
-  if (!dir.create(error) || !compileObjects(opts, c, dir.path, objects, error) ||
+  if (!dir.create(error) || !compileObjects(opts, target, c, dir.path, objects, error) ||
       !linkOutput(objects, opts.emit == "obj", opts.output, error))
     return commandError(cmd, error);
   double seconds = std::chrono::duration<double>(

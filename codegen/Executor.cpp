@@ -101,8 +101,17 @@ bool HalideExecutor::run(func::FuncOp fn, ArrayRef<RtValue<float>> args,
   for (size_t i = 0; i < args.size(); ++i)
     slots[prog.args[i]] = args[i];
   auto read = [&](int s) {
-    RtValue<float> v = slots[prog.values[s].storage];
-    (v.isInt ? v.i.shape : v.f.shape) = prog.values[s].shape;
+    const ProgramValue &pv = prog.values[s];
+    RtValue<float> v = slots[pv.storage];
+    auto view = [&](auto &t) {
+      t.data.erase(t.data.begin(), t.data.begin() + pv.offset);
+      t.data.resize(size_t(numElements(pv.shape)));
+      t.shape = pv.shape;
+    };
+    if (v.isInt)
+      view(v.i);
+    else
+      view(v.f);
     return v;
   };
   auto buffer = [](RtValue<float> &v) {

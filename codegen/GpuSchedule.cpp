@@ -1,9 +1,16 @@
 //===- GpuSchedule.cpp - how kernels run on a GPU -------------------------===//
 //
 // The GPU half of every kernel's schedule (the algorithm is
-// HalideLowering.cpp, the CPU schedule CpuSchedule.cpp). Every stored stage
-// runs on the device, so that buffers never travel to the host inside an
-// episode:
+// HalideLowering.cpp, the CPU schedule CpuSchedule.cpp). Every stored
+// stage runs on the device, so that buffers never travel to the host inside
+// an episode. Each stage computed at root is one kernel launch, and on a
+// GPU a launch (a few microseconds) and a round trip of a buffer through
+// global memory cost more than recomputing a few arithmetic operations, so:
+// - a stage the algorithm stores that is cheap to recompute (no sum in it,
+//   at most kRecomputeCost operations per element counting the cheap
+//   stages it reads in turn) is not stored: it is computed wherever it is
+//   read (inlined). In a mapped cell this merges most per-coordinate
+//   element-wise stages into the sums and outputs that read them;
 // - an element-wise stage: its dimensions fused into one, in blocks of 256
 //   threads, one element per thread (neighbouring threads write
 //   neighbouring elements);
@@ -14,7 +21,7 @@
 //   global buffer; and long sums into few results, such as batch-norm
 //   statistics or a sum over the tens of thousands of coordinates of a
 //   mapped cell, are taken in two levels, each a stage of its own);
-// - a scalar: one thread.
+// - a scalar: one thread, a scalar sum inside it.
 // The schedule names no GPU API (Halide's Default_GPU): the same kernels
 // compile for CUDA and for OpenCL, which runs on the CPU (pocl) where no
 // NVIDIA GPU is at hand, so tests check these schedules on any machine.
@@ -22,6 +29,7 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/HalideLowering.h"
 
+#include <limits>
 #include <map>
 #include <set>
 
@@ -33,6 +41,85 @@ namespace {
 
 /// Threads per block.
 constexpr int64_t kThreads = 256;
+
+/// The most IR operations per element of a stage computed where it is read
+/// instead of stored (with those of the cheap stages it reads in turn).
+constexpr int64_t kRecomputeCost = 96;
+
+/// Decides which stages the algorithm stores are computed where they are
+/// read instead: those neither an output nor a sum whose element costs at
+/// most kRecomputeCost operations. An element's cost: its definition's IR
+/// nodes, and for each read of another Func the cost of that read: 1 (a
+/// load) for a stored stage, the Func's own cost for one computed in
+/// place; an inline reduction (a sum inside a definition) is never
+/// recomputed.
+class Recompute {
+public:
+  explicit Recompute(const LoweredKernel &k) {
+    for (auto &[f, shape] : k.stages)
+      if (!f.has_update_definition())
+        candidates[f.name()] = f;
+    for (const Func &o : k.outputs)
+      candidates.erase(o.name());
+  }
+
+  /// Inlines every candidate cheap enough; returns their names.
+  std::set<std::string> run() {
+    for (auto &[name, f] : candidates)
+      cost(f.function());
+    return inlined;
+  }
+
+private:
+  static constexpr int64_t kNever = std::numeric_limits<int64_t>::max() / 4;
+
+  /// Counts IR nodes, adding the cost of each Func read.
+  struct Counter : Internal::IRGraphVisitor {
+    explicit Counter(Recompute &r) : r(r) {}
+    Recompute &r;
+    int64_t total = 0;
+    using IRGraphVisitor::include;
+    using IRGraphVisitor::visit;
+    void include(const Expr &e) override {
+      total = std::min(kNever, total + 1);
+      IRGraphVisitor::include(e);
+    }
+    void visit(const Internal::Call *c) override {
+      if (c->call_type == Internal::Call::Halide && c->func.defined())
+        total = std::min(kNever, total + r.cost(Internal::Function(c->func)));
+      IRGraphVisitor::visit(c);
+    }
+  };
+
+  /// The cost of reading one element of `fn`.
+  int64_t cost(const Internal::Function &fn) {
+    auto known = memo.find(fn.name());
+    if (known != memo.end())
+      return known->second;
+    LoopLevel level = fn.schedule().compute_level(); // a copy, to inspect
+    bool inPlace = level.lock().is_inlined();
+    if (fn.has_update_definition())
+      return memo[fn.name()] = inPlace ? kNever : 1;
+    auto candidate = candidates.find(fn.name());
+    if (candidate == candidates.end() && !inPlace)
+      return memo[fn.name()] = 1; // an output
+    Counter counter(*this);
+    for (const Expr &e : fn.definition().values())
+      counter.include(e);
+    if (candidate == candidates.end())
+      return memo[fn.name()] = counter.total; // inlined by the algorithm
+    if (getenv("LOPT_DEBUG_COST")) fprintf(stderr, "cost %s %lld\n", fn.name().c_str(), (long long)counter.total);
+    if (counter.total > kRecomputeCost)
+      return memo[fn.name()] = 1;
+    candidate->second.compute_inline();
+    inlined.insert(fn.name());
+    return memo[fn.name()] = counter.total;
+  }
+
+  std::map<std::string, Func> candidates;
+  std::map<std::string, int64_t> memo;
+  std::set<std::string> inlined;
+};
 
 /// Fuses the dimensions of `s` (`elements` in all) into one and splits it
 /// into blocks of threads. Returns the thread variable. (Short names: a GPU
@@ -60,11 +147,14 @@ void boundAll(Func f, const Shape &shape) {
     f.bound(vars[d], 0, int(shape[shape.size() - 1 - d]));
 }
 
-/// Returns the thread variable (undefined for a scalar's single thread).
+/// Returns the thread variable (a scalar's: one block of one thread).
 Var scheduleElementwise(Func f, const Shape &shape) {
   if (shape.empty()) {
-    f.gpu_single_thread();
-    return Var();
+    Var block("b"), thread("t");
+    f.split(Var::outermost(), block, thread, 1)
+        .gpu_blocks(block)
+        .gpu_threads(thread);
+    return thread;
   }
   boundAll(f, shape);
   return flatBlocks(f, numElements(shape));
@@ -81,15 +171,9 @@ void sumInThread(Func f, Func consumer, const Var &thread) {
 /// wrapper that every consumer reads, the sum itself is computed inside
 /// each thread.
 void scheduleSum(Func f, const Shape &shape) {
-  if (shape.empty()) {
-    f.gpu_single_thread();
-    f.update().gpu_single_thread();
-    return;
-  }
   Func w = f.in();
   w.compute_root();
-  boundAll(w, shape);
-  sumInThread(f, w, flatBlocks(w, numElements(shape)));
+  sumInThread(f, w, scheduleElementwise(w, shape));
 }
 
 } // namespace
@@ -98,12 +182,12 @@ void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
   std::map<std::string, Func> byName;
   for (auto &[f, shape] : k.stages)
     byName[f.name()] = f;
-  std::set<std::string> done;
+  std::set<std::string> done = Recompute(k).run();
   // An output copying a sum that nothing else reads: one kernel, the sum
   // computed in the copy's threads.
   for (auto &[f, shape] : k.stages) {
     auto copied = k.copiedSums.find(f.name());
-    if (copied == k.copiedSums.end() || shape.empty())
+    if (copied == k.copiedSums.end())
       continue;
     sumInThread(byName.at(copied->second), f, scheduleElementwise(f, shape));
     done.insert(f.name());

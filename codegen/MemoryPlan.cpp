@@ -70,7 +70,8 @@ MemoryPlan planMemory(const Program &prog) {
     placed.push_back(s);
   }
   for (size_t s = 0; s < prog.values.size(); ++s)
-    plan.offset[s] = plan.offset[prog.values[s].storage];
+    plan.offset[s] = plan.offset[prog.values[s].storage] +
+                     prog.values[s].offset * 4; // float or int32
   return plan;
 }
 

@@ -16,7 +16,7 @@
 namespace lopt::codegen {
 
 struct MemoryPlan {
-  std::vector<int64_t> offset; // per value slot, views at their storage's
+  std::vector<int64_t> offset; // per value slot (a view: inside its storage)
   int64_t arenaBytes = 0;      // the planned arena
   int64_t totalBytes = 0;      // every buffer apart (no reuse), for reports
 };

@@ -206,6 +206,23 @@ bool runGraph(const std::vector<Operation *> &run, KernelGraph &g,
   return true;
 }
 
+/// The first element of a slice of `in` (row-major) at `offsets` into
+/// `out` when its elements are contiguous in `in`, else -1: below the
+/// outermost dimension it narrows, it is whole; above it, one wide.
+int64_t contiguousSlice(const Shape &in, const Shape &out,
+                        ArrayRef<int64_t> offsets) {
+  size_t d = 0;
+  while (d < in.size() && out[d] == 1)
+    ++d;
+  for (size_t e = d + 1; e < in.size(); ++e)
+    if (out[e] != in[e])
+      return -1;
+  int64_t first = 0;
+  for (size_t e = 0; e < in.size(); ++e)
+    first = first * in[e] + offsets[e];
+  return first;
+}
+
 TensorInfo tensorInfo(const OperandInfo &o, Type t) {
   return {o.role, o.name, o.shape, isIntTensor(t), o.init};
 }
@@ -213,16 +230,24 @@ TensorInfo tensorInfo(const OperandInfo &o, Type t) {
 } // namespace
 
 bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
-                  std::string &error, std::vector<Operation *> *stepOps) {
+                  std::string &error, std::vector<Operation *> *stepOps,
+                  int64_t viewAlignment) {
   prog = Program();
   prog.name = fn.getSymName().str();
   llvm::DenseMap<Value, int> slot;
-  auto newSlot = [&](Value v, int storage = -1) {
+  auto newSlot = [&](Value v) {
     int id = int(prog.values.size());
-    prog.values.push_back({shapeOf(v), isIntTensor(v.getType()),
-                           storage < 0 ? id : storage});
+    prog.values.push_back({shapeOf(v), isIntTensor(v.getType()), id});
     slot[v] = id;
     return id;
+  };
+  // A view of `of` from its element `first` on.
+  auto newView = [&](Value v, Value of, int64_t first) {
+    const ProgramValue &base = prog.values[slot.at(of)];
+    int storage = base.storage;
+    int64_t offset = base.offset + first;
+    prog.values.push_back({shapeOf(v), isIntTensor(v.getType()), storage, offset});
+    slot[v] = int(prog.values.size()) - 1;
   };
   Block &body = fn.getBody().front();
   std::vector<OperandInfo> argInfo = describeArguments(fn);
@@ -278,12 +303,21 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
     }
     // Views of their operand: no kernel, no storage.
     if (auto s = dyn_cast<StopGradientOp>(op)) {
-      newSlot(s.getY(), prog.values[slot.at(s.getX())].storage);
+      newView(s.getY(), s.getX(), 0);
       continue;
     }
     if (auto r = dyn_cast<ReshapeOp>(op)) {
-      newSlot(r.getY(), prog.values[slot.at(r.getX())].storage);
+      newView(r.getY(), r.getX(), 0);
       continue;
+    }
+    if (auto s = dyn_cast<SliceOp>(op)) {
+      int64_t first = contiguousSlice(shapeOf(s.getX()), shapeOf(s.getY()),
+                                      s.getOffsets());
+      int64_t at = (prog.values[slot.at(s.getX())].offset + first) * 4;
+      if (first >= 0 && at % viewAlignment == 0) {
+        newView(s.getY(), s.getX(), first);
+        continue;
+      }
     }
     run.push_back(&op);
     if (!flush())

@@ -3,8 +3,9 @@
 // After the pipeline an episode function is straight-line code over static
 // shapes. A Program is that code as kernel calls: every op (or every
 // lopt.map_cell, as one kernel over all coordinates) is a step calling a
-// kernel of the shared KernelTable on value slots; reshapes and
-// stop_gradients are views of their operand's storage and cost nothing.
+// kernel of the shared KernelTable on value slots; reshapes,
+// stop_gradients and slices of contiguous elements are views of their
+// operand's storage and cost nothing.
 // Both the JIT executor and the AOT compiler run Programs; the memory
 // planner places their storage. Neither MLIR nor Halide types appear here
 // (buildProgram takes a func::FuncOp by forward declaration).
@@ -43,11 +44,13 @@ struct KernelTable {
 };
 
 /// One value of a program: a tensor slot. A view shares the storage of the
-/// value it was made from (`storage` names the slot that owns memory).
+/// value it was made from (`storage` names the slot that owns memory),
+/// from its element `offset` on.
 struct ProgramValue {
   Shape shape;
   bool isInt = false;
-  int storage = -1; // itself, or the slot it is a view of
+  int storage = -1;   // itself, or the slot it is a view of
+  int64_t offset = 0; // a view's first element in its storage
 };
 
 struct ProgramStep {
@@ -76,11 +79,15 @@ struct Program {
 /// `prog`, interning its kernels in `table`. Runs of cheap element-wise ops
 /// (ending at most at a reduce_sum) are fused into one step whose
 /// intermediate values are never stored. `stepOps`, when given, gets the op
-/// of each step (null for a fused run). False with `error` on an op that has
-/// no kernel.
+/// of each step (null for a fused run). A slice whose elements are
+/// contiguous in its operand is a view when its byte offset is a multiple
+/// of `viewAlignment` (OpenCL sub-buffers need 256; CPU and CUDA buffers
+/// may start at any element), else a step. False with `error` on an op that
+/// has no kernel.
 bool buildProgram(mlir::func::FuncOp fn, KernelTable &table, Program &prog,
                   std::string &error,
-                  std::vector<mlir::Operation *> *stepOps = nullptr);
+                  std::vector<mlir::Operation *> *stepOps = nullptr,
+                  int64_t viewAlignment = 4);
 
 /// Floating-point operations of one run of `g` (a multiply-add counts 2,
 /// any other arithmetic or transcendental op 1, data movement 0).

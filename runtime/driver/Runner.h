@@ -7,7 +7,7 @@
 // and Halide's runtime compiled into the binary.
 //
 // For a GPU target the arena is one device allocation and every slot a
-// device crop of it (views share their storage's offset, as on the host):
+// device crop of it (a view inside its storage, as on the host):
 // buffers stay on the device from call to call; setArg uploads its
 // argument, results() downloads the results; inside run() nothing crosses
 // to the host. The host arena is only the staging area of those copies.

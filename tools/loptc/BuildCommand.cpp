@@ -323,7 +323,9 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
     fns.insert(fns.begin(), c.fns.metaGrad);
   for (func::FuncOp fn : fns) {
     Program p;
-    if (!buildProgram(fn, c.table, p, error))
+    // OpenCL sub-buffers must start at multiples of 256 bytes.
+    if (!buildProgram(fn, c.table, p, error, nullptr,
+                      target.deviceApi == "opencl" ? 256 : 4))
       return commandError(cmd, fn.getSymName() + ": " + error);
     if (fn == c.fns.metaGrad) {
       // Without meta-parameters (e.g. SGD from a random init, the

@@ -3,7 +3,7 @@
 // Hand-built kernel programs (no MLIR, no Halide): the planner reuses the
 // memory of dead buffers, never gives bytes to two buffers alive at the
 // same time (checked pairwise by verifyMemoryPlan on random programs), keeps
-// arguments and results alive throughout, and places views with their
+// arguments and results alive throughout, and places views inside their
 // storage. verifyMemoryPlan itself catches an overlap.
 //
 //===----------------------------------------------------------------------===//
@@ -18,10 +18,13 @@ using namespace lopt::codegen;
 
 namespace {
 
-int addValue(Program &p, Shape shape, int viewOf = -1) {
+/// A value, or a view of `viewOf` from its element `first` on.
+int addValue(Program &p, Shape shape, int viewOf = -1, int64_t first = 0) {
   int id = int(p.values.size());
-  p.values.push_back({std::move(shape), false,
-                      viewOf < 0 ? id : p.values[viewOf].storage});
+  p.values.push_back(
+      viewOf < 0 ? ProgramValue{std::move(shape), false, id}
+                 : ProgramValue{std::move(shape), false, p.values[viewOf].storage,
+                                p.values[viewOf].offset + first});
   return id;
 }
 
@@ -74,6 +77,20 @@ TEST(MemoryPlanTest, ViewsShareTheirStorage) {
   for (int s = 3; s < last; ++s)
     if (p.values[s].storage == s)
       EXPECT_NE(plan.offset[s], plan.offset[2]) << "slot " << s;
+}
+
+TEST(MemoryPlanTest, SliceViewsLieInsideTheirStorage) {
+  Program p = chain();
+  int head = addValue(p, {4, 4}, /*viewOf=*/2, /*first=*/10);
+  int tail = addValue(p, {3}, /*viewOf=*/head, /*first=*/5); // of a view
+  int last = addValue(p, {256});
+  addStep(p, {head, tail}, {last});
+  p.results.push_back(last);
+  MemoryPlan plan = planMemory(p);
+  EXPECT_EQ(verifyMemoryPlan(p, plan), "");
+  EXPECT_EQ(p.values[tail].storage, 2);
+  EXPECT_EQ(plan.offset[head], plan.offset[2] + 10 * 4);
+  EXPECT_EQ(plan.offset[tail], plan.offset[2] + 15 * 4);
 }
 
 TEST(MemoryPlanTest, VerifyCatchesOverlap) {

@@ -18,7 +18,7 @@ namespace {
 
 /// Cached objects carry this in their names: bump it when the lowering or
 /// the schedules change what a kernel compiles to.
-constexpr const char *kCodegenVersion = "2";
+constexpr const char *kCodegenVersion = "3";
 
 /// And this: the compiler executable's size and time, so that a rebuilt
 /// loptc never reuses objects of an older one.

@@ -13,7 +13,8 @@
 //   element-wise stages into the sums and outputs that read them;
 // - an element-wise stage: its dimensions fused into one, in blocks of 256
 //   threads, one element per thread (neighbouring threads write
-//   neighbouring elements);
+//   neighbouring elements; the last block shifted back to end at the last
+//   element);
 // - a sum (an update definition): the same blocks over a wrapper of the
 //   sum (or over the output that copies it, when nothing else reads it),
 //   each thread computing its element's whole sum in registers
@@ -21,7 +22,9 @@
 //   global buffer; and long sums into few results, such as batch-norm
 //   statistics or a sum over the tens of thousands of coordinates of a
 //   mapped cell, are taken in two levels, each a stage of its own);
-// - a scalar: one thread, a scalar sum inside it.
+// - a scalar: one thread, a scalar sum inside it;
+// - stages that do not read one another and have as many elements: one
+//   kernel launch (kernelsByLevel).
 // The schedule names no GPU API (Halide's Default_GPU): the same kernels
 // compile for CUDA and for OpenCL, which runs on the CPU (pocl) where no
 // NVIDIA GPU is at hand, so tests check these schedules on any machine.
@@ -29,6 +32,7 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/HalideLowering.h"
 
+#include <functional>
 #include <limits>
 #include <map>
 #include <set>
@@ -108,7 +112,6 @@ private:
       counter.include(e);
     if (candidate == candidates.end())
       return memo[fn.name()] = counter.total; // inlined by the algorithm
-    if (getenv("LOPT_DEBUG_COST")) fprintf(stderr, "cost %s %lld\n", fn.name().c_str(), (long long)counter.total);
     if (counter.total > kRecomputeCost)
       return memo[fn.name()] = 1;
     candidate->second.compute_inline();
@@ -122,20 +125,32 @@ private:
 };
 
 /// Fuses the dimensions of `s` (`elements` in all) into one and splits it
-/// into blocks of threads. Returns the thread variable. (Short names: a GPU
-/// kernel is named after its loops, and pocl fails on long kernel names.)
-Var flatBlocks(Func s, int64_t elements) {
-  std::vector<Var> vars = s.args(); // innermost first
+/// into blocks of kThreads threads. Returns the thread variable. Stages
+/// fused into one kernel must name their loops alike, and Halide names a
+/// loop after the chain of fuses and renames that made it: every stage of
+/// a kernel makes `dims` - 1 links (`dims`: the most dimensions among
+/// them), fusing while it has dimensions left and renaming after, the last
+/// named "i". (Short names: a GPU kernel is named after its loops, and pocl
+/// fails on long kernel names.)
+Var flatBlocks(Func s, int64_t elements, size_t dims) {
+  std::vector<Var> vars = s.args(); // innermost first, named d0 alike
   Var flat = vars[0];
-  for (size_t d = 1; d < vars.size(); ++d) {
-    Var fused("f" + std::to_string(d));
-    s.fuse(flat, vars[d], fused);
-    flat = fused;
+  size_t links = std::max<size_t>(dims, 2) - 1;
+  for (size_t d = 1; d <= links; ++d) {
+    Var next(d == links ? "i" : "f" + std::to_string(d));
+    if (d < vars.size())
+      s.fuse(flat, vars[d], next);
+    else
+      s.rename(flat, next);
+    flat = next;
   }
-  int64_t threads = std::min(kThreads, elements);
   Var block("b"), thread("t");
+  // The last block shifted back to end at the last element (it recomputes
+  // some of its neighbour's): a guard would leave Halide's bounds of the
+  // Funcs computed inside the threads past the end in a fused kernel.
+  int64_t threads = std::min(kThreads, elements);
   s.gpu_tile(flat, block, thread, int(threads),
-             elements % threads ? TailStrategy::GuardWithIf
+             elements % threads ? TailStrategy::ShiftInwards
                                 : TailStrategy::Auto);
   return thread;
 }
@@ -148,7 +163,8 @@ void boundAll(Func f, const Shape &shape) {
 }
 
 /// Returns the thread variable (a scalar's: one block of one thread).
-Var scheduleElementwise(Func f, const Shape &shape) {
+/// `dims`: as flatBlocks'.
+Var scheduleElementwise(Func f, const Shape &shape, size_t dims) {
   if (shape.empty()) {
     Var block("b"), thread("t");
     f.split(Var::outermost(), block, thread, 1)
@@ -157,7 +173,7 @@ Var scheduleElementwise(Func f, const Shape &shape) {
     return thread;
   }
   boundAll(f, shape);
-  return flatBlocks(f, numElements(shape));
+  return flatBlocks(f, numElements(shape), dims);
 }
 
 /// Computes the sum `f` inside each thread of `consumer` (its storage a
@@ -167,13 +183,121 @@ void sumInThread(Func f, Func consumer, const Var &thread) {
   unrollShortReductions(f);
 }
 
-/// A sum with one thread per result element: the threads run over a
-/// wrapper that every consumer reads, the sum itself is computed inside
-/// each thread.
-void scheduleSum(Func f, const Shape &shape) {
-  Func w = f.in();
-  w.compute_root();
-  sumInThread(f, w, scheduleElementwise(w, shape));
+/// The stages (of `launched`, by name) whose stored values `fn` reads,
+/// looking through the Funcs computed where they are read.
+void storedReads(const Internal::Function &fn,
+                 const std::map<std::string, Func> &launched,
+                 std::set<std::string> &reads, std::set<std::string> &seen) {
+  struct Walk : Internal::IRVisitor {
+    using IRVisitor::visit;
+    std::vector<Internal::Function> inPlace;
+    const std::map<std::string, Func> *launched;
+    std::set<std::string> *reads, *seen;
+    void visit(const Internal::Call *c) override {
+      if (c->call_type == Internal::Call::Halide && c->func.defined()) {
+        if (launched->count(c->name))
+          reads->insert(c->name);
+        else if (seen->insert(c->name).second)
+          inPlace.push_back(Internal::Function(c->func));
+      }
+      IRVisitor::visit(c);
+    }
+  } walk;
+  walk.launched = &launched;
+  walk.reads = &reads;
+  walk.seen = &seen;
+  std::vector<Internal::Definition> defs = {fn.definition()};
+  for (const Internal::Definition &u : fn.updates())
+    defs.push_back(u);
+  for (const Internal::Definition &d : defs) {
+    for (const Expr &e : d.values())
+      e.accept(&walk);
+    for (const Expr &e : d.args())
+      e.accept(&walk);
+  }
+  for (const Internal::Function &f : walk.inPlace)
+    storedReads(f, launched, reads, seen);
+}
+
+/// Groups the launched stages (by name) into kernels: stages that do not
+/// read one another's values and have as many elements run in one kernel
+/// (Halide's compute_with: their loops fused). A stage's level is one more
+/// than the highest of the stages it reads (0 when it reads only
+/// arguments), or later, up to one below its first reader, where that joins
+/// it to a kernel; the stages of one level and size are one kernel, each
+/// scalar one of its own (Halide 14 fails on fused scalar loops). `stages`:
+/// the Func of each name whose definitions read (a sum's own, where
+/// `launched` has its wrapper). Stages no output reads are left out (Halide
+/// computes nothing for them).
+std::vector<std::vector<std::string>>
+kernelsByLevel(const std::map<std::string, Func> &launched,
+               const std::map<std::string, Func> &stages,
+               const std::map<std::string, Shape> &shapes,
+               const std::vector<Func> &outputs) {
+  std::map<std::string, std::set<std::string>> reads, readers;
+  for (auto &[name, loop] : launched) {
+    std::set<std::string> seen;
+    storedReads(stages.at(name).function(), launched, reads[name], seen);
+    reads[name].erase(name);
+  }
+  std::set<std::string> live;
+  std::vector<std::string> todo;
+  for (const Func &o : outputs)
+    todo.push_back(o.name());
+  while (!todo.empty()) {
+    std::string n = todo.back();
+    todo.pop_back();
+    if (live.insert(n).second)
+      todo.insert(todo.end(), reads.at(n).begin(), reads.at(n).end());
+  }
+  for (const std::string &n : live)
+    for (const std::string &r : reads.at(n))
+      readers[r].insert(n);
+  std::map<std::string, int> level;
+  std::function<int(const std::string &)> levelOf = [&](const std::string &n) {
+    auto known = level.find(n);
+    if (known != level.end())
+      return known->second;
+    int l = 0;
+    for (const std::string &r : reads.at(n))
+      l = std::max(l, levelOf(r) + 1);
+    return level[n] = l;
+  };
+  using Key = std::pair<int, int64_t>; // level, elements
+  std::map<Key, std::set<std::string>> groups;
+  int top = 0;
+  for (const std::string &n : live) {
+    top = std::max(top, levelOf(n));
+    if (!shapes.at(n).empty())
+      groups[{levelOf(n), numElements(shapes.at(n))}].insert(n);
+  }
+  // Later levels first, so that readers have moved before what they read.
+  std::vector<std::string> order(live.begin(), live.end());
+  std::stable_sort(order.begin(), order.end(), [&](auto &a, auto &b) {
+    return level.at(a) > level.at(b);
+  });
+  for (const std::string &n : order) {
+    int64_t elements = numElements(shapes.at(n));
+    if (shapes.at(n).empty() || groups.at({level.at(n), elements}).size() > 1)
+      continue;
+    int last = top;
+    for (const std::string &r : readers[n])
+      last = std::min(last, level.at(r) - 1);
+    for (int l = level.at(n) + 1; l <= last; ++l)
+      if (groups.count({l, elements})) {
+        groups.erase({level.at(n), elements});
+        groups[{l, elements}].insert(n);
+        level[n] = l;
+        break;
+      }
+  }
+  std::vector<std::vector<std::string>> kernels;
+  for (const std::string &n : live)
+    if (shapes.at(n).empty())
+      kernels.push_back({n});
+  for (auto &[key, names] : groups)
+    kernels.push_back({names.begin(), names.end()});
+  return kernels;
 }
 
 } // namespace
@@ -182,24 +306,45 @@ void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
   std::map<std::string, Func> byName;
   for (auto &[f, shape] : k.stages)
     byName[f.name()] = f;
-  std::set<std::string> done = Recompute(k).run();
-  // An output copying a sum that nothing else reads: one kernel, the sum
-  // computed in the copy's threads.
+  std::set<std::string> inlined = Recompute(k).run();
+  // Each launched stage (by name): the Func whose loops it runs in (a
+  // sum's: a wrapper that every consumer reads, the sum computed inside
+  // each of its threads; an output copying a sum that nothing else reads:
+  // the copy, the sum inside its threads), its shape, and the sum inside.
+  std::map<std::string, Func> launched, sumInside;
+  std::map<std::string, Shape> shapes;
+  std::set<std::string> copied;
+  for (auto &[name, sum] : k.copiedSums)
+    copied.insert(sum);
   for (auto &[f, shape] : k.stages) {
-    auto copied = k.copiedSums.find(f.name());
-    if (copied == k.copiedSums.end())
+    if (inlined.count(f.name()) || copied.count(f.name()))
       continue;
-    sumInThread(byName.at(copied->second), f, scheduleElementwise(f, shape));
-    done.insert(f.name());
-    done.insert(copied->second);
+    auto copiedSum = k.copiedSums.find(f.name());
+    if (copiedSum != k.copiedSums.end()) {
+      launched[f.name()] = f;
+      sumInside[f.name()] = byName.at(copiedSum->second);
+    } else if (f.has_update_definition()) {
+      Func w = f.in();
+      w.compute_root();
+      launched[f.name()] = w;
+      sumInside[f.name()] = f;
+    } else {
+      launched[f.name()] = f;
+    }
+    shapes[f.name()] = shape;
   }
-  for (auto &[f, shape] : k.stages) {
-    if (done.count(f.name()))
-      continue;
-    if (f.has_update_definition())
-      scheduleSum(f, shape);
-    else
-      scheduleElementwise(f, shape);
+  for (const std::vector<std::string> &kernel : kernelsByLevel(launched, byName, shapes, k.outputs)) {
+    size_t dims = 1;
+    for (const std::string &name : kernel)
+      dims = std::max(dims, shapes.at(name).size());
+    for (const std::string &name : kernel) {
+      Func loop = launched.at(name);
+      Var thread = scheduleElementwise(loop, shapes.at(name), dims);
+      if (sumInside.count(name))
+        sumInThread(sumInside.at(name), loop, thread);
+      if (name != kernel.front())
+        loop.compute_with(launched.at(kernel.front()), thread);
+    }
   }
 }
 

@@ -68,10 +68,13 @@ Expr at(const Val &v, std::vector<Expr> idx) {
   return v.f(idx);
 }
 
+/// Row-major index variables, named from the innermost ("d0") out: the
+/// innermost is named alike in every Func (the GPU schedule fuses the loops
+/// of several Funcs, which must name them alike).
 std::vector<Var> makeVars(size_t n) {
   std::vector<Var> vs;
   for (size_t i = 0; i < n; ++i)
-    vs.push_back(Var("d" + std::to_string(i)));
+    vs.push_back(Var("d" + std::to_string(n - 1 - i)));
   return vs;
 }
 

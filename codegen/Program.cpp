@@ -161,7 +161,9 @@ bool opGraph(Operation &op, KernelGraph &g, std::vector<Value> &operands,
 }
 
 /// Cheap ops a run of which is fused into one kernel: element-wise ops,
-/// broadcasts, splat constants, and a reduce_sum to end the run.
+/// broadcasts, splat constants and reduce_sums (a run may go on past a
+/// reduce_sum: the lowering stores the sum a later op of the run reads,
+/// as a stage of the kernel).
 bool isFusible(Operation *op) {
   if (auto c = dyn_cast<ConstantOp>(op)) {
     auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
@@ -255,8 +257,8 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
     prog.args.push_back(newSlot(a));
     prog.argInfo.push_back(tensorInfo(argInfo[i], a.getType()));
   }
-  // Runs of element-wise ops (ending at most at one reduce_sum) become one
-  // kernel: their intermediate values are never stored.
+  // Runs of element-wise ops and reduce_sums become one kernel: only the
+  // values read after the run are its results.
   std::vector<Operation *> run;
   auto flush = [&]() {
     if (run.empty())
@@ -287,8 +289,6 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
   for (Operation &op : body) {
     if (isFusible(&op)) {
       run.push_back(&op);
-      if (isa<ReduceSumOp>(op) && !flush())
-        return false;
       continue;
     }
     if (!flush())

@@ -76,9 +76,9 @@ struct Program {
 };
 
 /// Translates `fn` (straight-line lopt ops, map_cells and a return) into
-/// `prog`, interning its kernels in `table`. Runs of cheap element-wise ops
-/// (ending at most at a reduce_sum) are fused into one step whose
-/// intermediate values are never stored. `stepOps`, when given, gets the op
+/// `prog`, interning its kernels in `table`. Runs of cheap element-wise ops,
+/// broadcasts and reduce_sums (a batch-norm backward's whole chain) are
+/// fused into one step whose intermediate values are not results. `stepOps`, when given, gets the op
 /// of each step (null for a fused run). A slice whose elements are
 /// contiguous in its operand is a view when its byte offset is a multiple
 /// of `viewAlignment` (OpenCL sub-buffers need 256; CPU and CUDA buffers

@@ -26,24 +26,6 @@ void vectorizeInner(Func f, const Var &v, int64_t extent, int lanes) {
                              : TailStrategy::ShiftInwards);
 }
 
-/// Whether `f`'s definition calls an inline reduction (sum, maximum, ...),
-/// which Halide computes in a small buffer inside f's innermost loop.
-bool hasInlineReduction(const Func &f) {
-  struct Finder : Internal::IRVisitor {
-    bool found = false;
-    using IRVisitor::visit;
-    void visit(const Internal::Call *c) override {
-      if (c->call_type == Internal::Call::Halide && c->func.defined() &&
-          Internal::Function(c->func).has_update_definition())
-        found = true;
-      IRVisitor::visit(c);
-    }
-  } finder;
-  for (const Expr &e : f.function().definition().values())
-    e.accept(&finder);
-  return finder.found;
-}
-
 /// A sum into its own buffer (f = init; f += term over an RDom): vectors
 /// along the innermost pure dimension with the reduction loops right
 /// inside them, so the accumulators stay in registers; threads over the
@@ -149,6 +131,22 @@ constexpr int64_t kParallelElements = 8192;
 /// Parallel work is cut into about this many chunks (a few per thread).
 constexpr int64_t kChunks = 16;
 } // namespace
+
+bool hasInlineReduction(const Func &f) {
+  struct Finder : Internal::IRVisitor {
+    bool found = false;
+    using IRVisitor::visit;
+    void visit(const Internal::Call *c) override {
+      if (c->call_type == Internal::Call::Halide && c->func.defined() &&
+          Internal::Function(c->func).has_update_definition())
+        found = true;
+      IRVisitor::visit(c);
+    }
+  } finder;
+  for (const Expr &e : f.function().definition().values())
+    e.accept(&finder);
+  return finder.found;
+}
 
 void unrollShortReductions(Func f, int64_t maxTerms) {
   int64_t terms = 1;

@@ -224,8 +224,8 @@ void storedReads(const Internal::Function &fn,
 /// (Halide's compute_with: their loops fused). A stage's level is one more
 /// than the highest of the stages it reads (0 when it reads only
 /// arguments), or later, up to one below its first reader, where that joins
-/// it to a kernel; the stages of one level and size are one kernel, each
-/// scalar one of its own (Halide 14 fails on fused scalar loops). `stages`:
+/// it to a kernel; the stages of one level and size are one kernel, those
+/// of `alone` one each. `stages`:
 /// the Func of each name whose definitions read (a sum's own, where
 /// `launched` has its wrapper). Stages no output reads are left out (Halide
 /// computes nothing for them).
@@ -233,7 +233,8 @@ std::vector<std::vector<std::string>>
 kernelsByLevel(const std::map<std::string, Func> &launched,
                const std::map<std::string, Func> &stages,
                const std::map<std::string, Shape> &shapes,
-               const std::vector<Func> &outputs) {
+               const std::vector<Func> &outputs,
+               const std::set<std::string> &alone) {
   std::map<std::string, std::set<std::string>> reads, readers;
   for (auto &[name, loop] : launched) {
     std::set<std::string> seen;
@@ -268,7 +269,7 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
   int top = 0;
   for (const std::string &n : live) {
     top = std::max(top, levelOf(n));
-    if (!shapes.at(n).empty())
+    if (!alone.count(n))
       groups[{levelOf(n), numElements(shapes.at(n))}].insert(n);
   }
   // Later levels first, so that readers have moved before what they read.
@@ -278,7 +279,7 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
   });
   for (const std::string &n : order) {
     int64_t elements = numElements(shapes.at(n));
-    if (shapes.at(n).empty() || groups.at({level.at(n), elements}).size() > 1)
+    if (alone.count(n) || groups.at({level.at(n), elements}).size() > 1)
       continue;
     int last = top;
     for (const std::string &r : readers[n])
@@ -293,7 +294,7 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
   }
   std::vector<std::vector<std::string>> kernels;
   for (const std::string &n : live)
-    if (shapes.at(n).empty())
+    if (alone.count(n))
       kernels.push_back({n});
   for (auto &[key, names] : groups)
     kernels.push_back({names.begin(), names.end()});
@@ -333,7 +334,19 @@ void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
     }
     shapes[f.name()] = shape;
   }
-  for (const std::vector<std::string> &kernel : kernelsByLevel(launched, byName, shapes, k.outputs)) {
+  // Launched alone: scalars (Halide 14 fails on fused scalar loops), and
+  // stages of several dimensions with a sum inside their threads: fused,
+  // Halide no longer sees that a thread needs the sum at one point and
+  // computes it over whole dimensions (seen: 75 times the work, and pocl's
+  // stack overflowed).
+  std::set<std::string> alone;
+  for (auto &[name, loop] : launched)
+    if (shapes.at(name).size() != 1 &&
+        (shapes.at(name).empty() || sumInside.count(name) ||
+         hasInlineReduction(loop)))
+      alone.insert(name);
+  for (const std::vector<std::string> &kernel :
+       kernelsByLevel(launched, byName, shapes, k.outputs, alone)) {
     size_t dims = 1;
     for (const std::string &name : kernel)
       dims = std::max(dims, shapes.at(name).size());

@@ -50,6 +50,11 @@ struct LoweredKernel {
 bool lowerKernel(const KernelGraph &graph, LoweredKernel &out,
                  std::string &error, bool forGpu = false);
 
+/// Whether `f`'s definition calls an inline reduction (sum, maximum, ...),
+/// which Halide computes in a small buffer inside f's innermost loop
+/// (shared by both schedules).
+bool hasInlineReduction(const Halide::Func &f);
+
 /// Unrolls the innermost reduction loops of `f`'s update while their terms
 /// multiply to at most `maxTerms` (shared by both schedules).
 void unrollShortReductions(Halide::Func f, int64_t maxTerms = 32);

@@ -24,7 +24,8 @@
 //   mapped cell, are taken in two levels, each a stage of its own);
 // - a scalar: one thread, a scalar sum inside it;
 // - stages that do not read one another and have as many elements: one
-//   kernel launch (kernelsByLevel).
+//   kernel launch (kernelsByLevel), but for scalars and stages of several
+//   dimensions with a sum inside their threads.
 // The schedule names no GPU API (Halide's Default_GPU): the same kernels
 // compile for CUDA and for OpenCL, which runs on the CPU (pocl) where no
 // NVIDIA GPU is at hand, so tests check these schedules on any machine.

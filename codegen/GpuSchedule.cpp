@@ -243,14 +243,14 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
     reads[name].erase(name);
   }
   std::set<std::string> live;
-  std::vector<std::string> todo;
+  std::vector<std::string> pending;
   for (const Func &o : outputs)
-    todo.push_back(o.name());
-  while (!todo.empty()) {
-    std::string n = todo.back();
-    todo.pop_back();
+    pending.push_back(o.name());
+  while (!pending.empty()) {
+    std::string n = pending.back();
+    pending.pop_back();
     if (live.insert(n).second)
-      todo.insert(todo.end(), reads.at(n).begin(), reads.at(n).end());
+      pending.insert(pending.end(), reads.at(n).begin(), reads.at(n).end());
   }
   for (const std::string &n : live)
     for (const std::string &r : reads.at(n))
@@ -341,11 +341,12 @@ void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
   // computes it over whole dimensions (seen: 75 times the work, and pocl's
   // stack overflowed).
   std::set<std::string> alone;
-  for (auto &[name, loop] : launched)
-    if (shapes.at(name).size() != 1 &&
-        (shapes.at(name).empty() || sumInside.count(name) ||
-         hasInlineReduction(loop)))
+  for (auto &[name, loop] : launched) {
+    const Shape &shape = shapes.at(name);
+    bool sumInThreads = sumInside.count(name) || hasInlineReduction(loop);
+    if (shape.empty() || (shape.size() > 1 && sumInThreads))
       alone.insert(name);
+  }
   for (const std::vector<std::string> &kernel :
        kernelsByLevel(launched, byName, shapes, k.outputs, alone)) {
     size_t dims = 1;

@@ -407,7 +407,7 @@ double programFlops(const Program &prog, const KernelTable &table) {
 
 int64_t slotBytes(const ProgramValue &v) {
   int64_t bytes = numElements(v.shape) * 4; // float or int32
-  return (bytes + 255) / 256 * 256;
+  return (bytes + kSlotAlignment - 1) / kSlotAlignment * kSlotAlignment;
 }
 
 } // namespace lopt::codegen

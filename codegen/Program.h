@@ -78,11 +78,12 @@ struct Program {
 /// Translates `fn` (straight-line lopt ops, map_cells and a return) into
 /// `prog`, interning its kernels in `table`. Runs of cheap element-wise ops,
 /// broadcasts and reduce_sums (a batch-norm backward's whole chain) are
-/// fused into one step whose intermediate values are not results. `stepOps`, when given, gets the op
-/// of each step (null for a fused run). A slice whose elements are
-/// contiguous in its operand is a view when its byte offset is a multiple
-/// of `viewAlignment` (OpenCL sub-buffers need 256; CPU and CUDA buffers
-/// may start at any element), else a step. False with `error` on an op that
+/// fused into one step whose intermediate values are not results.
+/// `stepOps`, when given, gets the op of each step (null for a fused run).
+/// A slice whose elements are contiguous in its operand is a view when its
+/// byte offset is a multiple of `viewAlignment` (OpenCL sub-buffers need
+/// kSlotAlignment; CPU and CUDA buffers may start at any element), else a
+/// step. False with `error` on an op that
 /// has no kernel.
 bool buildProgram(mlir::func::FuncOp fn, KernelTable &table, Program &prog,
                   std::string &error,
@@ -98,11 +99,14 @@ std::string kernelSummary(const KernelGraph &g);
 /// Floating-point operations of one run of `prog`.
 double programFlops(const Program &prog, const KernelTable &table);
 
-/// Bytes of one slot's storage, rounded up to the 256-byte alignment the
-/// planner gives every buffer (whole cache lines and vectors on a CPU; on a
-/// GPU every slot starts where cudaMalloc's allocations do, so that
-/// neighbouring threads' accesses coalesce as they would in a buffer of its
-/// own, and OpenCL devices' base-address alignment is met).
+/// The alignment, in bytes, the planner gives every buffer: whole cache
+/// lines and vectors on a CPU; on a GPU every slot starts where cudaMalloc's
+/// allocations do, so that neighbouring threads' accesses coalesce as they
+/// would in a buffer of its own, and OpenCL devices' base-address alignment
+/// (of sub-buffers, so of views too) is met.
+constexpr int64_t kSlotAlignment = 256;
+
+/// Bytes of one slot's storage, rounded up to kSlotAlignment.
 int64_t slotBytes(const ProgramValue &v);
 
 } // namespace lopt::codegen

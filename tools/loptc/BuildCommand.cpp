@@ -247,8 +247,8 @@ bool compileObjects(const BuildOptions &opts, const ResolvedTarget &target,
   std::string src = dir + "/program.cpp";
   {
     std::ofstream out(src);
-    out << generateProgramSource(binaryInfo(opts, target, c), c.table, c.programs,
-                                 c.plans);
+    out << generateProgramSource(binaryInfo(opts, target, c), c.table,
+                                 c.programs, c.plans);
     if (!out) {
       error = "cannot write " + src;
       return false;
@@ -323,9 +323,9 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
     fns.insert(fns.begin(), c.fns.metaGrad);
   for (func::FuncOp fn : fns) {
     Program p;
-    // OpenCL sub-buffers must start at multiples of 256 bytes.
+    // OpenCL sub-buffers must start at planned slot alignments.
     if (!buildProgram(fn, c.table, p, error, nullptr,
-                      target.deviceApi == "opencl" ? 256 : 4))
+                      target.deviceApi == "opencl" ? kSlotAlignment : 4))
       return commandError(cmd, fn.getSymName() + ": " + error);
     if (fn == c.fns.metaGrad) {
       // Without meta-parameters (e.g. SGD from a random init, the
@@ -371,7 +371,8 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
   TempDir dir;
   dir.keep = opts.keepTemps;
   std::vector<std::string> objects;
-  if (!dir.create(error) || !compileObjects(opts, target, c, dir.path, objects, error) ||
+  if (!dir.create(error) ||
+      !compileObjects(opts, target, c, dir.path, objects, error) ||
       !linkOutput(objects, opts.emit == "obj", opts.output, error))
     return commandError(cmd, error);
   double seconds = std::chrono::duration<double>(

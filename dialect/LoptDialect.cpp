@@ -69,7 +69,7 @@ bool isArgRole(StringRef r) {
 bool isResultRole(StringRef r) {
   return llvm::is_contained({role::kLoss, role::kLogits, role::kParam,
                              role::kBnState, role::kState, role::kGrad,
-                             role::kMetric},
+                             role::kMetric, role::kEval},
                             r);
 }
 

@@ -37,6 +37,8 @@ constexpr llvm::StringLiteral kLoss = "loss";
 constexpr llvm::StringLiteral kLogits = "logits";
 constexpr llvm::StringLiteral kGrad = "grad";     // a derivative w.r.t. an argument
 constexpr llvm::StringLiteral kMetric = "metric"; // another named result
+constexpr llvm::StringLiteral kEval = "eval"; // a meta-testing result (the
+                                              // meta-gradient leaves it out)
 } // namespace role
 
 /// Checks an initialiser dictionary ({kind = "uniform", low = .., high = ..},

@@ -6,6 +6,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/DenseSet.h"
 
 using namespace mlir;
@@ -95,7 +96,7 @@ private:
     for (unsigned i = 0; i < callee.getNumResults(); ++i)
       spec.seeds.push_back(i);
     spec.seedsAsArguments = true;
-    spec.keepResults = false;
+    spec.kept.emplace(); // the cell's results are map_cell's
     FailureOr<func::FuncOp> vjp =
         buildGradient(callee, spec, (callee.getSymName() + ".vjp").str());
     if (failed(vjp))
@@ -151,9 +152,15 @@ FailureOr<func::FuncOp> buildGradient(func::FuncOp fn,
   if (spec.seedsAsArguments)
     for (unsigned s : spec.seeds)
       argTypes.push_back(type.getResult(s));
+  std::vector<unsigned> kept;
+  if (spec.kept)
+    kept = *spec.kept;
+  else
+    for (unsigned i = 0; i < type.getNumResults(); ++i)
+      kept.push_back(i);
   SmallVector<Type> resultTypes;
-  if (spec.keepResults)
-    resultTypes.append(type.getResults().begin(), type.getResults().end());
+  for (unsigned k : kept)
+    resultTypes.push_back(type.getResult(k));
   for (unsigned w : spec.wrt)
     resultTypes.push_back(type.getInput(w));
 
@@ -218,8 +225,8 @@ FailureOr<func::FuncOp> buildGradient(func::FuncOp fn,
   }
 
   SmallVector<Value> returned;
-  if (spec.keepResults)
-    returned.append(results.begin(), results.end());
+  for (unsigned k : kept)
+    returned.push_back(results[k]);
   for (unsigned w : spec.wrt) {
     Value a = sweep.adjoint(block->getArgument(w));
     if (!a) {
@@ -229,14 +236,26 @@ FailureOr<func::FuncOp> buildGradient(func::FuncOp fn,
     returned.push_back(a);
   }
   b.create<func::ReturnOp>(loc, returned);
+  // The forward's results that are neither returned nor read by the sweep
+  // (results left out, values only the left-out results need).
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(*block)))
+    if (isOpTriviallyDead(&op))
+      op.erase();
   return grad;
 }
 
 FailureOr<func::FuncOp> buildLossGradient(func::FuncOp fn,
                                           ArrayRef<StringRef> roles,
-                                          StringRef name) {
+                                          StringRef name,
+                                          ArrayRef<StringRef> droppedRoles) {
   GradientSpec spec;
   spec.seeds = {0};
+  spec.kept.emplace();
+  for (unsigned i = 0; i < fn.getNumResults(); ++i) {
+    auto r = fn.getResultAttrOfType<StringAttr>(i, LoptDialect::kRoleAttr);
+    if (!r || !llvm::is_contained(droppedRoles, r.getValue()))
+      spec.kept->push_back(i);
+  }
   for (unsigned i = 0; i < fn.getNumArguments(); ++i)
     if (auto r = fn.getArgAttrOfType<StringAttr>(i, LoptDialect::kRoleAttr);
         r && llvm::is_contained(roles, r.getValue()))
@@ -248,8 +267,8 @@ FailureOr<func::FuncOp> buildLossGradient(func::FuncOp fn,
   for (unsigned i = 0; i < fn.getNumArguments(); ++i)
     grad->setArgAttrs(i, fn.getArgAttrDict(i));
   SmallVector<Attribute> resultAttrs;
-  for (unsigned i = 0; i < fn.getNumResults(); ++i) {
-    DictionaryAttr d = fn.getResultAttrDict(i);
+  for (unsigned k : *spec.kept) {
+    DictionaryAttr d = fn.getResultAttrDict(k);
     resultAttrs.push_back(d ? d : b.getDictionaryAttr({}));
   }
   for (unsigned w : spec.wrt)

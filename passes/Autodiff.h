@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/SymbolTable.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,25 +27,28 @@ struct GradientSpec {
   /// True: the seeds' adjoints are extra trailing arguments of the new
   /// function. False: every seed is a scalar with adjoint 1.
   bool seedsAsArguments = false;
-  /// True: the new function returns the original results before the
-  /// adjoints.
-  bool keepResults = true;
+  /// The original results the new function returns before the adjoints, by
+  /// index; all of them when not set.
+  std::optional<std::vector<unsigned>> kept;
 };
 
 /// Builds function `name` next to `fn` (or returns the existing one) that
-/// computes `fn` and the adjoints of `spec.wrt`. Emits a diagnostic and
-/// fails where an op on the differentiated path has no derivative rule.
+/// computes `fn` and the adjoints of `spec.wrt`; what none of its results
+/// needs is not computed. Emits a diagnostic and fails where an op on the
+/// differentiated path has no derivative rule.
 mlir::FailureOr<mlir::func::FuncOp> buildGradient(mlir::func::FuncOp fn,
                                                    const GradientSpec &spec,
                                                    llvm::StringRef name);
 
 /// The gradient of `fn`'s first result (a scalar loss) w.r.t. every argument
 /// whose lopt.role is one of `roles`, as function `name`: `fn`'s arguments
-/// and results (with their attributes), then one result of role `grad` per
-/// differentiated argument, named like it; tagged lopt.gradient_of.
+/// and results (with their attributes) but those whose role is one of
+/// `droppedRoles`, then one result of role `grad` per differentiated
+/// argument, named like it; tagged lopt.gradient_of.
 mlir::FailureOr<mlir::func::FuncOp>
 buildLossGradient(mlir::func::FuncOp fn, llvm::ArrayRef<llvm::StringRef> roles,
-                  llvm::StringRef name);
+                  llvm::StringRef name,
+                  llvm::ArrayRef<llvm::StringRef> droppedRoles = {});
 
 /// Clones the body of `callee` at the builder's insertion point with its
 /// arguments replaced by `args`; returns the values it would return.

@@ -36,7 +36,10 @@ struct MetaBackward : lopt::impl::MetaBackwardBase<MetaBackward> {
     std::string name = (ep.getSymName() + ".meta_grad").str();
     if (getOperation().lookupSymbol(name))
       return success();
-    return buildLossGradient(unrolled, {role::kMeta, role::kMetaCoord}, name);
+    // Meta-training needs neither the evaluation-mode query (it is the
+    // forward's, for meta-testing) nor what only it reads.
+    return buildLossGradient(unrolled, {role::kMeta, role::kMetaCoord}, name,
+                             {role::kEval});
   }
 };
 

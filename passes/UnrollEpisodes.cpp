@@ -335,8 +335,8 @@ LogicalResult Unroller::run() {
         inlineBody(b, queryEval, learnerArgs(queryEval, queryX, queryY, theta));
     results.push_back(resultWithRole(queryEval, qe, role::kLoss));
     results.push_back(resultWithRole(queryEval, qe, role::kLogits));
-    resultAttrs.push_back(attrs(role::kMetric, "query_eval_loss"));
-    resultAttrs.push_back(attrs(role::kMetric, "query_eval_logits"));
+    resultAttrs.push_back(attrs(role::kEval, "query_eval_loss"));
+    resultAttrs.push_back(attrs(role::kEval, "query_eval_logits"));
   }
   b.create<func::ReturnOp>(loc, results);
   SmallVector<Type> resultTypes;

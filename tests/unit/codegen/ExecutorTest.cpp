@@ -175,8 +175,8 @@ protected:
         for (float &v : t->data)
           v = v > 0.8f ? 1.0f : 0.0f;
     NamedTensors meta = initialMetaParameters(fns, 4);
-    if (fn == fns.support || fn->getAttr(LoptDialect::kGradientOfAttr) &&
-                                 fn.getSymName().ends_with(".support.grad")) {
+    if (fn == fns.support || (fn->getAttr(LoptDialect::kGradientOfAttr) &&
+                              fn.getSymName().ends_with(".support.grad"))) {
       Rng rng(5);
       for (const OperandInfo &a : describeArguments(fn)) {
         if (a.role == role::kLabels) {

@@ -69,6 +69,13 @@ MemoryPlan planMemory(const Program &prog) {
     plan.arenaBytes = std::max(plan.arenaBytes, at + size);
     placed.push_back(s);
   }
+  std::vector<int64_t> alive(prog.steps.size() + 2, 0); // steps -1..end
+  for (int s : order)
+    for (int k = live[s].first; k <= live[s].last; ++k)
+      alive[k + 1] += slotBytes(prog.values[s]);
+  auto peak = std::max_element(alive.begin(), alive.end());
+  plan.livePeakBytes = *peak;
+  plan.livePeakStep = int(peak - alive.begin()) - 1;
   for (size_t s = 0; s < prog.values.size(); ++s)
     plan.offset[s] = plan.offset[prog.values[s].storage] +
                      prog.values[s].offset * 4; // float or int32

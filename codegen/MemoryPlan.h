@@ -19,6 +19,9 @@ struct MemoryPlan {
   std::vector<int64_t> offset; // per value slot (a view: inside its storage)
   int64_t arenaBytes = 0;      // the planned arena
   int64_t totalBytes = 0;      // every buffer apart (no reuse), for reports
+  /// The most bytes alive at one step: no placement needs less arena.
+  int64_t livePeakBytes = 0;
+  int livePeakStep = -1;
 };
 
 MemoryPlan planMemory(const Program &prog);

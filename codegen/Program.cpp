@@ -161,9 +161,12 @@ bool opGraph(Operation &op, KernelGraph &g, std::vector<Value> &operands,
 }
 
 /// Cheap ops a run of which is fused into one kernel: element-wise ops,
-/// broadcasts, splat constants and reduce_sums (a run may go on past a
+/// broadcasts, splat constants, reduce_sums (a run may go on past a
 /// reduce_sum: the lowering stores the sum a later op of the run reads,
-/// as a stage of the kernel).
+/// as a stage of the kernel) and max-pooling's backward (a gradient
+/// scattered to each window's maximum: per element, a test and a read; so
+/// the relu and batch-norm backward that follow it read it in the same
+/// kernel, never from memory).
 bool isFusible(Operation *op) {
   if (auto c = dyn_cast<ConstantOp>(op)) {
     auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
@@ -172,7 +175,8 @@ bool isFusible(Operation *op) {
   if (!op->getDialect() || op->getDialect()->getNamespace() != "lopt")
     return false;
   std::string name = op->getName().stripDialect().str();
-  return isElementwise(name) || name == "broadcast" || name == "reduce_sum";
+  return isElementwise(name) || name == "broadcast" || name == "reduce_sum" ||
+         name == "maxpool_backward";
 }
 
 /// The kernel graph of a run of ops (one op: opGraph). `operands` gets the

@@ -446,7 +446,9 @@ LogicalResult StopGradientOp::buildVJP(OpBuilder &, ArrayRef<Value>,
   }
 
 LOPT_UNARY_VJP(NegOp, e.neg(g))                                   // d(-x) = -g
-LOPT_UNARY_VJP(ReluOp, e.mul(g, e.step(x)))                       // g [x > 0]
+// g [x > 0] = g [y > 0]: reading y, which max-pooling's backward keeps
+// anyway, lets x (a batch norm's output) die after the forward.
+LOPT_UNARY_VJP(ReluOp, e.mul(g, e.step(y)))
 LOPT_UNARY_VJP(SigmoidOp,                                         // g y (1 - y)
                e.mul(g, e.mul(y, e.sub(e.scalar(1.0), y))))
 LOPT_UNARY_VJP(TanhOp,                                            // g (1 - y^2)

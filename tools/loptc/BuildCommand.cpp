@@ -171,10 +171,11 @@ void printCost(const Compiled &c, llvm::raw_ostream &os) {
   for (size_t f = 0; f < c.programs.size(); ++f) {
     std::snprintf(line, sizeof line,
                   "%s: %zu steps, %.4f GFLOP, planned memory %.2f MiB (%.2f "
-                  "MiB without reuse)\n",
+                  "MiB alive at most, %.2f MiB without reuse)\n",
                   c.programs[f].name.c_str(), c.programs[f].steps.size(),
                   programFlops(c.programs[f], c.table) / 1e9,
                   double(c.plans[f].arenaBytes) / (1 << 20),
+                  double(c.plans[f].livePeakBytes) / (1 << 20),
                   double(c.plans[f].totalBytes) / (1 << 20));
     os << line;
   }

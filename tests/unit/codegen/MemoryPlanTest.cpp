@@ -59,6 +59,10 @@ TEST(MemoryPlanTest, ChainReusesDeadBuffers) {
   // x lives throughout; a [0, 1] and c [2, 3] can share, and so can
   // b [1, 2] and the result y [3, end].
   EXPECT_EQ(plan.arenaBytes, 3 * 1024);
+  // Three buffers are alive together (x, a, b at step 1): the arena is the
+  // least any placement needs.
+  EXPECT_EQ(plan.livePeakBytes, 3 * 1024);
+  EXPECT_EQ(plan.livePeakStep, 1);
   for (int64_t off : plan.offset)
     EXPECT_EQ(off % 256, 0);
 }
@@ -74,9 +78,11 @@ TEST(MemoryPlanTest, ViewsShareTheirStorage) {
   EXPECT_EQ(plan.offset[view], plan.offset[2]);
   // Value 2 is read (through its view) by the last step: nothing written
   // in between may take its bytes.
-  for (int s = 3; s < last; ++s)
-    if (p.values[s].storage == s)
+  for (int s = 3; s < last; ++s) {
+    if (p.values[s].storage == s) {
       EXPECT_NE(plan.offset[s], plan.offset[2]) << "slot " << s;
+    }
+  }
 }
 
 TEST(MemoryPlanTest, SliceViewsLieInsideTheirStorage) {
@@ -121,6 +127,7 @@ TEST(MemoryPlanTest, RandomProgramsNeverShareLiveBytes) {
     MemoryPlan plan = planMemory(p);
     ASSERT_EQ(verifyMemoryPlan(p, plan), "") << "trial " << trial;
     EXPECT_LE(plan.arenaBytes, plan.totalBytes);
+    EXPECT_LE(plan.livePeakBytes, plan.arenaBytes);
   }
 }
 

@@ -194,8 +194,9 @@ LogicalResult BatchNormOp::buildVJP(OpBuilder &b, ArrayRef<Value> res,
   Value eps = e.scalar(getEps().convertToDouble());
   auto perChannel = [&](Value v) { return e.broadcast(v, xt, {1}); };
 
+  bool train = getMode() == "train";
   Value mean, var;
-  if (getMode() == "train") {
+  if (train) {
     mean = e.div(e.sum(x, dims), e.scalar(m));
     Value xc0 = e.sub(x, perChannel(mean));
     var = e.div(e.sum(e.mul(xc0, xc0), dims), e.scalar(m));
@@ -205,21 +206,27 @@ LogicalResult BatchNormOp::buildVJP(OpBuilder &b, ArrayRef<Value> res,
   }
   Value inv = e.div(e.scalar(1.0), e.sqrt(e.add(var, eps)));
   Value xhat = e.mul(e.sub(x, perChannel(mean)), perChannel(inv));
+  // dbeta = sum g, dgamma = sum g xhat. With dxhat = g gamma, the batch
+  // statistics' terms are gamma times the same two sums:
+  //   dx = gamma inv / m (m g - sum g - xhat sum(g xhat)),
+  // so the backward takes two sums over the batch, not four.
+  Value sumG = need[2] || (need[0] && train) ? e.sum(g, dims) : Value();
+  Value sumGX =
+      need[1] || (need[0] && train) ? e.sum(e.mul(g, xhat), dims) : Value();
   if (need[2])
-    adj[2] = e.sum(g, dims);
+    adj[2] = sumG;
   if (need[1])
-    adj[1] = e.sum(e.mul(g, xhat), dims);
+    adj[1] = sumGX;
   if (!need[0])
     return success();
-  Value dxhat = e.mul(g, perChannel(getGamma()));
-  if (getMode() != "train") {
-    adj[0] = e.mul(dxhat, perChannel(inv));
+  Value scale = e.mul(getGamma(), inv);
+  if (!train) {
+    adj[0] = e.mul(g, perChannel(scale));
     return success();
   }
-  Value centred = e.sub(e.mul(dxhat, e.scalar(m)),
-                        perChannel(e.sum(dxhat, dims)));
-  Value proj = e.mul(xhat, perChannel(e.sum(e.mul(dxhat, xhat), dims)));
-  adj[0] = e.mul(perChannel(e.div(inv, e.scalar(m))), e.sub(centred, proj));
+  Value centred = e.sub(e.mul(g, e.scalar(m)), perChannel(sumG));
+  Value proj = e.mul(xhat, perChannel(sumGX));
+  adj[0] = e.mul(perChannel(e.div(scale, e.scalar(m))), e.sub(centred, proj));
   return success();
 }
 

@@ -801,8 +801,11 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       return at(gamma, {c}) * (at(x, idx) - at(mean, {c})) / sqrt(at(var, {c}) + eps) +
              at(beta, {c});
     }, name(op));
+    Val inv = define({C}, [&](std::vector<Expr> idx) {
+      return 1.0f / sqrt(at(var, idx) + eps);
+    }, name("bn_inv_std"));
     if (!train)
-      return {y, rm, rv};
+      return {y, rm, rv, rm, inv};
     // Torch's convention: momentum weighs the new statistic; the running
     // variance takes the unbiased batch variance.
     float unbias = M > 1 ? float(M) / float(M - 1) : 1.0f;
@@ -812,7 +815,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Val nv = define({C}, [&](std::vector<Expr> idx) {
       return (1 - mom) * at(rv, idx) + mom * at(batchVar, idx) * unbias;
     }, name("bn_new_var"));
-    return {y, nm, nv};
+    return {y, nm, nv, batchMean, inv};
   }
 
   // Cell ops, one coordinate per leading index k in mapped graphs.

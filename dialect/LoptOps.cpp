@@ -54,9 +54,11 @@ LogicalResult BatchNormOp::verify() {
                        {getY()})))
     return failure();
   if (getNewMean().getType() != getRunningMean().getType() ||
-      getNewVar().getType() != getRunningVar().getType())
-    return emitOpError() << "updated statistics must have the type of the "
-                            "running statistics";
+      getNewVar().getType() != getRunningVar().getType() ||
+      getMean().getType() != getRunningMean().getType() ||
+      getInvStd().getType() != getRunningVar().getType())
+    return emitOpError() << "updated and used statistics must have the type "
+                            "of the running statistics";
   return success();
 }
 

@@ -54,14 +54,17 @@ def Lopt_BatchNormOp : Lopt_Op<"batchnorm", [Pure, Diff]> {
     batch variance). `mode = "eval"` normalises with `running_mean` and
     `running_var` and returns them unchanged. The running statistics are
     operands and results, not hidden state, so an episode resets them by
-    passing fresh ones in.
+    passing fresh ones in. `mean` and `inv_std` are what it normalised with
+    (the batch's or the running mean, and 1 / sqrt(variance + eps)): the
+    backward reads them instead of summing the batch again.
 
     ```mlir
-    %y, %m1, %v1 = lopt.batchnorm %x, %gamma, %beta, %m0, %v0
+    %y, %m1, %v1, %mu, %inv = lopt.batchnorm %x, %gamma, %beta, %m0, %v0
         {eps = 1.0e-3 : f64, momentum = 0.95 : f64, mode = "train"}
         : (tensor<5x32x28x28xf32>, tensor<32xf32>, tensor<32xf32>,
            tensor<32xf32>, tensor<32xf32>)
-        -> (tensor<5x32x28x28xf32>, tensor<32xf32>, tensor<32xf32>)
+        -> (tensor<5x32x28x28xf32>, tensor<32xf32>, tensor<32xf32>,
+            tensor<32xf32>, tensor<32xf32>)
     ```
   }];
   let arguments = (ins Lopt_F32Tensor:$x, Lopt_F32Tensor:$gamma,
@@ -69,7 +72,8 @@ def Lopt_BatchNormOp : Lopt_Op<"batchnorm", [Pure, Diff]> {
                    Lopt_F32Tensor:$running_var, F64Attr:$eps,
                    F64Attr:$momentum, StrAttr:$mode);
   let results = (outs Lopt_F32Tensor:$y, Lopt_F32Tensor:$new_mean,
-                      Lopt_F32Tensor:$new_var);
+                      Lopt_F32Tensor:$new_var, Lopt_F32Tensor:$mean,
+                      Lopt_F32Tensor:$inv_std);
   let assemblyFormat = "$x `,` $gamma `,` $beta `,` $running_mean `,` $running_var attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }

@@ -171,62 +171,68 @@ LogicalResult Conv2DBackwardFilterOp::buildVJP(OpBuilder &b,
 }
 
 // Training mode, per channel over the M = numel/C other elements:
-//   xhat = (x - mean) / sqrt(var + eps),  y = gamma xhat + beta
+//   xhat = (x - mean) inv,  inv = 1 / sqrt(var + eps),  y = gamma xhat + beta
 //   dbeta = sum g,  dgamma = sum g xhat,  dxhat = g gamma,
-//   dx = inv/M (M dxhat - sum dxhat - xhat sum(dxhat xhat)).
+//   dx = inv/M (M dxhat - sum dxhat - xhat sum(dxhat xhat))
+//      = gamma inv/M (M g - sum g - xhat sum(g xhat)):
+// two sums over the batch. mean and inv are the op's own results (what it
+// normalised with), so the backward does not sum the batch again; their
+// adjoints (second order, where a backward is differentiated) add
+//   dx += dmean / M + (x - mean) (-dinv inv^3 / M).
 // Evaluation mode (running mean/var are constants):
-//   dx = g gamma / sqrt(var_r + eps),  dgamma = sum g xhat_r,  dbeta = sum g.
+//   dx = g gamma inv_r,  dgamma = sum g xhat_r,  dbeta = sum g.
 // The running statistics are buffers, constants for the derivative: they
-// get no adjoint, and the adjoints of the updated statistics are dropped.
-// (Meta-losses use training mode, which does not read them.)
+// get no adjoint, and the adjoints of the updated statistics are dropped,
+// as are those of mean and inv in evaluation mode (they are the running
+// statistics). (Meta-losses use training mode, which does not read them.)
 LogicalResult BatchNormOp::buildVJP(OpBuilder &b, ArrayRef<Value> res,
                                     ArrayRef<bool> need,
                                     SmallVectorImpl<Value> &adj) {
   Emit e(b, getLoc());
   init(adj, *this);
+  bool train = getMode() == "train";
   Value g = res[0];
-  if (!g)
-    return success(); // only the statistics are used downstream
+  Value dMean = train ? res[3] : Value(), dInv = train ? res[4] : Value();
+  if (!g && !dMean && !dInv)
+    return success(); // only the running statistics are used downstream
   Value x = getX();
   Type xt = x.getType();
   SmallVector<int64_t> dims = nonChannelDims(x);
   double m = double(numElements(shapeOf(x)) / shapeOf(x)[1]);
-  Value eps = e.scalar(getEps().convertToDouble());
   auto perChannel = [&](Value v) { return e.broadcast(v, xt, {1}); };
+  Value mean = getMean(), inv = getInvStd();
+  Value xc = e.sub(x, perChannel(mean));
 
-  bool train = getMode() == "train";
-  Value mean, var;
-  if (train) {
-    mean = e.div(e.sum(x, dims), e.scalar(m));
-    Value xc0 = e.sub(x, perChannel(mean));
-    var = e.div(e.sum(e.mul(xc0, xc0), dims), e.scalar(m));
-  } else {
-    mean = getRunningMean();
-    var = getRunningVar();
+  Value dx;
+  if (g) {
+    Value xhat = e.mul(xc, perChannel(inv));
+    Value sumG = need[2] || (need[0] && train) ? e.sum(g, dims) : Value();
+    Value sumGX =
+        need[1] || (need[0] && train) ? e.sum(e.mul(g, xhat), dims) : Value();
+    if (need[2])
+      adj[2] = sumG;
+    if (need[1])
+      adj[1] = sumGX;
+    Value scale = e.mul(getGamma(), inv);
+    if (need[0] && !train)
+      dx = e.mul(g, perChannel(scale));
+    if (need[0] && train) {
+      Value centred = e.sub(e.mul(g, e.scalar(m)), perChannel(sumG));
+      Value proj = e.mul(xhat, perChannel(sumGX));
+      dx = e.mul(perChannel(e.div(scale, e.scalar(m))), e.sub(centred, proj));
+    }
   }
-  Value inv = e.div(e.scalar(1.0), e.sqrt(e.add(var, eps)));
-  Value xhat = e.mul(e.sub(x, perChannel(mean)), perChannel(inv));
-  // dbeta = sum g, dgamma = sum g xhat. With dxhat = g gamma, the batch
-  // statistics' terms are gamma times the same two sums:
-  //   dx = gamma inv / m (m g - sum g - xhat sum(g xhat)),
-  // so the backward takes two sums over the batch, not four.
-  Value sumG = need[2] || (need[0] && train) ? e.sum(g, dims) : Value();
-  Value sumGX =
-      need[1] || (need[0] && train) ? e.sum(e.mul(g, xhat), dims) : Value();
-  if (need[2])
-    adj[2] = sumG;
-  if (need[1])
-    adj[1] = sumGX;
-  if (!need[0])
-    return success();
-  Value scale = e.mul(getGamma(), inv);
-  if (!train) {
-    adj[0] = e.mul(g, perChannel(scale));
-    return success();
+  if (need[0] && dMean) {
+    Value t = perChannel(e.div(dMean, e.scalar(m)));
+    dx = dx ? e.add(dx, t) : t;
   }
-  Value centred = e.sub(e.mul(g, e.scalar(m)), perChannel(sumG));
-  Value proj = e.mul(xhat, perChannel(sumGX));
-  adj[0] = e.mul(perChannel(e.div(scale, e.scalar(m))), e.sub(centred, proj));
+  if (need[0] && dInv) {
+    Value inv3 = e.mul(inv, e.mul(inv, inv));
+    Value t = e.mul(xc, perChannel(e.div(e.neg(e.mul(dInv, inv3)),
+                                         e.scalar(m))));
+    dx = dx ? e.add(dx, t) : t;
+  }
+  adj[0] = dx;
   return success();
 }
 

@@ -614,7 +614,8 @@ LogicalResult Gen::genLayer(const LayerAST &layer, FuncBuild &fb, Value &x,
                        attrs(role::kBnState, prefix() + "running_var", ones), l);
     b.setInsertionPointToEnd(fb.block);
     auto bn = b.create<BatchNormOp>(
-        l, TypeRange{xType, tensor(cs), tensor(cs)}, x, gamma, beta, mean, var,
+        l, TypeRange{xType, tensor(cs), tensor(cs), tensor(cs), tensor(cs)},
+        x, gamma, beta, mean, var,
         b.getF64FloatAttr(eps), b.getF64FloatAttr(momentum),
         b.getStringAttr(bnMode));
     x = bn.getY();

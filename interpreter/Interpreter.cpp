@@ -80,18 +80,23 @@ private:
         .Case([&](BatchNormOp o) {
           T eps = T(o.getEps().convertToDouble());
           Tensor<T> mean = f(o.getRunningMean()), var = f(o.getRunningVar());
+          Tensor<T> used = mean, inv = var; // the statistics normalised with
           Tensor<T> y;
           if (o.getMode() == "train")
             y = ref::batchnormTrain(f(o.getX()), f(o.getGamma()),
                                     f(o.getBeta()), eps,
                                     T(o.getMomentum().convertToDouble()), mean,
-                                    var);
+                                    var, &used.data, &inv.data);
           else
             y = ref::batchnormEval(f(o.getX()), f(o.getGamma()),
                                    f(o.getBeta()), eps, mean, var);
+          for (T &v : inv.data)
+            v = T(1) / std::sqrt(v + eps);
           set(o.getY(), std::move(y));
           set(o.getNewMean(), std::move(mean));
           set(o.getNewVar(), std::move(var));
+          set(o.getMean(), std::move(used));
+          set(o.getInvStd(), std::move(inv));
         })
         .Case([&](MaxPoolOp o) {
           set(o.getY(), ref::maxpool2d(f(o.getX()), o.getKernel(),

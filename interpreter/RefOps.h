@@ -315,12 +315,19 @@ Tensor<T> batchnormApply(const Tensor<T> &x, const Tensor<T> &gamma,
 /// runMean = (1-momentum)*runMean + momentum*mean,
 /// runVar  = (1-momentum)*runVar  + momentum*var*M/(M-1)  (M = numel/C;
 /// var itself when M == 1). Torch convention: momentum weights the NEW stat.
+/// The batch mean and variance go to `batchMean`, `batchVar` when given.
 template <class T>
 Tensor<T> batchnormTrain(const Tensor<T> &x, const Tensor<T> &gamma,
                          const Tensor<T> &beta, T eps, T momentum,
-                         Tensor<T> &runMean, Tensor<T> &runVar) {
+                         Tensor<T> &runMean, Tensor<T> &runVar,
+                         std::vector<T> *batchMean = nullptr,
+                         std::vector<T> *batchVar = nullptr) {
   std::vector<T> mean, var;
   const int64_t M = batchStats(x, mean, var);
+  if (batchMean)
+    *batchMean = mean;
+  if (batchVar)
+    *batchVar = var;
   const int64_t C = x.dim(1);
   assert(runMean.rank() == 1 && runMean.dim(0) == C);
   assert(runVar.rank() == 1 && runVar.dim(0) == C);

@@ -19,7 +19,7 @@ func.func @conv_result(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>, %b: ten
 
 func.func @bn_mode(%x: tensor<2x4xf32>, %s: tensor<4xf32>) -> tensor<2x4xf32> {
   // expected-error @+1 {{mode must be "train" or "eval", got "test"}}
-  %y, %m, %v = lopt.batchnorm %x, %s, %s, %s, %s {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "test"} : (tensor<2x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<2x4xf32>, tensor<4xf32>, tensor<4xf32>)
+  %y, %m, %v, %mu5, %inv5 = lopt.batchnorm %x, %s, %s, %s, %s {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "test"} : (tensor<2x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<2x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
   return %y : tensor<2x4xf32>
 }
 
@@ -27,7 +27,7 @@ func.func @bn_mode(%x: tensor<2x4xf32>, %s: tensor<4xf32>) -> tensor<2x4xf32> {
 
 func.func @bn_stats(%x: tensor<2x4xf32>, %s: tensor<4xf32>, %t: tensor<3xf32>) -> tensor<2x4xf32> {
   // expected-error @+1 {{batchnorm scale, shift and statistics must be [4], got [3]}}
-  %y, %m, %v = lopt.batchnorm %x, %s, %s, %t, %s {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "train"} : (tensor<2x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<3xf32>, tensor<4xf32>) -> (tensor<2x4xf32>, tensor<4xf32>, tensor<4xf32>)
+  %y, %m, %v, %mu6, %inv6 = lopt.batchnorm %x, %s, %s, %t, %s {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "train"} : (tensor<2x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<3xf32>, tensor<4xf32>) -> (tensor<2x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
   return %y : tensor<2x4xf32>
 }
 

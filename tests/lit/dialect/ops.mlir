@@ -9,9 +9,9 @@ func.func @learner_ops(%x: tensor<2x1x8x8xf32>, %w: tensor<4x1x3x3xf32>, %b: ten
   // CHECK: lopt.conv2d %{{.*}} {pad = 1 : i64, stride = 1 : i64} : (tensor<2x1x8x8xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>) -> tensor<2x4x8x8xf32>
   %0 = lopt.conv2d %x, %w, %b {pad = 1 : i64, stride = 1 : i64} : (tensor<2x1x8x8xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>) -> tensor<2x4x8x8xf32>
   // CHECK: lopt.batchnorm {{.*}}mode = "train"
-  %1, %m1, %v1 = lopt.batchnorm %0, %g, %beta, %m, %v {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "train"} : (tensor<2x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<2x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>)
+  %1, %m1, %v1, %mu7, %inv7 = lopt.batchnorm %0, %g, %beta, %m, %v {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "train"} : (tensor<2x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<2x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
   // CHECK: lopt.batchnorm {{.*}}mode = "eval"
-  %e, %m2, %v2 = lopt.batchnorm %0, %g, %beta, %m1, %v1 {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "eval"} : (tensor<2x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<2x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>)
+  %e, %m2, %v2, %mu8, %inv8 = lopt.batchnorm %0, %g, %beta, %m1, %v1 {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "eval"} : (tensor<2x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<2x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
   // CHECK: lopt.relu %{{.*}} : tensor<2x4x8x8xf32>
   %2 = lopt.relu %1 : tensor<2x4x8x8xf32>
   // CHECK: lopt.maxpool %{{.*}} {kernel = 2 : i64, stride = 2 : i64} : (tensor<2x4x8x8xf32>) -> tensor<2x4x4x4xf32>

@@ -63,7 +63,7 @@ func.func @f(%x: tensor<2x1x6x6xf32>, %y: tensor<2xi32>, %w: tensor<3x1x3x3xf32>
              %lw: tensor<4x27xf32>, %lb: tensor<4xf32>)
     -> (tensor<f32>, tensor<2x4xf32>, tensor<3xf32>, tensor<3xf32>) {
   %0 = lopt.conv2d %x, %w, %b {pad = 1 : i64, stride = 1 : i64} : (tensor<2x1x6x6xf32>, tensor<3x1x3x3xf32>, tensor<3xf32>) -> tensor<2x3x6x6xf32>
-  %1, %m1, %v1 = lopt.batchnorm %0, %g, %beta, %m, %v {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "train"} : (tensor<2x3x6x6xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x6x6xf32>, tensor<3xf32>, tensor<3xf32>)
+  %1, %m1, %v1, %mu3, %inv3 = lopt.batchnorm %0, %g, %beta, %m, %v {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "train"} : (tensor<2x3x6x6xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (tensor<2x3x6x6xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>)
   %2 = lopt.relu %1 : tensor<2x3x6x6xf32>
   %3 = lopt.maxpool %2 {kernel = 2 : i64, stride = 2 : i64} : (tensor<2x3x6x6xf32>) -> tensor<2x3x3x3xf32>
   %4 = lopt.flatten %3 : (tensor<2x3x3x3xf32>) -> tensor<2x27xf32>
@@ -95,7 +95,7 @@ TEST_F(InterpreterTest, BatchNormEvalUsesRunningStatistics) {
   auto fn = parse(R"(
 func.func @f(%x: tensor<2x2xf32>, %s: tensor<2xf32>, %z: tensor<2xf32>, %m: tensor<2xf32>, %v: tensor<2xf32>)
     -> (tensor<2x2xf32>, tensor<2xf32>) {
-  %y, %m1, %v1 = lopt.batchnorm %x, %s, %z, %m, %v {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "eval"} : (tensor<2x2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> (tensor<2x2xf32>, tensor<2xf32>, tensor<2xf32>)
+  %y, %m1, %v1, %mu4, %inv4 = lopt.batchnorm %x, %s, %z, %m, %v {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "eval"} : (tensor<2x2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> (tensor<2x2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>)
   return %y, %m1 : tensor<2x2xf32>, tensor<2xf32>
 })");
   Tensor<float> x({2, 2}, std::vector<float>{1, 2, 3, 4});

@@ -85,7 +85,7 @@ inline std::vector<Case> cases() {
   c.push_back({"conv2d_backward_filter", "%x: tensor<2x2x6x5xf32>, %dy: tensor<2x3x3x2xf32>",
                "  %y = lopt.conv2d_backward_filter %x, %dy {pad = 0 : i64, stride = 2 : i64} : (tensor<2x2x6x5xf32>, tensor<2x3x3x2xf32>) -> tensor<3x2x2x3xf32>",
                "tensor<3x2x2x3xf32>"});
-  const char *bn = "  %y, %m1, %v1 = lopt.batchnorm %x, %g, %b, %m, %v {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = \"MODE\"} : (XT, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (XT, tensor<3xf32>, tensor<3xf32>)";
+  const char *bn = "  %y, %m1, %v1, %mu1, %inv1 = lopt.batchnorm %x, %g, %b, %m, %v {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = \"MODE\"} : (XT, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> (XT, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>)";
   auto bnCase = [&](const std::string &name, const std::string &mode, const std::string &xt) {
     std::string body = bn;
     body.replace(body.find("MODE"), 4, mode);
@@ -97,6 +97,13 @@ inline std::vector<Case> cases() {
   c.push_back(bnCase("batchnorm_train_4d", "train", "tensor<2x3x2x2xf32>"));
   c.push_back(bnCase("batchnorm_train_2d", "train", "tensor<4x3xf32>"));
   c.push_back(bnCase("batchnorm_eval", "eval", "tensor<2x3x2x2xf32>"));
+  // The statistics it normalised with (read by its backward, so a second
+  // derivative reaches them): %y = mean * inv_std weighs the two apart.
+  Case stats = bnCase("batchnorm_statistics", "train", "tensor<2x3x2x2xf32>");
+  stats.body.replace(stats.body.find("%y,"), 3, "%n,");
+  stats.body += "\n  %y = lopt.mul %mu1, %inv1 : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>";
+  stats.yType = "tensor<3xf32>";
+  c.push_back(stats);
   c.push_back({"maxpool", "%x: tensor<2x2x5x4xf32>",
                "  %y = lopt.maxpool %x {kernel = 2 : i64, stride = 2 : i64} : (tensor<2x2x5x4xf32>) -> tensor<2x2x2x2xf32>",
                "tensor<2x2x2x2xf32>", Range::Distinct});

@@ -166,7 +166,7 @@ func.func @learner(%x: tensor<2x1x4x4xf32>, %l: tensor<2xi32>, %w: tensor<2x1x3x
   %m = lopt.constant dense<0.0> : tensor<2xf32>
   %v = lopt.constant dense<1.0> : tensor<2xf32>
   %0 = lopt.conv2d %x, %w, %b {pad = 1 : i64, stride = 1 : i64} : (tensor<2x1x4x4xf32>, tensor<2x1x3x3xf32>, tensor<2xf32>) -> tensor<2x2x4x4xf32>
-  %1, %m1, %v1 = lopt.batchnorm %0, %g, %beta, %m, %v {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "train"} : (tensor<2x2x4x4xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> (tensor<2x2x4x4xf32>, tensor<2xf32>, tensor<2xf32>)
+  %1, %m1, %v1, %mu2, %inv2 = lopt.batchnorm %0, %g, %beta, %m, %v {eps = 1.0e-3 : f64, momentum = 0.9 : f64, mode = "train"} : (tensor<2x2x4x4xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> (tensor<2x2x4x4xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>)
   %2 = lopt.tanh %1 : tensor<2x2x4x4xf32>
   %3 = lopt.maxpool %2 {kernel = 2 : i64, stride = 2 : i64} : (tensor<2x2x4x4xf32>) -> tensor<2x2x2x2xf32>
   %4 = lopt.flatten %3 : (tensor<2x2x2x2xf32>) -> tensor<2x8xf32>

@@ -776,17 +776,16 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
                                           std::vector<Expr> r) {
         return at(x, src(idx[0], r));
       }, "bn_sum_f64");
-      Val meanD = define({C}, [&](std::vector<Expr> idx) {
-        return at(sumD, idx) / Expr(double(M));
-      }, name("bn_mean_f64"));
-      root(meanD);
       batchMean = define({C}, [&](std::vector<Expr> idx) {
-        return cast<float>(at(meanD, idx));
+        return cast<float>(at(sumD, idx) / Expr(double(M)));
       }, name("bn_mean"));
       root(batchMean);
+      // Squares about the mean rounded to float (the one y subtracts): the
+      // variance is off by the square of that rounding, ~1e-15 relative.
       Val squares = longSum({C}, region, [&](std::vector<Expr> idx,
                                              std::vector<Expr> r) {
-        Expr d = cast<double>(at(x, src(idx[0], r))) - at(meanD, {idx[0]});
+        Expr d = cast<double>(at(x, src(idx[0], r))) -
+                 cast<double>(at(batchMean, {idx[0]}));
         return d * d;
       }, "bn_squares_f64");
       batchVar = define({C}, [&](std::vector<Expr> idx) {

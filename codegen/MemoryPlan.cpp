@@ -73,9 +73,7 @@ MemoryPlan planMemory(const Program &prog) {
   for (int s : order)
     for (int k = live[s].first; k <= live[s].last; ++k)
       alive[k + 1] += slotBytes(prog.values[s]);
-  auto peak = std::max_element(alive.begin(), alive.end());
-  plan.livePeakBytes = *peak;
-  plan.livePeakStep = int(peak - alive.begin()) - 1;
+  plan.livePeakBytes = *std::max_element(alive.begin(), alive.end());
   for (size_t s = 0; s < prog.values.size(); ++s)
     plan.offset[s] = plan.offset[prog.values[s].storage] +
                      prog.values[s].offset * 4; // float or int32

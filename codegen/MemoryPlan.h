@@ -21,7 +21,6 @@ struct MemoryPlan {
   int64_t totalBytes = 0;      // every buffer apart (no reuse), for reports
   /// The most bytes alive at one step: no placement needs less arena.
   int64_t livePeakBytes = 0;
-  int livePeakStep = -1;
 };
 
 MemoryPlan planMemory(const Program &prog);

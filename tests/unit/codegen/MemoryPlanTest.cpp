@@ -62,7 +62,6 @@ TEST(MemoryPlanTest, ChainReusesDeadBuffers) {
   // Three buffers are alive together (x, a, b at step 1): the arena is the
   // least any placement needs.
   EXPECT_EQ(plan.livePeakBytes, 3 * 1024);
-  EXPECT_EQ(plan.livePeakStep, 1);
   for (int64_t off : plan.offset)
     EXPECT_EQ(off % 256, 0);
 }

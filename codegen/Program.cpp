@@ -261,8 +261,8 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
     prog.args.push_back(newSlot(a));
     prog.argInfo.push_back(tensorInfo(argInfo[i], a.getType()));
   }
-  // Runs of element-wise ops and reduce_sums become one kernel: only the
-  // values read after the run are its results.
+  // Runs of fusible ops (isFusible) become one kernel: only the values read
+  // after the run are its results.
   std::vector<Operation *> run;
   auto flush = [&]() {
     if (run.empty())

@@ -77,8 +77,9 @@ struct Program {
 
 /// Translates `fn` (straight-line lopt ops, map_cells and a return) into
 /// `prog`, interning its kernels in `table`. Runs of cheap element-wise ops,
-/// broadcasts and reduce_sums (a batch-norm backward's whole chain) are
-/// fused into one step whose intermediate values are not results.
+/// broadcasts, reduce_sums and maxpool_backwards (a max-pooling, relu and
+/// batch-norm backward, whole) are fused into one step whose intermediate
+/// values are not results.
 /// `stepOps`, when given, gets the op of each step (null for a fused run).
 /// A slice whose elements are contiguous in its operand is a view when its
 /// byte offset is a multiple of `viewAlignment` (OpenCL sub-buffers need

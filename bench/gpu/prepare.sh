@@ -2,6 +2,8 @@
 # Prepares, on a machine WITHOUT a GPU (the project's build machine), what
 # bench/gpu/run.sh needs on the GPU machine, in one folder that the device
 # tool carries (build/ is git-ignored):
+#   lib/          the shared libraries they link that are not the C and C++
+#                 runtimes (Debian 12's libpng, libjpeg, libzip, ...)
 #   bins.tar.xz   CUDA binaries: the 21 compiled-equals-interpreted episodes
 #                 (tests/lit/codegen/Inputs/cells.lopt: every example cell x
 #                 first_order, full, horizon=2) and Mini-ImageNet 5-way
@@ -75,6 +77,13 @@ PY
   done
   echo "prepared $n"
 done
+# The shared libraries the binaries link beyond the C and C++ runtimes
+# (libpng, libjpeg, libzip and theirs: Debian 12's sonames, which the GPU
+# machine's system may lack); run.sh puts them on the binaries' library path.
+mkdir -p "$b/lib"
+ldd "$b/bin/mi_5w5s" | awk '$3 ~ /^\// { print $3 }' |
+  grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|libdl|librt)\.so' |
+  xargs -r cp -L -t "$b/lib"
 tar -C "$b" -cJf "$b/bins.tar.xz" bin
 rm -rf "$b/bin" "$b/cpu"
 

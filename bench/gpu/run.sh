@@ -17,9 +17,13 @@
 #      Mini-ImageNet images for TRAIN_SECONDS (then SIGTERM: it saves and
 #      stops), and meta-tests its best checkpoint on 600 test episodes.
 # Everything is written to $OUT (run.log, correctness.txt, bench.jsonl,
-# train.jsonl, test.json, curve.svg). Meant to finish in under 6 minutes.
+# train.jsonl, test.json, curve.svg, profile.txt). Every step has a time cap
+# and the whole script a deadline (DEADLINE_S, 520 s after it starts): a
+# step that would run past it is cut short or skipped, and says so; the
+# timed run trains for what is left after the other steps (at most
+# TRAIN_SECONDS), keeping time for its test.
 # usage: bench/gpu/run.sh [BUNDLE=build/gpu-bundle]
-#        (TRAIN_SECONDS=120, ITERS=30, TEST_EPISODES=600)
+#        (TRAIN_SECONDS=120, ITERS=30, TEST_EPISODES=600, DEADLINE_S=520)
 set -uo pipefail
 bundle=$(realpath "${1:-build/gpu-bundle}")
 out=${OUT:-/tmp/lopt-gpu-out}
@@ -31,14 +35,29 @@ iters=${ITERS:-30}
 work=$(mktemp -d)
 fails=0
 start=$(date +%s)
+deadline=${DEADLINE_S:-520}
 stamp() { echo "== $(( $(date +%s) - start )) s: $*"; }
+# left: seconds until the deadline. cap N: N, or what is left if less (>= 1).
+left() { echo $(( deadline - ($(date +%s) - start) )); }
+cap() { local l; l=$(left); (( l < $1 )) && echo $(( l > 1 ? l : 1 )) || echo "$1"; }
+# The binaries find the bundled libraries (prepare.sh) first; nothing else
+# (PyTorch, JAX) sees them.
+lopt=(env "LD_LIBRARY_PATH=$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
 
 stamp "machine"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader ||
   echo "no nvidia-smi here"
 date -u
-tar -C "$work" -xJf "$bundle/bins.tar.xz"
+ldconfig -p | grep -E 'libcuda\.so' || echo "ldconfig knows no libcuda"
+python3 - "$bundle/bins.tar.xz" "$work" <<'PY'
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    t.extractall(sys.argv[2])
+PY
 bin=$work/bin
+# A first look: whether the binary starts, finds the driver and runs.
+timeout 60 "${lopt[@]}" "$bin/mi_5w5s" info
+timeout 60 "${lopt[@]}" "$bin/mi_5w5s" bench --iters 3 --warmup 1
 
 stamp "1. correctness"
 : > "$out/correctness.txt"
@@ -46,13 +65,23 @@ check() { # NAME EPISODE-FLAGS...: binary NAME's episode against ref/{ref,exact}
   local name=$1
   shift
   rm -f "$work/got.npz" "$work/cmp"
-  if "$bin/$name" episode "$@" --dump "$work/got.npz" > "$work/log" 2>&1 &&
+  if (( $(left) < 5 )); then
+    fails=$((fails + 1))
+    echo "$name SKIPPED (past the deadline)" | tee -a "$out/correctness.txt"
+    return
+  fi
+  timeout -k 5 "$(cap 60)" "${lopt[@]}" "$bin/$name" episode "$@" --dump "$work/got.npz" \
+    > "$work/log" 2>&1
+  local rc=$?
+  (( rc == 124 || rc == 137 )) && echo "(timed out)" >> "$work/log"
+  if (( rc == 0 )) &&
      python3 "$here/compare.py" "$work/got.npz" "$bundle/ref/ref_$name.npz" \
        --exact "$bundle/ref/exact_$name.npz" > "$work/cmp"; then
     echo "$name $(tail -1 "$work/cmp")" | tee -a "$out/correctness.txt"
   else
     fails=$((fails + 1))
-    { echo "$name FAIL"; cat "$work/log" "$work/cmp" 2> /dev/null; } | tee -a "$out/correctness.txt"
+    { echo "$name FAIL"; tail -5 "$work/log"; cat "$work/cmp" 2> /dev/null; } |
+      tee -a "$out/correctness.txt"
   fi
 }
 for input in "$bundle"/ref/in_*.npz; do
@@ -62,13 +91,18 @@ done
 for cfg in 5w1s 5w5s; do
   check "mi_$cfg" --seed 7
 done
-echo "correctness: $fails failing" | tee -a "$out/correctness.txt"
+echo "correctness: $fails failing or skipped" | tee -a "$out/correctness.txt"
 
 stamp "2. speed and memory"
 : > "$out/bench.jsonl"
-record() { # NAME CONFIG -- COMMAND...: the command's JSON line and gpumem's, as one line
-  local name=$1 cfg=$2; shift 3
-  "$@" > "$work/json" 2> "$work/err"
+record() { # NAME CONFIG SECONDS -- COMMAND...: the command's JSON line and gpumem's, as one line
+  local name=$1 cfg=$2 seconds; seconds=$(cap "$3"); shift 4
+  if (( $(left) < 10 )); then
+    echo "{\"impl\": \"$name\", \"config\": \"$cfg\", \"skipped\": \"past the deadline\"}" |
+      tee -a "$out/bench.jsonl"
+    return
+  fi
+  timeout -k 5 "$seconds" "$@" > "$work/json" 2> "$work/err"
   local rc=$?
   python3 - "$name" "$cfg" "$work/json" "$work/err" "$rc" <<'PY' | tee -a "$out/bench.jsonl"
 import json, sys
@@ -83,36 +117,54 @@ for path in (jpath, epath):
             except ValueError:
                 pass
 if int(rc):
-    row["error"] = open(epath).read()[-500:]
+    row["error"] = ("timed out; " if int(rc) in (124, 137) else "") + open(epath).read()[-500:]
 print(json.dumps(row))
 PY
 }
-for cfg in 5w1s 5w5s; do
+: > "$out/profile.txt"
+for cfg in 5w5s 5w1s; do
   if [[ $cfg == 5w1s ]]; then shots=1 steps=12 batch=5; else shots=5 steps=8 batch=25; fi
   args=(--ways 5 --shots $shots --queries 15 --size 84 --channels 3 --steps $steps
         --inner-batch $batch --iters $iters --warmup 5)
-  record lopt $cfg -- python3 "$here/gpumem.py" "$bin/mi_$cfg" bench --iters $iters --warmup 5
-  record pytorch-eager $cfg -- python3 "$here/gpumem.py" python3 "$here/../torch_reference.py" \
+  record lopt $cfg 90 -- python3 "$here/gpumem.py" "${lopt[@]}" "$bin/mi_$cfg" bench \
+    --iters $iters --warmup 5
+  # Where the time goes: each kernel waited for (slower than the timing above).
+  if (( $(left) > 30 )); then
+    echo "== mi_$cfg bench --profile" >> "$out/profile.txt"
+    timeout "$(cap 60)" "${lopt[@]}" "$bin/mi_$cfg" bench --iters 5 --warmup 2 --profile 40 \
+      >> "$out/profile.txt" 2>&1
+  fi
+  record pytorch-eager $cfg 120 -- python3 "$here/gpumem.py" python3 "$here/../torch_reference.py" \
     --device cuda --bn-momentum 0.9 "${args[@]}"
   # (JAX would otherwise take 75% of the GPU's memory at start.)
-  record jax-jit $cfg -- env XLA_PYTHON_CLIENT_PREALLOCATE=false \
+  record jax-jit $cfg 150 -- env XLA_PYTHON_CLIENT_PREALLOCATE=false \
     python3 "$here/gpumem.py" python3 "$here/../jax_reference.py" --device gpu "${args[@]}"
 done
 
 stamp "3. timed run: Mini-ImageNet 5-way 5-shot on the carried images"
-seconds=${TRAIN_SECONDS:-120}
-timeout -k 30 -s TERM "$seconds" "$bin/mi_5w5s" train --data "$bundle/mini-imagenet" \
-  --episodes 1000000 --out "$work/run" --val-every 500 --val-episodes 50 --save-every 500
-echo "train stopped after ${seconds} s (status $?)"
-tail -1 "$work/run/log.jsonl"
-cp "$work/run/log.jsonl" "$out/train.jsonl"
-cp "$work/run/curve.svg" "$out/curve.svg" 2> /dev/null
-checkpoint=$work/run/best.npz
-[[ -f $checkpoint ]] || checkpoint=$work/run/last.npz
-"$bin/mi_5w5s" test --data "$bundle/mini-imagenet" --checkpoint "$checkpoint" \
-  --episodes "${TEST_EPISODES:-600}" --json "$out/test.json"
-"$bin/mi_5w5s" test --data "$bundle/mini-imagenet" --checkpoint init --episodes "${TEST_EPISODES:-600}" \
-  --json "$work/init.json" && cat "$work/init.json"
+# Train for what is left but 80 s (the tests), at most TRAIN_SECONDS.
+seconds=$(( $(left) - 80 ))
+(( seconds > ${TRAIN_SECONDS:-120} )) && seconds=${TRAIN_SECONDS:-120}
+if (( seconds >= 20 )); then
+  timeout -k 30 -s TERM "$seconds" "${lopt[@]}" "$bin/mi_5w5s" train \
+    --data "$bundle/mini-imagenet" --episodes 1000000 --out "$work/run" \
+    --val-every 500 --val-episodes 50 --save-every 500
+  echo "train stopped after ${seconds} s (status $?)"
+  tail -1 "$work/run/log.jsonl"
+  cp "$work/run/log.jsonl" "$out/train.jsonl"
+  cp "$work/run/curve.svg" "$out/curve.svg" 2> /dev/null
+  checkpoint=$work/run/best.npz
+  [[ -f $checkpoint ]] || checkpoint=$work/run/last.npz
+  timeout "$(cap 70)" "${lopt[@]}" "$bin/mi_5w5s" test --data "$bundle/mini-imagenet" \
+    --checkpoint "$checkpoint" --episodes "${TEST_EPISODES:-600}" --json "$out/test.json"
+else
+  echo "no time left to train (${seconds} s)"
+fi
+if (( $(left) > 15 )); then
+  timeout "$(cap 60)" "${lopt[@]}" "$bin/mi_5w5s" test --data "$bundle/mini-imagenet" \
+    --checkpoint init --episodes "${TEST_EPISODES:-600}" --json "$work/init.json" &&
+    cat "$work/init.json"
+fi
 stamp "done"
 rm -rf "$work"
 # Let tee write the end of run.log before the device tool collects $OUT.

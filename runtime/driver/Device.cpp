@@ -5,9 +5,26 @@
 
 #include <HalideRuntime.h>
 
+#include <dlfcn.h>
+
 #include <cstring>
 #include <mutex>
 #include <vector>
+
+// Halide 14's CUDA runtime finds the driver by dlopen("libcuda.so"), the
+// unversioned name that only a CUDA toolkit's development files install;
+// a machine with the driver alone (most containers and GPU servers) has
+// libcuda.so.1. This strong definition replaces the runtime's weak one
+// (a CPU or OpenCL binary never calls it).
+extern "C" void *halide_cuda_get_symbol(void *, const char *name) {
+  static void *lib = [] {
+    for (const char *soname : {"libcuda.so.1", "libcuda.so"})
+      if (void *h = dlopen(soname, RTLD_LAZY | RTLD_LOCAL))
+        return h;
+    return static_cast<void *>(nullptr);
+  }();
+  return lib ? dlsym(lib, name) : nullptr;
+}
 
 namespace lopt::driver {
 

@@ -21,7 +21,9 @@
 //   (lowered forGpu, sums are never outputs, whose storage would be the
 //   global buffer; and long sums into few results, such as batch-norm
 //   statistics or a sum over the tens of thousands of coordinates of a
-//   mapped cell, are taken in two levels, each a stage of its own);
+//   mapped cell, are taken in levels of short sums, each a stage of its
+//   own; a sum's loop longer than 32 terms is unrolled by 8, so that a
+//   thread has 8 loads in flight);
 // - a scalar: one thread, a scalar sum inside it;
 // - stages that do not read one another and have as many elements: one
 //   kernel launch (kernelsByLevel), but for scalars and stages of several
@@ -178,10 +180,21 @@ Var scheduleElementwise(Func f, const Shape &shape, size_t dims) {
 }
 
 /// Computes the sum `f` inside each thread of `consumer` (its storage a
-/// register), short reduction loops unrolled, as on the CPU.
+/// register), short reduction loops unrolled, as on the CPU; a longer
+/// single loop by 8 (the levels of a long sum: 8 loads in flight at once
+/// rather than one, each waiting for global memory).
 void sumInThread(Func f, Func consumer, const Var &thread) {
   f.compute_at(consumer, thread);
   unrollShortReductions(f);
+  const std::vector<Internal::ReductionVariable> &rvars =
+      f.function().update(0).schedule().rvars();
+  const int64_t *extent =
+      rvars.size() == 1 ? Internal::as_const_int(Internal::simplify(rvars[0].extent))
+                        : nullptr;
+  if (extent && *extent > 32 && *extent % 8 == 0) {
+    RVar outer("uo"), inner("ui");
+    f.update().split(RVar(rvars[0].var), outer, inner, 8).unroll(inner);
+  }
 }
 
 /// The stages (of `launched`, by name) whose stored values `fn` reads,

@@ -96,12 +96,17 @@ Expr sigmoid(Expr x) { return 1.0f / (1.0f + exp(-x)); }
 /// call per lane); exact to rounding at both ends.
 Expr tanhExp(Expr x) { return 1.0f - 2.0f / (1.0f + exp(2.0f * x)); }
 
-/// Coordinates summed by one GPU thread in the first level of a sum over
-/// the coordinates of a mapped cell.
-constexpr int64_t kCoordinateChunk = 256;
-/// For a GPU, a long sum into fewer results than this is taken in two
-/// levels (more results keep enough threads busy by themselves).
+/// For a GPU, a long sum into fewer results than this is taken in levels
+/// (more results keep enough threads busy by themselves).
 constexpr int64_t kFewResults = 4096;
+/// The threads the first level of such a sum aims to keep busy.
+constexpr int64_t kBusyThreads = 65536;
+/// Terms per thread in a level: at least kMinLevelTerms in the first,
+/// at most kLevelTerms in any; a last level of at most kLastLevelTerms is
+/// left to the stage that reads the sum.
+constexpr int64_t kMinLevelTerms = 8;
+constexpr int64_t kLevelTerms = 64;
+constexpr int64_t kLastLevelTerms = 128;
 
 /// Lowers one graph. Values are per node, with the coordinate dimension
 /// prepended in mapped graphs.
@@ -240,50 +245,87 @@ private:
   /// Func to be inlined where it is read. On a CPU one inline sum. For a GPU
   /// a long sum into fewer than kFewResults results (batch-norm
   /// statistics, a bias gradient: a few channels, each over N x H x W
-  /// terms) would leave all but a few threads idle: it is taken in two
-  /// levels, partial sums over the innermost region dimensions (at least
-  /// 64 terms) for every index of the others, stored, then the sums of
-  /// those.
+  /// terms) would leave all but a few threads idle, each walking a long
+  /// chain of loads: it is taken in levels (treeSum).
   using Term = std::function<Expr(std::vector<Expr>, std::vector<Expr>)>;
   Val longSum(const Shape &shape, const Region &region, const Term &term,
               const std::string &nm) {
-    size_t split = 0;
-    int64_t innerTerms = 1;
-    while (split < region.size() && innerTerms < 64)
-      innerTerms *= *Internal::as_const_int(region[split++].extent);
-    int64_t outerTerms = 1;
-    for (size_t d = split; d < region.size(); ++d)
-      outerTerms *= *Internal::as_const_int(region[d].extent);
-    if (!forGpu || outerTerms == 1 || numElements(shape) >= kFewResults) {
-      RDom r(region);
-      return define(shape, [&](std::vector<Expr> idx) {
-        std::vector<Expr> rs;
-        for (int d = 0; d < r.dimensions(); ++d)
-          rs.push_back(r[d]);
-        return sum(cast<double>(term(idx, rs)));
-      }, name(nm));
-    }
-    Region inner(region.begin(), region.begin() + long(split));
-    RDom ri(inner);
-    Shape partialShape = shape;
-    partialShape.push_back(outerTerms); // the outer dimensions, flattened
-    Val partial = define(partialShape, [&](std::vector<Expr> idx) {
-      Expr q = idx.back();
-      idx.pop_back();
-      std::vector<Expr> rs;
-      for (int d = 0; d < ri.dimensions(); ++d)
-        rs.push_back(ri[d]);
-      for (size_t d = split; d < region.size(); ++d) {
-        int extent = int(*Internal::as_const_int(region[d].extent));
-        rs.push_back(q % extent);
-        q = q / extent;
-      }
-      return sum(cast<double>(term(idx, rs)));
-    }, name(nm + "_partial"));
-    root(partial);
-    RDom ro(0, int(outerTerms));
+    int64_t terms = 1;
+    for (const Range &d : region)
+      terms *= *Internal::as_const_int(d.extent);
+    if (forGpu && terms > kLevelTerms && numElements(shape) < kFewResults)
+      return treeSum(shape, terms, Float(64), [&](std::vector<Expr> idx, Expr r) {
+        std::vector<Expr> rs; // r, innermost region dimension first
+        for (size_t d = 0; d < region.size(); ++d) {
+          int extent = int(*Internal::as_const_int(region[d].extent));
+          rs.push_back(d + 1 < region.size() ? r % extent : r);
+          r = r / extent;
+        }
+        return term(idx, rs);
+      }, nm);
+    RDom r(region);
     return define(shape, [&](std::vector<Expr> idx) {
-      return sum(at(partial, cat(idx, {Expr(ro)})));
+      std::vector<Expr> rs;
+      for (int d = 0; d < r.dimensions(); ++d)
+        rs.push_back(r[d]);
+      return sum(cast<double>(term(idx, rs)));
+    }, name(nm));
+  }
+
+  /// For a GPU: for every index of `shape`, the sum (in `acc`) of
+  /// term(idx, r) over r in [0, terms), in levels, each a stored stage
+  /// whose threads take a short sum each: the first of
+  /// partial sums of `chunk` terms (kMinLevelTerms to kLevelTerms, a
+  /// multiple of 8, as many as keep about kBusyThreads threads busy), thread j taking r = j, j +
+  /// parts, j + 2 parts, ... (neighbouring threads read neighbouring
+  /// terms); then sums of kLevelTerms partial sums each, until at most
+  /// kLastLevelTerms are left: their sum, the last level, is returned as a
+  /// Func to be inlined where it is read.
+  using FlatTerm = std::function<Expr(std::vector<Expr>, Expr)>;
+  Val treeSum(const Shape &shape, int64_t terms, Type acc, const FlatTerm &term,
+              const std::string &nm) {
+    int64_t results = numElements(shape);
+    int64_t chunk = std::clamp((terms * results + kBusyThreads - 1) / kBusyThreads,
+                               kMinLevelTerms, kLevelTerms);
+    chunk = (chunk + 7) / 8 * 8; // unrolled by 8 (GpuSchedule.cpp)
+    // A level's partial sums are one dimension (result-major), so that the
+    // schedule may launch the levels of several sums as one kernel.
+    auto flat = [shape](const std::vector<Expr> &idx) {
+      Expr e = 0;
+      for (size_t d = 0; d < idx.size(); ++d)
+        e = e * int(shape[d]) + idx[d];
+      return e;
+    };
+    FlatTerm read = term;
+    int64_t n = terms;
+    for (int level = 1; n > kLastLevelTerms; ++level) {
+      int64_t per = level == 1 ? chunk : kLevelTerms;
+      int64_t parts = (n + per - 1) / per;
+      RDom u(0, int(per), "u");
+      std::vector<Var> p = makeVars(1);
+      std::vector<Expr> idx(shape.size());
+      Expr rest = p[0] / int(parts);
+      for (size_t d = shape.size(); d-- > 0;) {
+        idx[d] = d ? rest % int(shape[d]) : rest;
+        rest = rest / int(shape[d]);
+      }
+      Expr r = u * int(parts) + p[0] % int(parts);
+      Expr t = cast(acc, read(idx, min(r, int(n) - 1)));
+      // An update definition: the schedule keeps its accumulator in a
+      // register and unrolls its loop.
+      Func f(name(nm + "_l" + std::to_string(level)));
+      f(p) = cast(acc, 0);
+      f(p) += parts * per == n ? t : select(r < int(n), t, cast(acc, 0));
+      Val partial{f, {results * parts}};
+      root(partial);
+      read = [this, partial, parts, flat](std::vector<Expr> idx, Expr r) {
+        return at(partial, {flat(idx) * int(parts) + r});
+      };
+      n = parts;
+    }
+    RDom u(0, int(n), "u");
+    return define(shape, [&](std::vector<Expr> idx) {
+      return sum(cast(acc, read(idx, Expr(u))));
     }, name(nm));
   }
 
@@ -376,24 +418,13 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     if (mappedGraph && g.reduced[r]) {
       readOnlyHere = true; // the sum made here
       // Summed over the coordinates, into its own buffer (an update
-      // definition the schedule vectorises). For a GPU, in two levels:
-      // sums of chunks of coordinates (one thread each), then their sum.
+      // definition the schedule vectorises). For a GPU, in levels
+      // (treeSum).
       Shape inner(v.shape.begin() + 1, v.shape.end());
-      if (forGpu && g.coords > kCoordinateChunk) {
-        int64_t chunks = (g.coords + kCoordinateChunk - 1) / kCoordinateChunk;
-        Shape partialShape = inner;
-        partialShape.push_back(chunks);
-        RDom w(0, int(kCoordinateChunk), "w");
-        Val partial = defineSum(partialShape, nullptr,
-                                [&](std::vector<Expr> idx) {
-          Expr k = idx.back() * int(kCoordinateChunk) + w;
-          idx.pop_back();
-          Expr kc = min(k, int(g.coords) - 1);
-          return select(k < int(g.coords), at(v, cat({kc}, idx)), 0.0f);
-        }, "coords_partial");
-        RDom c(0, int(chunks), "c");
-        v = defineSum(inner, nullptr, [&](std::vector<Expr> idx) {
-          return at(partial, cat(idx, {Expr(c)}));
+      if (forGpu && g.coords > kLevelTerms) {
+        Val perCoordinate = v;
+        v = treeSum(inner, g.coords, Float(32), [&](std::vector<Expr> idx, Expr k) {
+          return at(perCoordinate, cat({k}, idx));
         }, "reduce_coords");
       } else {
         RDom k(0, int(g.coords), "k");

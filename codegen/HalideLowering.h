@@ -33,7 +33,7 @@ struct LoweredKernel {
   std::map<std::string, std::vector<std::pair<int, int>>> reuse;
   /// Sums over the coordinates of a mapped kernel (by Func name): their
   /// domain is long and their result small. (Lowered forGpu, those over
-  /// more than 256 coordinates are two ordinary sums instead, not listed.)
+  /// more than 64 coordinates are taken in levels instead, not listed.)
   std::set<std::string> coordinateSums;
   /// Lowered forGpu: outputs that copy a sum which nothing else reads (by
   /// the copy's Func name, the sum's): the schedule computes the sum inside
@@ -46,7 +46,7 @@ struct LoweredKernel {
 /// more parallelism: an output that is a sum (an update definition) is
 /// copied into an output Func of its own, so that the schedule may keep the
 /// sum in a thread's registers, and long sums into few results are taken in
-/// two levels.
+/// levels of short sums.
 bool lowerKernel(const KernelGraph &graph, LoweredKernel &out,
                  std::string &error, bool forGpu = false);
 

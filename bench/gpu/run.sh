@@ -22,8 +22,11 @@
 # step that would run past it is cut short or skipped, and says so; the
 # timed run trains for what is left after the other steps (at most
 # TRAIN_SECONDS), keeping time for its test.
+# REFERENCES="" leaves PyTorch and JAX out (or names one: "jax-jit"), TRAIN=0
+# the timed run, for a quicker look at lopt's speed.
 # usage: bench/gpu/run.sh [BUNDLE=build/gpu-bundle]
-#        (TRAIN_SECONDS=120, ITERS=30, TEST_EPISODES=600, DEADLINE_S=520)
+#        (TRAIN_SECONDS=120, ITERS=30, TEST_EPISODES=600, DEADLINE_S=520,
+#        REFERENCES="pytorch-eager jax-jit", TRAIN=1)
 set -uo pipefail
 bundle=$(realpath "${1:-build/gpu-bundle}")
 out=${OUT:-/tmp/lopt-gpu-out}
@@ -84,6 +87,7 @@ check() { # NAME EPISODE-FLAGS...: binary NAME's episode against ref/{ref,exact}
       tee -a "$out/correctness.txt"
   fi
 }
+shopt -s nullglob # (a bundle without the tiny episodes: CELLS="")
 for input in "$bundle"/ref/in_*.npz; do
   n=$(basename "$input" .npz)
   check "${n#in_}" --data "$input" --meta "$input"
@@ -128,42 +132,57 @@ for cfg in 5w5s 5w1s; do
         --inner-batch $batch --iters $iters --warmup 5)
   record lopt $cfg 90 -- python3 "$here/gpumem.py" "${lopt[@]}" "$bin/mi_$cfg" bench \
     --iters $iters --warmup 5
+  # What the driver's cache of device allocations saves (Device.cpp).
+  [[ $cfg == 5w5s ]] &&
+    record lopt-no-device-cache $cfg 90 -- python3 "$here/gpumem.py" \
+      env LOPT_DEVICE_CACHE=0 "${lopt[@]}" "$bin/mi_$cfg" bench --iters $iters --warmup 5
   # Where the time goes: each kernel waited for (slower than the timing above).
   if (( $(left) > 30 )); then
     echo "== mi_$cfg bench --profile" >> "$out/profile.txt"
     timeout "$(cap 60)" "${lopt[@]}" "$bin/mi_$cfg" bench --iters 5 --warmup 2 --profile 40 \
       >> "$out/profile.txt" 2>&1
   fi
+  refs=" ${REFERENCES-pytorch-eager jax-jit} "
+  [[ $refs == *" pytorch-eager "* ]] &&
   record pytorch-eager $cfg 120 -- python3 "$here/gpumem.py" python3 "$here/../torch_reference.py" \
     --device cuda --bn-momentum 0.9 "${args[@]}"
   # (JAX would otherwise take 75% of the GPU's memory at start.)
+  [[ $refs == *" jax-jit "* ]] &&
   record jax-jit $cfg 150 -- env XLA_PYTHON_CLIENT_PREALLOCATE=false \
     python3 "$here/gpumem.py" python3 "$here/../jax_reference.py" --device gpu "${args[@]}"
 done
 
-stamp "3. timed run: Mini-ImageNet 5-way 5-shot on the carried images"
-# Train for what is left but 80 s (the tests), at most TRAIN_SECONDS.
-seconds=$(( $(left) - 80 ))
-(( seconds > ${TRAIN_SECONDS:-120} )) && seconds=${TRAIN_SECONDS:-120}
-if (( seconds >= 20 )); then
-  timeout -k 30 -s TERM "$seconds" "${lopt[@]}" "$bin/mi_5w5s" train \
-    --data "$bundle/mini-imagenet" --episodes 1000000 --out "$work/run" \
-    --val-every 500 --val-episodes 50 --save-every 500
-  echo "train stopped after ${seconds} s (status $?)"
-  tail -1 "$work/run/log.jsonl"
-  cp "$work/run/log.jsonl" "$out/train.jsonl"
-  cp "$work/run/curve.svg" "$out/curve.svg" 2> /dev/null
-  checkpoint=$work/run/best.npz
-  [[ -f $checkpoint ]] || checkpoint=$work/run/last.npz
-  timeout "$(cap 70)" "${lopt[@]}" "$bin/mi_5w5s" test --data "$bundle/mini-imagenet" \
-    --checkpoint "$checkpoint" --episodes "${TEST_EPISODES:-600}" --json "$out/test.json"
-else
-  echo "no time left to train (${seconds} s)"
-fi
-if (( $(left) > 15 )); then
-  timeout "$(cap 60)" "${lopt[@]}" "$bin/mi_5w5s" test --data "$bundle/mini-imagenet" \
-    --checkpoint init --episodes "${TEST_EPISODES:-600}" --json "$work/init.json" &&
-    cat "$work/init.json"
+# The CUDA context and the driver's own (what any process pays): a tiny
+# episode's peak.
+[[ -x $bin/tiny_sgd_first_order ]] &&
+  record lopt-tiny-episode tiny 30 -- python3 "$here/gpumem.py" "${lopt[@]}" \
+    "$bin/tiny_sgd_first_order" episode --seed 1
+
+if (( ${TRAIN:-1} )); then
+  stamp "3. timed run: Mini-ImageNet 5-way 5-shot on the carried images"
+  # Train for what is left but 80 s (the tests), at most TRAIN_SECONDS.
+  seconds=$(( $(left) - 80 ))
+  (( seconds > ${TRAIN_SECONDS:-120} )) && seconds=${TRAIN_SECONDS:-120}
+  if (( seconds >= 20 )); then
+    timeout -k 30 -s TERM "$seconds" "${lopt[@]}" "$bin/mi_5w5s" train \
+      --data "$bundle/mini-imagenet" --episodes 1000000 --out "$work/run" \
+      --val-every 500 --val-episodes 50 --save-every 500
+    echo "train stopped after ${seconds} s (status $?)"
+    tail -1 "$work/run/log.jsonl"
+    cp "$work/run/log.jsonl" "$out/train.jsonl"
+    cp "$work/run/curve.svg" "$out/curve.svg" 2> /dev/null
+    checkpoint=$work/run/best.npz
+    [[ -f $checkpoint ]] || checkpoint=$work/run/last.npz
+    timeout "$(cap 70)" "${lopt[@]}" "$bin/mi_5w5s" test --data "$bundle/mini-imagenet" \
+      --checkpoint "$checkpoint" --episodes "${TEST_EPISODES:-600}" --json "$out/test.json"
+  else
+    echo "no time left to train (${seconds} s)"
+  fi
+  if (( $(left) > 15 )); then
+    timeout "$(cap 60)" "${lopt[@]}" "$bin/mi_5w5s" test --data "$bundle/mini-imagenet" \
+      --checkpoint init --episodes "${TEST_EPISODES:-600}" --json "$work/init.json" &&
+      cat "$work/init.json"
+  fi
 fi
 stamp "done"
 rm -rf "$work"

@@ -7,9 +7,28 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
+
+namespace {
+/// The CUDA driver library (nullptr where there is none).
+void *libcuda() {
+  static void *lib = [] {
+    for (const char *soname : {"libcuda.so.1", "libcuda.so"})
+      if (void *h = dlopen(soname, RTLD_LAZY | RTLD_LOCAL))
+        return h;
+    return static_cast<void *>(nullptr);
+  }();
+  return lib;
+}
+template <typename F> F cudaFunction(const char *name) {
+  void *lib = libcuda();
+  return reinterpret_cast<F>(lib ? dlsym(lib, name) : nullptr);
+}
+} // namespace
 
 // Halide 14's CUDA runtime finds the driver by dlopen("libcuda.so"), the
 // unversioned name that only a CUDA toolkit's development files install;
@@ -17,13 +36,116 @@
 // libcuda.so.1. This strong definition replaces the runtime's weak one
 // (a CPU or OpenCL binary never calls it).
 extern "C" void *halide_cuda_get_symbol(void *, const char *name) {
-  static void *lib = [] {
-    for (const char *soname : {"libcuda.so.1", "libcuda.so"})
-      if (void *h = dlopen(soname, RTLD_LAZY | RTLD_LOCAL))
-        return h;
-    return static_cast<void *>(nullptr);
+  return cudaFunction<void *>(name);
+}
+
+// Device memory of CUDA binaries, replacing the Halide runtime's weak
+// halide_cuda_device_malloc and halide_cuda_device_free. Halide 14 keeps at
+// most 32 freed allocations for reuse and returns older ones with cuMemFree
+// (which waits for the device); the stages a Mini-ImageNet meta-iteration's
+// kernels store are 744 allocations of 175 buffers of differing sizes, so
+// most were a cuMemFree and a cuMemAlloc. Here every freed allocation is kept, by
+// size, for the next request of that size (all on the one default stream,
+// so a kernel never sees memory that an earlier one still uses); they go
+// back to the driver only when an allocation fails, or with the context
+// (LOPT_DEVICE_CACHE=0 in the environment: at once, as cuMemFree).
+// The Halide runtime's context functions, weak: only a CUDA binary has them.
+extern "C" __attribute__((weak)) int halide_cuda_acquire_context(void *, void **, bool);
+extern "C" __attribute__((weak)) int halide_cuda_release_context(void *);
+extern "C" __attribute__((weak)) const halide_device_interface_t *
+halide_cuda_device_interface();
+
+namespace {
+using CUdeviceptr = unsigned long long;
+std::mutex poolLock;
+std::unordered_map<size_t, std::vector<CUdeviceptr>> freeBySize;
+
+constexpr int kOutOfMemory = 2; // CUDA_ERROR_OUT_OF_MEMORY
+
+/// cuMemAlloc (or, where `ptr` is null, cuMemFree of every kept
+/// allocation) with the binary's context current; the CUDA error, or -1
+/// where the driver lacks the functions. `noContext`: there is no context
+/// (the Halide runtime has said why).
+int withContext(void *uc, CUdeviceptr *ptr, size_t size, bool &noContext) {
+  static auto push = cudaFunction<int (*)(void *)>("cuCtxPushCurrent_v2");
+  static auto pop = cudaFunction<int (*)(void **)>("cuCtxPopCurrent_v2");
+  static auto alloc = cudaFunction<int (*)(CUdeviceptr *, size_t)>("cuMemAlloc_v2");
+  static auto release = cudaFunction<int (*)(CUdeviceptr)>("cuMemFree_v2");
+  void *ctx = nullptr;
+  noContext = !halide_cuda_acquire_context ||
+              halide_cuda_acquire_context(uc, &ctx, true) != 0;
+  if (noContext)
+    return -1;
+  int err = push && pop && alloc && release ? push(ctx) : -1;
+  if (err == 0) {
+    if (ptr) {
+      err = alloc(ptr, size);
+    } else {
+      std::lock_guard<std::mutex> lock(poolLock);
+      for (auto &[bytes, ptrs] : freeBySize)
+        for (CUdeviceptr p : ptrs)
+          release(p);
+      freeBySize.clear();
+    }
+    void *old = nullptr;
+    pop(&old);
+  }
+  halide_cuda_release_context(uc);
+  return err;
+}
+} // namespace
+
+extern "C" int halide_cuda_device_malloc(void *uc, halide_buffer_t *buf) {
+  if (buf->device)
+    return halide_error_code_success;
+  size_t size = buf->size_in_bytes();
+  CUdeviceptr ptr = 0;
+  {
+    std::lock_guard<std::mutex> lock(poolLock);
+    auto kept = freeBySize.find(size);
+    if (kept != freeBySize.end() && !kept->second.empty()) {
+      ptr = kept->second.back();
+      kept->second.pop_back();
+    }
+  }
+  if (!ptr) {
+    bool noContext = false;
+    int err = withContext(uc, &ptr, size, noContext);
+    if (err == kOutOfMemory && withContext(uc, nullptr, 0, noContext) == 0)
+      err = withContext(uc, &ptr, size, noContext);
+    if (noContext)
+      return halide_error_code_device_malloc_failed;
+    if (err) {
+      std::string msg = "CUDA: cuMemAlloc of " + std::to_string(size) +
+                        " bytes failed (CUDA error " + std::to_string(err) + ")";
+      halide_error(uc, msg.c_str());
+      return halide_error_code_device_malloc_failed;
+    }
+  }
+  buf->device = ptr;
+  buf->device_interface = halide_cuda_device_interface();
+  return halide_error_code_success;
+}
+
+extern "C" int halide_cuda_device_free(void *uc, halide_buffer_t *buf) {
+  if (!buf->device)
+    return halide_error_code_success;
+  {
+    std::lock_guard<std::mutex> lock(poolLock);
+    freeBySize[buf->size_in_bytes()].push_back(buf->device);
+  }
+  // LOPT_DEVICE_CACHE=0: every free a cuMemFree (to measure what the cache
+  // saves, or to rule it out).
+  static const bool keep = [] {
+    const char *v = std::getenv("LOPT_DEVICE_CACHE");
+    return !v || std::strcmp(v, "0") != 0;
   }();
-  return lib ? dlsym(lib, name) : nullptr;
+  bool noContext = false;
+  if (!keep)
+    withContext(uc, nullptr, 0, noContext);
+  buf->device = 0;
+  buf->device_interface = nullptr;
+  return halide_error_code_success;
 }
 
 namespace lopt::driver {

@@ -24,6 +24,9 @@
 //   mapped cell, are taken in levels of short sums, each a stage of its
 //   own; a sum's loop longer than 32 terms is unrolled by 8, so that a
 //   thread has 8 loads in flight);
+// - a sum whose term reuses a loaded value across some of its dimensions
+//   (the lowering's reuse hints: convolutions): each thread computes a
+//   block of results along those, unrolled (scheduleBlockedSum);
 // - a scalar: one thread, a scalar sum inside it;
 // - stages that do not read one another and have as many elements: one
 //   kernel launch (kernelsByLevel), but for scalars and stages of several
@@ -134,8 +137,8 @@ private:
 /// a kernel makes `dims` - 1 links (`dims`: the most dimensions among
 /// them), fusing while it has dimensions left and renaming after, the last
 /// named "i". (Short names: a GPU kernel is named after its loops, and pocl
-/// fails on long kernel names.)
-Var flatBlocks(Func s, int64_t elements, size_t dims) {
+/// fails on long kernel names.) `guarded`: see scheduleElementwise.
+Var flatBlocks(Func s, int64_t elements, size_t dims, bool guarded) {
   std::vector<Var> vars = s.args(); // innermost first, named d0 alike
   Var flat = vars[0];
   size_t links = std::max<size_t>(dims, 2) - 1;
@@ -153,8 +156,9 @@ Var flatBlocks(Func s, int64_t elements, size_t dims) {
   // Funcs computed inside the threads past the end in a fused kernel.
   int64_t threads = std::min(kThreads, elements);
   s.gpu_tile(flat, block, thread, int(threads),
-             elements % threads ? TailStrategy::ShiftInwards
-                                : TailStrategy::Auto);
+             guarded                ? TailStrategy::GuardWithIf
+             : elements % threads ? TailStrategy::ShiftInwards
+                                  : TailStrategy::Auto);
   return thread;
 }
 
@@ -166,8 +170,13 @@ void boundAll(Func f, const Shape &shape) {
 }
 
 /// Returns the thread variable (a scalar's: one block of one thread).
-/// `dims`: as flatBlocks'.
-Var scheduleElementwise(Func f, const Shape &shape, size_t dims) {
+/// `dims`: as flatBlocks'. `guarded`: the last block of threads guarded,
+/// for a kernel of this stage alone with a sum inside its threads: shifted
+/// inwards, Halide 14 no longer bounds a sum computed inside a thread (an
+/// inline one: max-pooling's argmax) to the thread's point and gives each
+/// thread a buffer of a whole image plane (seen in the OpenCL C:
+/// `float _argmax__11_2_2[56448]`, which LLVM removes for CUDA).
+Var scheduleElementwise(Func f, const Shape &shape, size_t dims, bool guarded) {
   if (shape.empty()) {
     Var block("b"), thread("t");
     f.split(Var::outermost(), block, thread, 1)
@@ -176,7 +185,86 @@ Var scheduleElementwise(Func f, const Shape &shape, size_t dims) {
     return thread;
   }
   boundAll(f, shape);
-  return flatBlocks(f, numElements(shape), dims);
+  return flatBlocks(f, numElements(shape), dims, guarded);
+}
+
+/// A sum whose term reuses one loaded value across some of its dimensions
+/// (`reuse`, the lowering's hint: row-major dimension and block; a
+/// convolution's input pixel serves every output channel, a weight every
+/// output row): each thread of `loop` (the wrapper or the copy the sum is
+/// computed in) computes a block of results, those dimensions cut into
+/// blocks inside the thread and unrolled,
+/// the block's accumulators in registers, so each value loaded serves the
+/// whole block. The other dimensions are fused and cut into blocks of
+/// threads, the last one guarded: shifted inwards, as flatBlocks does,
+/// Halide 14 no longer bounds the sum in each thread to its block and
+/// gives every thread a whole image plane. Returns false (nothing
+/// scheduled) when no dimension can be blocked (none longer than its block
+/// and divided by it).
+bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
+                        const std::vector<std::pair<int, int>> &reuse) {
+  std::map<size_t, int64_t> blockOf; // Halide index (innermost first) -> block
+  for (auto [dim, block] : reuse) {
+    int64_t extent = shape[size_t(dim)];
+    // Not whole dimensions (a weight gradient's 3x3 window over 1,050
+    // terms each): that would leave a ninth of the threads, each walking a
+    // long chain.
+    if (block > 1 && block < extent && extent % block == 0)
+      blockOf[shape.size() - 1 - size_t(dim)] = block;
+  }
+  if (blockOf.empty())
+    return false;
+  boundAll(loop, shape);
+  std::vector<Var> vars = loop.args(), sumVars = sum.args(); // innermost first
+  std::vector<VarOrRVar> order;
+  std::vector<Var> inside, outside;
+  int64_t elements = 1;
+  for (size_t h = 0; h < vars.size(); ++h) {
+    int64_t extent = shape[shape.size() - 1 - h];
+    auto blocked = blockOf.find(h);
+    if (blocked == blockOf.end()) {
+      outside.push_back(vars[h]);
+      elements *= extent;
+    } else {
+      Var o("o" + std::to_string(h)), i("n" + std::to_string(h));
+      loop.split(vars[h], o, i, int(blocked->second));
+      inside.push_back(i);
+      outside.push_back(o);
+      elements *= extent / blocked->second;
+    }
+  }
+  order.insert(order.end(), inside.begin(), inside.end());
+  order.insert(order.end(), outside.begin(), outside.end());
+  loop.reorder(order);
+  Var flat = outside[0];
+  for (size_t d = 1; d < outside.size(); ++d) {
+    Var next("f" + std::to_string(d));
+    loop.fuse(flat, outside[d], next);
+    flat = next;
+  }
+  Var block("b"), thread("t");
+  loop.gpu_tile(flat, block, thread, int(std::min(kThreads, elements)),
+                TailStrategy::GuardWithIf);
+  for (const Var &v : inside)
+    loop.unroll(v);
+  // The block's sums in each thread: the accumulators innermost, inside
+  // the reduction loops (the short ones unrolled).
+  sum.compute_at(loop, thread);
+  Stage u = sum.update();
+  std::vector<VarOrRVar> sumOrder;
+  for (auto &[h, b] : blockOf) {
+    sum.unroll(sumVars[h]);
+    u.unroll(sumVars[h]);
+    sumOrder.push_back(sumVars[h]);
+  }
+  for (const RVar &r : sum.rvars(0))
+    sumOrder.push_back(r);
+  for (size_t h = 0; h < sumVars.size(); ++h)
+    if (!blockOf.count(h))
+      sumOrder.push_back(sumVars[h]);
+  u.reorder(sumOrder);
+  unrollShortReductions(sum);
+  return true;
 }
 
 /// Computes the sum `f` inside each thread of `consumer` (its storage a
@@ -367,7 +455,13 @@ void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
       dims = std::max(dims, shapes.at(name).size());
     for (const std::string &name : kernel) {
       Func loop = launched.at(name);
-      Var thread = scheduleElementwise(loop, shapes.at(name), dims);
+      auto reuse = sumInside.count(name) ? k.reuse.find(sumInside.at(name).name())
+                                         : k.reuse.end();
+      if (reuse != k.reuse.end() && kernel.size() == 1 &&
+          scheduleBlockedSum(loop, sumInside.at(name), shapes.at(name), reuse->second))
+        continue;
+      Var thread = scheduleElementwise(loop, shapes.at(name), dims,
+                                       kernel.size() == 1 && alone.count(name));
       if (sumInside.count(name))
         sumInThread(sumInside.at(name), loop, thread);
       if (name != kernel.front())

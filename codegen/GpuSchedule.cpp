@@ -193,14 +193,13 @@ Var scheduleElementwise(Func f, const Shape &shape, size_t dims, bool guarded) {
 /// convolution's input pixel serves every output channel, a weight every
 /// output row): each thread of `loop` (the wrapper or the copy the sum is
 /// computed in) computes a block of results, those dimensions cut into
-/// blocks inside the thread and unrolled,
-/// the block's accumulators in registers, so each value loaded serves the
-/// whole block. The other dimensions are fused and cut into blocks of
-/// threads, the last one guarded: shifted inwards, as flatBlocks does,
-/// Halide 14 no longer bounds the sum in each thread to its block and
-/// gives every thread a whole image plane. Returns false (nothing
-/// scheduled) when no dimension can be blocked (none longer than its block
-/// and divided by it).
+/// blocks inside the thread and unrolled, the block's accumulators in
+/// registers, so each value loaded serves the whole block. The other
+/// dimensions are fused and cut into blocks of threads, the last one
+/// guarded: shifted inwards, as flatBlocks does, Halide 14 no longer
+/// bounds the sum in each thread to its block and gives every thread a
+/// whole image plane. Returns false (nothing scheduled) when no dimension
+/// can be blocked (none longer than its block and divided by it).
 bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
                         const std::vector<std::pair<int, int>> &reuse) {
   std::map<size_t, int64_t> blockOf; // Halide index (innermost first) -> block

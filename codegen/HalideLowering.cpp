@@ -274,9 +274,9 @@ private:
 
   /// For a GPU: for every index of `shape`, the sum (in `acc`) of
   /// term(idx, r) over r in [0, terms), in levels, each a stored stage
-  /// whose threads take a short sum each: the first of
-  /// partial sums of `chunk` terms (kMinLevelTerms to kLevelTerms, a
-  /// multiple of 8, as many as keep about kBusyThreads threads busy), thread j taking r = j, j +
+  /// whose threads take a short sum each: the first of partial sums of
+  /// `chunk` terms (kMinLevelTerms to kLevelTerms, a multiple of 8, as many
+  /// as keep about kBusyThreads threads busy), thread j taking r = j, j +
   /// parts, j + 2 parts, ... (neighbouring threads read neighbouring
   /// terms); then sums of kLevelTerms partial sums each, until at most
   /// kLastLevelTerms are left: their sum, the last level, is returned as a

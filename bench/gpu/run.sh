@@ -23,10 +23,10 @@
 # timed run trains for what is left after the other steps (at most
 # TRAIN_SECONDS), keeping time for its test.
 # REFERENCES="" leaves PyTorch and JAX out (or names one: "jax-jit"), TRAIN=0
-# the timed run, for a quicker look at lopt's speed.
+# the timed run, for a quicker look at lopt's speed; NCU=1 adds ncu.csv.
 # usage: bench/gpu/run.sh [BUNDLE=build/gpu-bundle]
 #        (TRAIN_SECONDS=120, ITERS=30, TEST_EPISODES=600, DEADLINE_S=520,
-#        REFERENCES="pytorch-eager jax-jit", TRAIN=1)
+#        REFERENCES="pytorch-eager jax-jit", TRAIN=1, NCU=0)
 set -uo pipefail
 bundle=$(realpath "${1:-build/gpu-bundle}")
 out=${OUT:-/tmp/lopt-gpu-out}
@@ -151,6 +151,23 @@ for cfg in 5w5s 5w1s; do
   record jax-jit $cfg 150 -- env XLA_PYTHON_CLIENT_PREALLOCATE=false \
     python3 "$here/gpumem.py" python3 "$here/../jax_reference.py" --device gpu "${args[@]}"
 done
+
+# NCU=1: every kernel launch of one 5w5s meta-iteration timed by Nsight
+# Compute (ncu.csv: its name, grid, block and duration), to see where a
+# kernel's time goes launch by launch (bench --profile times whole kernels).
+if (( ${NCU:-0} )); then
+  ncu=$(command -v ncu)
+  installed=(/opt/nvidia/nsight-compute/*/ncu) # (nullglob: none, none)
+  [[ -z $ncu && ${#installed[@]} -gt 0 ]] && ncu=${installed[0]}
+  if [[ -n $ncu ]] && (( $(left) > 60 )); then
+    echo "== ncu ($ncu)"
+    timeout "$(cap 120)" "$ncu" --csv --metrics gpu__time_duration.sum \
+      "${lopt[@]}" "$bin/mi_5w5s" bench --iters 1 --warmup 0 > "$out/ncu.csv" 2> "$work/ncu.err"
+    echo "ncu: status $?, $(wc -l < "$out/ncu.csv") lines"; tail -3 "$work/ncu.err"
+  else
+    echo "== ncu: not found, or no time left"
+  fi
+fi
 
 # The CUDA context and the driver's own (what any process pays): a tiny
 # episode's peak.

@@ -43,13 +43,13 @@ extern "C" void *halide_cuda_get_symbol(void *, const char *name) {
 // halide_cuda_device_malloc and halide_cuda_device_free. Halide 14 keeps at
 // most 32 freed allocations for reuse and returns older ones with cuMemFree
 // (which waits for the device); the stages a Mini-ImageNet meta-iteration's
-// kernels store are 744 allocations of 45 sizes, so most were a cuMemFree
-// and a cuMemAlloc. Here every freed allocation is kept, by size, for the
-// next request of that size (at most 73 MiB there; all on the one default
-// stream, so a kernel never sees memory that an earlier one still uses);
-// they go back to the driver only when an allocation fails, or with the
-// context (LOPT_DEVICE_CACHE=0 in the environment: at once, as cuMemFree).
-// Not yet measured on a GPU.
+// kernels store are 744 allocations of 45 sizes, so many were probably a
+// cuMemFree and a cuMemAlloc. Here every freed allocation is kept, by
+// size, for the next request of that size (at most 73 MiB there; all on
+// the one default stream, so a kernel never sees memory that an earlier
+// one still uses); they go back to the driver only when an allocation
+// fails, or with the context (LOPT_DEVICE_CACHE=0 in the environment: at
+// once, as cuMemFree). Not yet measured on a GPU.
 //
 // The Halide runtime's context functions, weak: only a CUDA binary has them.
 extern "C" __attribute__((weak)) int halide_cuda_acquire_context(void *, void **, bool);

@@ -87,6 +87,8 @@ ldd "$b/bin/mi_5w5s" | awk '$3 ~ /^\// { print $3 }' |
   grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|libdl|librt)\.so' |
   xargs -r cp -L -t "$b/lib"
 tar -C "$b" -cJf "$b/bins.tar.xz" bin
+# Which source it was built from (run.sh prints it).
+git -C "$root" describe --always --dirty > "$b/COMMIT" 2> /dev/null || echo unknown > "$b/COMMIT"
 rm -rf "$b/bin" "$b/cpu"
 
 # The data subset: the first $images images of every class, in CSV order.

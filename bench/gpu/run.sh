@@ -51,6 +51,7 @@ stamp "machine"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader ||
   echo "no nvidia-smi here"
 date -u
+echo "bundle built from $(cat "$bundle/COMMIT" 2> /dev/null || echo '(unknown)')"
 ldconfig -p | grep -E 'libcuda\.so' || echo "ldconfig knows no libcuda"
 python3 - "$bundle/bins.tar.xz" "$work" <<'PY'
 import sys, tarfile

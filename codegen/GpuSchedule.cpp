@@ -130,16 +130,17 @@ private:
   std::set<std::string> inlined;
 };
 
-/// Fuses the dimensions of `s` (`elements` in all) into one and splits it
-/// into blocks of kThreads threads. Returns the thread variable. Stages
+/// Fuses the loops `vars` of `s` (innermost first, `elements` iterations in
+/// all) into one and splits it into blocks of kThreads threads. Returns
+/// the thread variable. Stages
 /// fused into one kernel must name their loops alike, and Halide names a
 /// loop after the chain of fuses and renames that made it: every stage of
 /// a kernel makes `dims` - 1 links (`dims`: the most dimensions among
 /// them), fusing while it has dimensions left and renaming after, the last
 /// named "i". (Short names: a GPU kernel is named after its loops, and pocl
 /// fails on long kernel names.) `guarded`: see scheduleElementwise.
-Var flatBlocks(Func s, int64_t elements, size_t dims, bool guarded) {
-  std::vector<Var> vars = s.args(); // innermost first, named d0 alike
+Var flatBlocks(Func s, const std::vector<Var> &vars, int64_t elements,
+               size_t dims, bool guarded) {
   Var flat = vars[0];
   size_t links = std::max<size_t>(dims, 2) - 1;
   for (size_t d = 1; d <= links; ++d) {
@@ -185,7 +186,7 @@ Var scheduleElementwise(Func f, const Shape &shape, size_t dims, bool guarded) {
     return thread;
   }
   boundAll(f, shape);
-  return flatBlocks(f, numElements(shape), dims, guarded);
+  return flatBlocks(f, f.args(), numElements(shape), dims, guarded);
 }
 
 /// A sum whose term reuses one loaded value across some of its dimensions
@@ -195,10 +196,9 @@ Var scheduleElementwise(Func f, const Shape &shape, size_t dims, bool guarded) {
 /// computed in) computes a block of results, those dimensions cut into
 /// blocks inside the thread and unrolled, the block's accumulators in
 /// registers, so each value loaded serves the whole block. The other
-/// dimensions are fused and cut into blocks of threads, the last one
-/// guarded: shifted inwards, as flatBlocks does, Halide 14 no longer
-/// bounds the sum in each thread to its block and gives every thread a
-/// whole image plane. Returns false (nothing scheduled) when no dimension
+/// dimensions are fused and cut into blocks of threads (flatBlocks), the
+/// last one guarded: shifted inwards, Halide 14 no longer bounds the sum
+/// in each thread to its block and gives every thread a whole image plane. Returns false (nothing scheduled) when no dimension
 /// can be blocked (none longer than its block and divided by it).
 bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
                         const std::vector<std::pair<int, int>> &reuse) {
@@ -235,15 +235,7 @@ bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
   order.insert(order.end(), inside.begin(), inside.end());
   order.insert(order.end(), outside.begin(), outside.end());
   loop.reorder(order);
-  Var flat = outside[0];
-  for (size_t d = 1; d < outside.size(); ++d) {
-    Var next("f" + std::to_string(d));
-    loop.fuse(flat, outside[d], next);
-    flat = next;
-  }
-  Var block("b"), thread("t");
-  loop.gpu_tile(flat, block, thread, int(std::min(kThreads, elements)),
-                TailStrategy::GuardWithIf);
+  Var thread = flatBlocks(loop, outside, elements, outside.size(), true);
   for (const Var &v : inside)
     loop.unroll(v);
   // The block's sums in each thread: the accumulators innermost, inside

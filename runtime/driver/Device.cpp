@@ -64,36 +64,48 @@ std::unordered_map<size_t, std::vector<CUdeviceptr>> freeBySize;
 
 constexpr int kOutOfMemory = 2; // CUDA_ERROR_OUT_OF_MEMORY
 
-/// cuMemAlloc (or, where `ptr` is null, cuMemFree of every kept
-/// allocation) with the binary's context current; the CUDA error, or -1
-/// where the driver lacks the functions. `noContext`: there is no context
-/// (the Halide runtime has said why).
-int withContext(void *uc, CUdeviceptr *ptr, size_t size, bool &noContext) {
+/// Runs `work` (CUDA calls, returning a CUDA error) with the binary's
+/// context current; its error, or -1 where the driver lacks the context
+/// functions. `noContext`: there is no context (the Halide runtime has
+/// said why).
+template <typename Work>
+int inContext(void *uc, bool &noContext, const Work &work) {
   static auto push = cudaFunction<int (*)(void *)>("cuCtxPushCurrent_v2");
   static auto pop = cudaFunction<int (*)(void **)>("cuCtxPopCurrent_v2");
-  static auto alloc = cudaFunction<int (*)(CUdeviceptr *, size_t)>("cuMemAlloc_v2");
-  static auto release = cudaFunction<int (*)(CUdeviceptr)>("cuMemFree_v2");
   void *ctx = nullptr;
   noContext = !halide_cuda_acquire_context ||
               halide_cuda_acquire_context(uc, &ctx, true) != 0;
   if (noContext)
     return -1;
-  int err = push && pop && alloc && release ? push(ctx) : -1;
+  int err = push && pop ? push(ctx) : -1;
   if (err == 0) {
-    if (ptr) {
-      err = alloc(ptr, size);
-    } else {
-      std::lock_guard<std::mutex> lock(poolLock);
-      for (auto &[bytes, ptrs] : freeBySize)
-        for (CUdeviceptr p : ptrs)
-          release(p);
-      freeBySize.clear();
-    }
+    err = work();
     void *old = nullptr;
     pop(&old);
   }
   halide_cuda_release_context(uc);
   return err;
+}
+
+/// cuMemAlloc of `size` bytes into `ptr`.
+int allocate(void *uc, CUdeviceptr &ptr, size_t size, bool &noContext) {
+  static auto alloc = cudaFunction<int (*)(CUdeviceptr *, size_t)>("cuMemAlloc_v2");
+  return inContext(uc, noContext, [&] { return alloc ? alloc(&ptr, size) : -1; });
+}
+
+/// cuMemFree of every kept allocation.
+int releaseKept(void *uc, bool &noContext) {
+  static auto release = cudaFunction<int (*)(CUdeviceptr)>("cuMemFree_v2");
+  return inContext(uc, noContext, [&] {
+    if (!release)
+      return -1;
+    std::lock_guard<std::mutex> lock(poolLock);
+    for (auto &[bytes, ptrs] : freeBySize)
+      for (CUdeviceptr p : ptrs)
+        release(p);
+    freeBySize.clear();
+    return 0;
+  });
 }
 } // namespace
 
@@ -112,9 +124,9 @@ extern "C" int halide_cuda_device_malloc(void *uc, halide_buffer_t *buf) {
   }
   if (!ptr) {
     bool noContext = false;
-    int err = withContext(uc, &ptr, size, noContext);
-    if (err == kOutOfMemory && withContext(uc, nullptr, 0, noContext) == 0)
-      err = withContext(uc, &ptr, size, noContext);
+    int err = allocate(uc, ptr, size, noContext);
+    if (err == kOutOfMemory && releaseKept(uc, noContext) == 0)
+      err = allocate(uc, ptr, size, noContext);
     if (noContext)
       return halide_error_code_device_malloc_failed;
     if (err) {
@@ -144,7 +156,7 @@ extern "C" int halide_cuda_device_free(void *uc, halide_buffer_t *buf) {
   }();
   bool noContext = false;
   if (!keep)
-    withContext(uc, nullptr, 0, noContext);
+    releaseKept(uc, noContext);
   buf->device = 0;
   buf->device_interface = nullptr;
   return halide_error_code_success;

@@ -57,8 +57,9 @@ constexpr int64_t kThreads = 256;
 constexpr int64_t kRecomputeCost = 96;
 
 /// Decides which stages the algorithm stores are computed where they are
-/// read instead: those neither an output nor a sum whose element costs at
-/// most kRecomputeCost operations. An element's cost: its definition's IR
+/// read instead: those neither an output, nor a weight laid out
+/// transposed, nor a sum, whose element costs at most kRecomputeCost
+/// operations. An element's cost: its definition's IR
 /// nodes, and for each read of another Func the cost of that read: 1 (a
 /// load) for a stored stage, the Func's own cost for one computed in
 /// place; an inline reduction (a sum inside a definition) is never
@@ -71,6 +72,8 @@ public:
         candidates[f.name()] = f;
     for (const Func &o : k.outputs)
       candidates.erase(o.name());
+    for (const std::string &t : k.transposed)
+      candidates.erase(t);
   }
 
   /// Inlines every candidate cheap enough; returns their names.
@@ -205,10 +208,9 @@ bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
   std::map<size_t, int64_t> blockOf; // Halide index (innermost first) -> block
   for (auto [dim, block] : reuse) {
     int64_t extent = shape[size_t(dim)];
-    // Not whole dimensions (a weight gradient's 3x3 window over 1,050
-    // terms each): that would leave a ninth of the threads, each walking a
-    // long chain.
-    if (block > 1 && block < extent && extent % block == 0)
+    // (A block of 0, the CPU's "whole dimension", is not for a GPU: a
+    // weight gradient's window there is blocked by its extent.)
+    if (block > 1 && block <= extent && extent % block == 0)
       blockOf[shape.size() - 1 - size_t(dim)] = block;
   }
   if (blockOf.empty())

@@ -200,6 +200,7 @@ private:
   int counter = 0;
   std::vector<std::pair<Func, Shape>> stored; // computed at root
   std::map<std::string, std::vector<std::pair<int, int>>> reuse;
+  std::set<std::string> transposed;
   std::map<std::string, std::pair<Val, Val>> lstmForward; // gates, new c
   /// Whether node `id` is an argument shared by all coordinates.
   bool isSharedArg(int id) const {
@@ -276,20 +277,26 @@ private:
   /// term(idx, r) over r in [0, terms), in levels, each a stored stage
   /// whose threads take a short sum each: the first of partial sums of
   /// `chunk` terms (kMinLevelTerms to kLevelTerms, a multiple of 8, as many
-  /// as keep about kBusyThreads threads busy), thread j taking r = j, j +
-  /// parts, j + 2 parts, ... (neighbouring threads read neighbouring
-  /// terms); then sums of kLevelTerms partial sums each, until at most
-  /// kLastLevelTerms are left: their sum, the last level, is returned as a
-  /// Func to be inlined where it is read.
+  /// as keep about kBusyThreads threads busy), the partial sum `part` of a
+  /// result taking r = part, part + parts, part + 2 parts, ...; then sums
+  /// of kLevelTerms partial sums each, until at most kLastLevelTerms are
+  /// left: their sum, the last level, is returned as a Func to be inlined
+  /// where it is read. Neighbouring threads take neighbouring parts of one
+  /// result (neighbouring terms: where r is the innermost index of what the
+  /// term reads, a batch-norm statistic's pixels), or with `resultsInner`
+  /// the same part of neighbouring results (where the results are: a
+  /// coordinate sum of per-coordinate values [coordinate, ...], so that a
+  /// warp reads one coordinate's values side by side, not one value of 32
+  /// coordinates).
   using FlatTerm = std::function<Expr(std::vector<Expr>, Expr)>;
   Val treeSum(const Shape &shape, int64_t terms, Type acc, const FlatTerm &term,
-              const std::string &nm) {
+              const std::string &nm, bool resultsInner = false) {
     int64_t results = numElements(shape);
     int64_t chunk = std::clamp((terms * results + kBusyThreads - 1) / kBusyThreads,
                                kMinLevelTerms, kLevelTerms);
     chunk = (chunk + 7) / 8 * 8; // unrolled by 8 (GpuSchedule.cpp)
-    // A level's partial sums are one dimension (result-major), so that the
-    // schedule may launch the levels of several sums as one kernel.
+    // A level's partial sums are one dimension, so that the schedule may
+    // launch the levels of several sums as one kernel.
     auto flat = [shape](const std::vector<Expr> &idx) {
       Expr e = 0;
       for (size_t d = 0; d < idx.size(); ++d)
@@ -304,12 +311,13 @@ private:
       RDom u(0, int(per), "u");
       std::vector<Var> p = makeVars(1);
       std::vector<Expr> idx(shape.size());
-      Expr rest = p[0] / int(parts);
+      Expr rest = resultsInner ? p[0] % int(results) : p[0] / int(parts);
+      Expr part = resultsInner ? p[0] / int(results) : p[0] % int(parts);
       for (size_t d = shape.size(); d-- > 0;) {
         idx[d] = d ? rest % int(shape[d]) : rest;
         rest = rest / int(shape[d]);
       }
-      Expr r = u * int(parts) + p[0] % int(parts);
+      Expr r = u * int(parts) + part;
       Expr t = cast(acc, read(idx, min(r, int(n) - 1)));
       // An update definition: the schedule keeps its accumulator in a
       // register and unrolls its loop.
@@ -318,8 +326,10 @@ private:
       f(p) += parts * per == n ? t : select(r < int(n), t, cast(acc, 0));
       Val partial{f, {results * parts}};
       root(partial);
-      read = [this, partial, parts, flat](std::vector<Expr> idx, Expr r) {
-        return at(partial, {flat(idx) * int(parts) + r});
+      read = [this, partial, parts, results, resultsInner,
+              flat](std::vector<Expr> idx, Expr r) {
+        return at(partial, {resultsInner ? r * int(results) + flat(idx)
+                                         : flat(idx) * int(parts) + r});
       };
       n = parts;
     }
@@ -327,6 +337,44 @@ private:
     return define(shape, [&](std::vector<Expr> idx) {
       return sum(cast(acc, read(idx, Expr(u))));
     }, name(nm));
+  }
+
+  /// A convolution's weight gradient for a GPU: the CPU's partial sums per
+  /// output column (one thread each, 2 loads per multiply-add, each a
+  /// chain of N x rows terms) leave the threads waiting on loads. Here
+  /// each thread computes a block of 4 output channels x the whole window
+  /// (36 sums at 3x3, from 4 + 9 loads per term) for one input channel,
+  /// output column and group of images; the groups are as few as keep
+  /// kBusyThreads / 2 threads busy. Then the partial sums over the groups
+  /// and columns, in double.
+  Val gpuFilterGradient(const Val &dy, const Val &xp, int s, const Shape &out) {
+    Shape ds = dy.shape;
+    int64_t N = ds[0], Co = out[0];
+    int64_t blockCo = Co % 4 == 0 ? 4 : 1;
+    int64_t threadsPerGroup = Co / blockCo * out[1] * ds[3];
+    int64_t groups = N;
+    for (int64_t g = 1; g <= N; ++g)
+      if (N % g == 0 && threadsPerGroup * g >= kBusyThreads / 2) {
+        groups = g;
+        break;
+      }
+    int per = int(N / groups);
+    RDom r(0, int(ds[2]), 0, per); // y, image in the group
+    Shape rows = out;              // [Co, Ci, KH, KW, groups, Wo]
+    rows.push_back(groups);
+    rows.push_back(ds[3]);
+    std::vector<std::pair<int, int>> blocks = {{2, int(out[2])}, {3, int(out[3])}};
+    if (blockCo > 1)
+      blocks.push_back({0, int(blockCo)});
+    Val partial = defineSum(rows, nullptr, [&](std::vector<Expr> idx) {
+      Expr img = idx[4] * per + r.y;
+      return at(dy, {img, idx[0], r.x, idx[5]}) *
+             at(xp, {img, idx[1], r.x * s + idx[2], idx[5] * s + idx[3]});
+    }, "conv2d_dw_columns", false, blocks);
+    RDom u(0, int(ds[3]), 0, int(groups)); // column, group
+    return defineSum(out, nullptr, [&](std::vector<Expr> idx) {
+      return cast<double>(at(partial, cat(idx, {Expr(u.y), Expr(u.x)})));
+    }, "conv2d_backward_filter", /*inDouble=*/true);
   }
 
   /// Blocks of 4 channels share each input load of a convolution.
@@ -425,7 +473,7 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
         Val perCoordinate = v;
         v = treeSum(inner, g.coords, Float(32), [&](std::vector<Expr> idx, Expr k) {
           return at(perCoordinate, cat({k}, idx));
-        }, "reduce_coords");
+        }, "reduce_coords", /*resultsInner=*/true);
       } else {
         RDom k(0, int(g.coords), "k");
         std::vector<Var> vs = makeVars(inner.size());
@@ -473,6 +521,7 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     out.stages.push_back({v.f, v.shape});
   }
   out.reuse = reuse;
+  out.transposed = transposed;
   // Each stored Func once (outputs included).
   for (auto &[f, shape] : stored)
     if (std::find_if(out.stages.begin(), out.stages.end(), [&](auto &st) {
@@ -702,6 +751,8 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     for (int d : {2, 3})
       after[d - 2] = padAfter(ds[d], out[d], s, p, xs[d]);
     Val xp = padded(x, {p, p}, after);
+    if (forGpu)
+      return {gpuFilterGradient(dy, xp, s, out)};
     RDom r(0, int(ds[2]), 0, int(ds[0])); // y, n
     Shape rows = out;
     rows.push_back(ds[3]);
@@ -947,6 +998,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
           return at(w, {Expr(0), idx[1], idx[0]});
         }, name("lstm_wt"));
         root(wt);
+        transposed.insert(wt.f.name());
       }
       Val a = defineSum(vec4H, [&](std::vector<Expr> idx) { return at(b, idx); },
                         [&](std::vector<Expr> idx) {

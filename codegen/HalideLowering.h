@@ -39,6 +39,12 @@ struct LoweredKernel {
   /// the copy's Func name, the sum's): the schedule computes the sum inside
   /// the copy's threads.
   std::map<std::string, std::string> copiedSums;
+  /// Stages that lay out a small shared weight transposed (by Func name),
+  /// so that a sum's neighbouring results read neighbouring weights: a GPU
+  /// schedule stores them, though cheap to recompute, for in place each
+  /// thread would load the weight from the other layout (a warp reading
+  /// 32 rows, not one).
+  std::set<std::string> transposed;
 };
 
 /// The algorithm of `graph`; false with `error` for an op with no lowering.

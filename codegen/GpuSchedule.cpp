@@ -10,7 +10,9 @@
 //   at most kRecomputeCost operations per element counting the cheap
 //   stages it reads in turn) is not stored: it is computed wherever it is
 //   read (inlined). In a mapped cell this merges most per-coordinate
-//   element-wise stages into the sums and outputs that read them;
+//   element-wise stages into the sums and outputs that read them. Not a
+//   small weight the lowering lays out transposed (an LSTM's shared
+//   weight): in place, neighbouring threads would load it from rows apart;
 // - an element-wise stage: its dimensions fused into one, in blocks of 256
 //   threads, one element per thread (neighbouring threads write
 //   neighbouring elements; the last block shifted back to end at the last
@@ -25,8 +27,9 @@
 //   own; a sum's loop longer than 32 terms is unrolled by 8, so that a
 //   thread has 8 loads in flight);
 // - a sum whose term reuses a loaded value across some of its dimensions
-//   (the lowering's reuse hints: convolutions): each thread computes a
-//   block of results along those, unrolled (scheduleBlockedSum);
+//   (the lowering's reuse hints: convolutions, and for a weight gradient
+//   its whole window): each thread computes a block of results along
+//   those, unrolled (scheduleBlockedSum);
 // - a scalar: one thread, a scalar sum inside it;
 // - stages that do not read one another and have as many elements: one
 //   kernel launch (kernelsByLevel), but for scalars and stages of several

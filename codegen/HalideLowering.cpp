@@ -290,14 +290,20 @@ private:
   /// coordinates).
   using FlatTerm = std::function<Expr(std::vector<Expr>, Expr)>;
   Val treeSum(const Shape &shape, int64_t terms, Type acc, const FlatTerm &term,
-              const std::string &nm, bool resultsInner = false) {
+              const std::string &nm, bool resultsInner = false,
+              bool oneLevel = false) {
     int64_t results = numElements(shape);
-    // (And at least terms / kLevelTerms: a short sum, a linear layer's 800
-    // terms, in one level and a last of at most kLevelTerms, not in 100
-    // parts left to the reader's one thread per result.)
-    int64_t chunk = std::clamp(std::max((terms * results + kBusyThreads - 1) / kBusyThreads,
-                                        (terms + kLevelTerms - 1) / kLevelTerms),
-                               kMinLevelTerms, kLevelTerms);
+    // With `oneLevel`, at least terms / kLevelTerms, so that one level
+    // leaves at most kLevelTerms partial sums to the reader (a linear
+    // layer's 800 terms: 8 us a call, from 52 in one thread per logit). Not
+    // for every short sum: fewer, longer chains made the cell's sums over
+    // the coordinates into a few results and batch norm's statistics at
+    // 10x10 slower than the extra level saved (H200, 2.8 ms a 5w5s
+    // iteration, bench/results/gpu-2026-11-27-h200-final/).
+    int64_t busy = (terms * results + kBusyThreads - 1) / kBusyThreads;
+    if (oneLevel)
+      busy = std::max(busy, (terms + kLevelTerms - 1) / kLevelTerms);
+    int64_t chunk = std::clamp(busy, kMinLevelTerms, kLevelTerms);
     chunk = (chunk + 7) / 8 * 8; // unrolled by 8 (GpuSchedule.cpp)
     // A level's partial sums are one dimension, so that the schedule may
     // launch the levels of several sums as one kernel.
@@ -346,8 +352,8 @@ private:
   /// A convolution's weight gradient for a GPU: the CPU's partial sums per
   /// output column (one thread each, 2 loads per multiply-add, each a
   /// chain of N x rows terms) leave the threads waiting on loads. Here
-  /// each thread computes a block of 4 output channels x the whole window
-  /// (36 sums at 3x3, from 4 + 9 loads per term) for one input channel,
+  /// each thread computes a block of 4 output channels x the window (36
+  /// sums at 3x3, from 4 + 9 loads per term) for one input channel,
   /// output column and group of images; the groups are as few as keep
   /// kBusyThreads / 2 threads busy. Then the partial sums over the groups
   /// and columns, in double (longSum).
@@ -367,7 +373,13 @@ private:
     Shape rows = out;              // [Co, Ci, KH, KW, groups, Wo]
     rows.push_back(groups);
     rows.push_back(ds[3]);
-    std::vector<std::pair<int, int>> blocks = {{2, int(out[2])}, {3, int(out[3])}};
+    // The window whole where it is at most 3x3; a wider one by its columns
+    // only (where at most 9), so that a thread's sums stay in registers.
+    std::vector<std::pair<int, int>> blocks;
+    if (out[2] * out[3] <= 9)
+      blocks.push_back({2, int(out[2])});
+    if (out[3] <= 9)
+      blocks.push_back({3, int(out[3])});
     if (blockCo > 1)
       blocks.push_back({0, int(blockCo)});
     Val partial = defineSum(rows, nullptr, [&](std::vector<Expr> idx) {
@@ -692,11 +704,11 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Val x = in(n, 0), w = in(n, 1), b = in(n, 2);
     int64_t K = x.shape[1];
     // For a GPU, a few logits over hundreds of features in levels: one
-    // thread per logit walked the 800 features (50 us).
+    // thread per logit walked the 800 features (52 us on an H200).
     if (forGpu && K > kLevelTerms && numElements(out) < kFewResults) {
       Val total = treeSum(out, K, Float(32), [&](std::vector<Expr> idx, Expr r) {
         return at(x, {idx[0], r}) * at(w, {idx[1], r});
-      }, op + "_sum");
+      }, op + "_sum", /*resultsInner=*/false, /*oneLevel=*/true);
       return {define(out, [&](std::vector<Expr> idx) {
         return at(b, {idx[1]}) + at(total, idx);
       }, name(op))};

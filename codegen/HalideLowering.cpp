@@ -298,7 +298,7 @@ private:
     // layer's 800 terms: 8 us a call, from 52 in one thread per logit). Not
     // for every short sum: fewer, longer chains made the cell's sums over
     // the coordinates into a few results and batch norm's statistics at
-    // 10x10 slower than the extra level saved (H200, 2.8 ms a 5w5s
+    // 10x10 slower than the extra level saved (H200, 2.7 ms a 5w5s
     // iteration, bench/results/gpu-2026-11-27-h200-final/).
     int64_t busy = (terms * results + kBusyThreads - 1) / kBusyThreads;
     if (oneLevel)

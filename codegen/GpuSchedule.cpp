@@ -203,9 +203,9 @@ Var scheduleElementwise(Func f, const Shape &shape, size_t dims, bool guarded) {
 /// blocks inside the thread and unrolled, the block's accumulators in
 /// registers, so each value loaded serves the whole block. The other
 /// dimensions are fused and cut into blocks of threads (flatBlocks), the
-/// last one guarded: shifted inwards, Halide 14 no longer bounds the sum
-/// in each thread to its block and gives every thread a whole image plane. Returns false (nothing scheduled) when no dimension
-/// can be blocked (none longer than its block and divided by it).
+/// last one guarded (see scheduleElementwise). Returns false (nothing
+/// scheduled) when no dimension can be blocked (none that its block, of
+/// at least 2, divides).
 bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
                         const std::vector<std::pair<int, int>> &reuse) {
   std::map<size_t, int64_t> blockOf; // Halide index (innermost first) -> block

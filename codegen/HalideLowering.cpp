@@ -249,12 +249,16 @@ private:
   /// terms) would leave all but a few threads idle, each walking a long
   /// chain of loads: it is taken in levels (treeSum).
   using Term = std::function<Expr(std::vector<Expr>, std::vector<Expr>)>;
+  /// Whether a sum of `terms` terms into `shape` is taken in levels.
+  bool inLevels(int64_t terms, const Shape &shape) const {
+    return forGpu && terms > kLevelTerms && numElements(shape) < kFewResults;
+  }
   Val longSum(const Shape &shape, const Region &region, const Term &term,
               const std::string &nm) {
     int64_t terms = 1;
     for (const Range &d : region)
       terms *= *Internal::as_const_int(d.extent);
-    if (forGpu && terms > kLevelTerms && numElements(shape) < kFewResults)
+    if (inLevels(terms, shape))
       return treeSum(shape, terms, Float(64), [&](std::vector<Expr> idx, Expr r) {
         std::vector<Expr> rs; // r, innermost region dimension first
         for (size_t d = 0; d < region.size(); ++d) {
@@ -705,7 +709,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     int64_t K = x.shape[1];
     // For a GPU, a few logits over hundreds of features in levels: one
     // thread per logit walked the 800 features (52 us on an H200).
-    if (forGpu && K > kLevelTerms && numElements(out) < kFewResults) {
+    if (inLevels(K, out)) {
       Val total = treeSum(out, K, Float(32), [&](std::vector<Expr> idx, Expr r) {
         return at(x, {idx[0], r}) * at(w, {idx[1], r});
       }, op + "_sum", /*resultsInner=*/false, /*oneLevel=*/true);

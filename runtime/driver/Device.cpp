@@ -44,8 +44,8 @@ extern "C" void *halide_cuda_get_symbol(void *, const char *name) {
 // halide_cuda_device_malloc and halide_cuda_device_free. Halide 14 keeps at
 // most 32 freed allocations for reuse and returns older ones with cuMemFree
 // (which waits for the device); the stages a Mini-ImageNet meta-iteration's
-// kernels store are 744 allocations of 45 sizes, so many were probably a
-// cuMemFree and a cuMemAlloc. Here every freed allocation is kept for the
+// kernels store are hundreds of allocations of dozens of sizes, so many
+// were a cuMemFree and a cuMemAlloc. Here every freed allocation is kept for the
 // next request that it fits, best fit, at most twice the size asked for
 // (all on the one default stream, so a kernel never sees memory that an
 // earlier one still uses); they go back to the driver only when an

@@ -58,11 +58,18 @@ constexpr int64_t kThreads = 256;
 /// The most IR operations per element of a stage computed where it is read
 /// instead of stored (with those of the cheap stages it reads in turn).
 constexpr int64_t kRecomputeCost = 96;
+/// A stage of at least kLargeStage elements is recomputed up to this cost:
+/// stored, it is a device allocation as large as a layer's activations
+/// (the first layer's masked gradient in the query's backward: 64.6 MiB),
+/// beside the planned arena.
+constexpr int64_t kLargeStage = int64_t(1) << 22;
+constexpr int64_t kRecomputeCostLarge = 2 * kRecomputeCost;
 
 /// Decides which stages the algorithm stores are computed where they are
 /// read instead: those neither an output, nor a weight laid out
 /// transposed, nor a sum, whose element costs at most kRecomputeCost
-/// operations. An element's cost: its definition's IR
+/// operations (kRecomputeCostLarge for a stage of kLargeStage elements or
+/// more). An element's cost: its definition's IR
 /// nodes, and for each read of another Func the cost of that read: 1 (a
 /// load) for a stored stage, the Func's own cost for one computed in
 /// place; an inline reduction (a sum inside a definition) is never
@@ -71,8 +78,11 @@ class Recompute {
 public:
   explicit Recompute(const LoweredKernel &k) {
     for (auto &[f, shape] : k.stages)
-      if (!f.has_update_definition())
+      if (!f.has_update_definition()) {
         candidates[f.name()] = f;
+        if (numElements(shape) >= kLargeStage)
+          large.insert(f.name());
+      }
     for (const Func &o : k.outputs)
       candidates.erase(o.name());
     for (const std::string &t : k.transposed)
@@ -124,7 +134,8 @@ private:
       counter.include(e);
     if (candidate == candidates.end())
       return memo[fn.name()] = counter.total; // inlined by the algorithm
-    if (counter.total > kRecomputeCost)
+    if (counter.total >
+        (large.count(fn.name()) ? kRecomputeCostLarge : kRecomputeCost))
       return memo[fn.name()] = 1;
     candidate->second.compute_inline();
     inlined.insert(fn.name());
@@ -132,6 +143,7 @@ private:
   }
 
   std::map<std::string, Func> candidates;
+  std::set<std::string> large; // candidates of kLargeStage elements or more
   std::map<std::string, int64_t> memo;
   std::set<std::string> inlined;
 };

@@ -913,14 +913,16 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       mean = batchMean;
       var = batchVar;
     }
-    Val y = define(out, [&](std::vector<Expr> idx) {
-      Expr c = idx[1];
-      return at(gamma, {c}) * (at(x, idx) - at(mean, {c})) / sqrt(at(var, {c}) + eps) +
-             at(beta, {c});
-    }, name(op));
     Val inv = define({C}, [&](std::vector<Expr> idx) {
       return 1.0f / sqrt(at(var, idx) + eps);
     }, name("bn_inv_std"));
+    // The interpreter's order, which lopt-rematerialize's recomputation
+    // for the backward follows too.
+    Val y = define(out, [&](std::vector<Expr> idx) {
+      Expr c = idx[1];
+      return at(gamma, {c}) * ((at(x, idx) - at(mean, {c})) * at(inv, {c})) +
+             at(beta, {c});
+    }, name(op));
     if (!train)
       return {y, rm, rv, rm, inv};
     // Torch's convention: momentum weighs the new statistic; the running

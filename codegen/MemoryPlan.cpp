@@ -73,7 +73,11 @@ MemoryPlan planMemory(const Program &prog) {
   for (int s : order)
     for (int k = live[s].first; k <= live[s].last; ++k)
       alive[k + 1] += slotBytes(prog.values[s]);
-  plan.livePeakBytes = *std::max_element(alive.begin(), alive.end());
+  auto peak = std::max_element(alive.begin(), alive.end());
+  plan.livePeakBytes = *peak;
+  plan.peakStep = int(peak - alive.begin()) - 1;
+  for (const Interval &l : live)
+    plan.lifetime.push_back({l.first, l.last});
   for (size_t s = 0; s < prog.values.size(); ++s)
     plan.offset[s] = plan.offset[prog.values[s].storage] +
                      prog.values[s].offset * 4; // float or int32

@@ -21,6 +21,12 @@ struct MemoryPlan {
   int64_t totalBytes = 0;      // every buffer apart (no reuse), for reports
   /// The most bytes alive at one step: no placement needs less arena.
   int64_t livePeakBytes = 0;
+  /// The step at which they are alive (-1: before the first step).
+  int peakStep = -1;
+  /// Per storage slot, the steps from the one that writes it to the last
+  /// that reads it (-1: before the first; steps.size(): after the last);
+  /// {-1, -1} for other slots.
+  std::vector<std::pair<int, int>> lifetime;
 };
 
 MemoryPlan planMemory(const Program &prog);

@@ -163,10 +163,11 @@ bool opGraph(Operation &op, KernelGraph &g, std::vector<Value> &operands,
 /// Cheap ops a run of which is fused into one kernel: element-wise ops,
 /// broadcasts, splat constants, reduce_sums (a run may go on past a
 /// reduce_sum: the lowering stores the sum a later op of the run reads,
-/// as a stage of the kernel) and max-pooling's backward (a gradient
-/// scattered to each window's maximum: per element, a test and a read; so
-/// the relu and batch-norm backward that follow it read it in the same
-/// kernel, never from memory).
+/// as a stage of the kernel), max-pooling (a window's maximum: so a
+/// normalised activation is pooled where it is made, never stored) and
+/// its backward (a gradient scattered to each window's maximum: per
+/// element, a test and a read; so the relu and batch-norm backward that
+/// follow it read it in the same kernel, never from memory).
 bool isFusible(Operation *op) {
   if (auto c = dyn_cast<ConstantOp>(op)) {
     auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
@@ -176,8 +177,13 @@ bool isFusible(Operation *op) {
     return false;
   std::string name = op->getName().stripDialect().str();
   return isElementwise(name) || name == "broadcast" || name == "reduce_sum" ||
-         name == "maxpool_backward";
+         name == "maxpool" || name == "maxpool_backward";
 }
+
+/// Ops that begin a run of fusible ops: batch norm (its statistics are
+/// stages of the kernel; the element-wise ops and pooling after it read
+/// its normalised result where it is computed).
+bool beginsRun(Operation *op) { return isa<BatchNormOp>(op); }
 
 /// The kernel graph of a run of ops (one op: opGraph). `operands` gets the
 /// values the run reads from outside, `results` those it defines that are
@@ -291,7 +297,9 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
     return true;
   };
   for (Operation &op : body) {
-    if (isFusible(&op)) {
+    if (beginsRun(&op) && !flush())
+      return false;
+    if (isFusible(&op) || beginsRun(&op)) {
       run.push_back(&op);
       continue;
     }

@@ -64,4 +64,34 @@ def MetaBackward : Pass<"lopt-meta-backward", "mlir::ModuleOp"> {
   }];
 }
 
+def Rematerialize : Pass<"lopt-rematerialize", "mlir::ModuleOp"> {
+  let summary = "Recompute batch-normalised activations where a backward reads them";
+  let description = [{
+    A value `v` that is batchnorm's result `y`, or a chain of one-operand
+    element-wise ops on it (`relu %y`), and that is used again after its
+    first use while batchnorm's input `x` is still used at or after those
+    uses (as the reverse sweep's batchnorm backward does), is recomputed
+    from `x` and the per-channel vectors right before its first later use:
+    `gamma * ((x - mean) * inv_std) + beta`, broadcast per channel, then the
+    chain. The later uses read the recomputation, so the forward's value
+    dies at its first use; the recomputation, element-wise, fuses into the
+    kernel that reads it. Nothing stays alive longer than before but four
+    per-channel vectors.
+
+    Before:
+    ```mlir
+    %y, %nm, %nv, %mean, %inv = lopt.batchnorm %x, %gamma, %beta, %m0, %v0 ...
+    %r = lopt.relu %y
+    %p = lopt.maxpool %r ...
+    ...
+    %d = lopt.maxpool_backward %r, %g ...
+    %s = lopt.sub %x, ...
+    ```
+    After: `maxpool_backward` reads `lopt.relu` of
+    `lopt.add(lopt.mul(broadcast %gamma, lopt.mul(lopt.sub(%x, broadcast
+    %mean), broadcast %inv)), broadcast %beta)`, built just before it.
+  }];
+  let dependentDialects = ["::lopt::LoptDialect"];
+}
+
 #endif // LOPT_PASSES_TD

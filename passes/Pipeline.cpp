@@ -16,6 +16,9 @@ void lopt::buildPipeline(OpPassManager &pm, Stage upTo) {
     if (upTo == Stage::MetaGrad)
       pm.addPass(createMetaBackward());
   }
+  // Backward sweeps recompute normalised activations rather than keep
+  // them from the forward.
+  pm.addPass(createRematerialize());
   // Reverse sweeps recompute shared subexpressions (batch statistics,
   // constants); CSE merges them.
   pm.addPass(createCSEPass());

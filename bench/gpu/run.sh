@@ -133,10 +133,14 @@ for cfg in 5w5s 5w1s; do
         --inner-batch $batch --iters $iters --warmup 5)
   record lopt $cfg 90 -- python3 "$here/gpumem.py" "${lopt[@]}" "$bin/mi_$cfg" bench \
     --iters $iters --warmup 5
-  # What the driver's cache of device allocations saves (Device.cpp).
-  [[ $cfg == 5w5s ]] &&
+  # What the driver's cache of device allocations saves, and what its
+  # lowered stack limit saves (Device.cpp).
+  if [[ $cfg == 5w5s ]]; then
     record lopt-no-device-cache $cfg 90 -- python3 "$here/gpumem.py" \
       env LOPT_DEVICE_CACHE=0 "${lopt[@]}" "$bin/mi_$cfg" bench --iters $iters --warmup 5
+    record lopt-default-stack $cfg 90 -- python3 "$here/gpumem.py" \
+      env LOPT_CUDA_STACK_BYTES=1024 "${lopt[@]}" "$bin/mi_$cfg" bench --iters $iters --warmup 5
+  fi
   # Where the time goes: each kernel waited for (slower than the timing above).
   if (( $(left) > 30 )); then
     echo "== mi_$cfg bench --profile" >> "$out/profile.txt"
@@ -171,10 +175,14 @@ if (( ${NCU:-0} )); then
 fi
 
 # The CUDA context and the driver's own (what any process pays): a tiny
-# episode's peak.
-[[ -x $bin/tiny_sgd_first_order ]] &&
+# episode's peak; and with CUDA's default stack of 1 KiB per thread, which
+# the binaries lower to what their kernels need (Device.cpp).
+if [[ -x $bin/tiny_sgd_first_order ]]; then
   record lopt-tiny-episode tiny 30 -- python3 "$here/gpumem.py" "${lopt[@]}" \
     "$bin/tiny_sgd_first_order" episode --seed 1
+  record lopt-tiny-episode-default-stack tiny 30 -- python3 "$here/gpumem.py" \
+    env LOPT_CUDA_STACK_BYTES=1024 "${lopt[@]}" "$bin/tiny_sgd_first_order" episode --seed 1
+fi
 
 if (( ${TRAIN:-1} )); then
   stamp "3. timed run: Mini-ImageNet 5-way 5-shot on the carried images"

@@ -245,6 +245,26 @@ std::string setupError(int rc) {
                  "pocl-opencl-icd)") +
          "; build with --target host to run on the CPU";
 }
+
+/// CUDA sizes the local memory of a context by its stack limit per thread
+/// times the threads that can be resident at once (2,048 per SM): with the
+/// default of 1 KiB, 264 MiB on a GPU of 132 SMs, whether the kernels use
+/// a stack or not. The driver raises the limit at a launch that needs more
+/// ("The driver automatically increases the per-thread stack size for each
+/// kernel launch as needed", cuCtxSetLimit), so it starts here at
+/// LOPT_CUDA_STACK_BYTES (default 0: the least the driver allows) and
+/// grows to what the kernels need. What it saves is not measured yet
+/// (bench/gpu/run.sh: the rows `*default-stack`).
+void setCudaStackSize() {
+  static auto setLimit = cudaFunction<int (*)(int, size_t)>("cuCtxSetLimit");
+  constexpr int kStackSize = 0; // CU_LIMIT_STACK_SIZE
+  size_t bytes = 0;
+  if (const char *v = std::getenv("LOPT_CUDA_STACK_BYTES"))
+    bytes = size_t(std::strtoull(v, nullptr, 10));
+  bool noContext = false;
+  inContext(nullptr, noContext,
+            [&] { return setLimit ? setLimit(kStackSize, bytes) : -1; });
+}
 } // namespace
 
 bool checkDevice(std::string &error) {
@@ -268,6 +288,8 @@ bool checkDevice(std::string &error) {
       // Stages stored inside a kernel are device allocations made on every
       // call: keep them for the next call.
       halide_reuse_device_allocations(nullptr, true);
+      if (std::strcmp(lopt_program.device_api, "cuda") == 0)
+        setCudaStackSize();
     } else {
       message = setupError(status);
     }

@@ -159,6 +159,51 @@ void printPrograms(const Compiled &c, llvm::raw_ostream &os) {
   }
 }
 
+/// Where a program's planned memory peaks: the step, and the buffers alive
+/// there from the largest, each with the steps that write it and last read
+/// it (numbered as in -emit=fused), until those listed hold 90% of the
+/// peak, at most 8.
+void printPeak(const Program &p, const MemoryPlan &plan, llvm::raw_ostream &os) {
+  auto stepName = [&](int k) {
+    if (k < 0)
+      return std::string("an argument");
+    if (k >= int(p.steps.size()))
+      return std::string("a result");
+    std::string op = p.steps[k].op;
+    if (op.size() > 40)
+      op = op.substr(0, 37) + "...";
+    return "step " + std::to_string(k) + " @k" +
+           std::to_string(p.steps[k].kernel) + " (" + op + ")";
+  };
+  os << "  peak at " << stepName(plan.peakStep) << ":\n";
+  std::vector<int> alive;
+  for (size_t s = 0; s < plan.lifetime.size(); ++s) {
+    auto [first, last] = plan.lifetime[s];
+    if (p.values[s].storage == int(s) && first <= plan.peakStep &&
+        plan.peakStep <= last)
+      alive.push_back(int(s));
+  }
+  std::stable_sort(alive.begin(), alive.end(), [&](int a, int b) {
+    return slotBytes(p.values[a]) > slotBytes(p.values[b]);
+  });
+  int64_t listed = 0;
+  size_t shown = 0;
+  for (int s : alive) {
+    if (listed >= plan.livePeakBytes * 9 / 10 || shown == 8)
+      break;
+    listed += slotBytes(p.values[s]);
+    ++shown;
+    char line[128];
+    std::snprintf(line, sizeof line, "    %%%d %s %.2f MiB: ", s,
+                  shapeToString(p.values[s].shape).c_str(),
+                  double(slotBytes(p.values[s])) / (1 << 20));
+    os << line << "from " << stepName(plan.lifetime[s].first) << " to "
+       << stepName(plan.lifetime[s].second) << "\n";
+  }
+  if (shown < alive.size())
+    os << "    (" << alive.size() << " buffers alive there in all)\n";
+}
+
 /// -emit=cost: what one meta-iteration costs, without compiling it.
 void printCost(const Compiled &c, llvm::raw_ostream &os) {
   BinaryInfo info = binaryInfo(BuildOptions(), ResolvedTarget(), c);
@@ -178,6 +223,7 @@ void printCost(const Compiled &c, llvm::raw_ostream &os) {
                   double(c.plans[f].livePeakBytes) / (1 << 20),
                   double(c.plans[f].totalBytes) / (1 << 20));
     os << line;
+    printPeak(c.programs[f], c.plans[f], os);
   }
 }
 

@@ -270,9 +270,23 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
   // Runs of fusible ops (isFusible) become one kernel: only the values read
   // after the run are its results.
   std::vector<Operation *> run;
+  llvm::SmallPtrSet<Operation *, 16> pulled; // into an earlier run
   auto flush = [&]() {
     if (run.empty())
       return true;
+    // A later reduce_sum of a value this run makes joins it: the value
+    // (an activation's gradient, whose sum is a bias gradient) need not
+    // stay alive until the sum, nor be read again.
+    if (isFusible(run.front()) || beginsRun(run.front())) {
+      llvm::SmallPtrSet<Operation *, 16> inRun(run.begin(), run.end());
+      for (Operation *op = run.back()->getNextNode(); op;
+           op = op->getNextNode())
+        if (auto sum = dyn_cast<ReduceSumOp>(op)) {
+          Operation *def = sum.getX().getDefiningOp();
+          if (def && inRun.contains(def) && pulled.insert(op).second)
+            run.push_back(op);
+        }
+    }
     KernelGraph g;
     std::vector<Value> operands, results;
     if (!runGraph(run, g, operands, results, error)) {
@@ -297,6 +311,8 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
     return true;
   };
   for (Operation &op : body) {
+    if (pulled.contains(&op))
+      continue;
     if (beginsRun(&op) && !flush())
       return false;
     if (isFusible(&op) || beginsRun(&op)) {

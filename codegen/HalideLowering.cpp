@@ -827,12 +827,18 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     int k = int(n.num.at("kernel")), s = int(n.num.at("stride"));
     Shape pooled = op == "maxpool_backward" ? in(n, 1).shape : out;
     RDom r(0, k, 0, k);
-    // The first maximum of each window in row-major order, as an offset.
+    // The first maximum of each window in row-major order, as an offset:
+    // one byte where windows have at most 255 elements (the stored stage
+    // is a quarter of the pooled activations' size).
+    Type offsetType = k * k <= 255 ? UInt(8) : Int(32);
     Val arg = define(pooled, [&](std::vector<Expr> idx) {
       Tuple t = argmax(at(x, {idx[0], idx[1], idx[2] * s + r.y, idx[3] * s + r.x}));
-      return t[1] * k + t[0];
+      return cast(offsetType, t[1] * k + t[0]);
     }, name("argmax"));
     root(arg);
+    auto offsetAt = [&](const Val &a, std::vector<Expr> idx) {
+      return cast<int>(at(a, std::move(idx)));
+    };
     if (op == "maxpool")
       return {define(out, [&](std::vector<Expr> idx) {
         return maximum(at(x, {idx[0], idx[1], idx[2] * s + r.y, idx[3] * s + r.x}));
@@ -840,7 +846,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Val g = in(n, 1);
     if (op == "maxpool_gather")
       return {define(out, [&](std::vector<Expr> idx) {
-        Expr a = clamp(at(arg, idx), 0, k * k - 1);
+        Expr a = clamp(offsetAt(arg, idx), 0, k * k - 1);
         return at(g, {idx[0], idx[1], idx[2] * s + a / k, idx[3] * s + a % k});
       }, name(op))};
     if (s == k) {
@@ -849,7 +855,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
         Expr i = idx[2] / s, j = idx[3] / s;
         Expr inside = i < int(pooled[2]) && j < int(pooled[3]);
         Expr ic = min(i, int(pooled[2]) - 1), jc = min(j, int(pooled[3]) - 1);
-        Expr hit = at(arg, {idx[0], idx[1], ic, jc}) ==
+        Expr hit = offsetAt(arg, {idx[0], idx[1], ic, jc}) ==
                    (idx[2] % s) * k + idx[3] % s;
         return select(inside && hit, at(g, {idx[0], idx[1], ic, jc}), 0.0f);
       }, name(op))};
@@ -857,14 +863,16 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     // maxpool_backward: windows (i, j) with i s <= h < i s + k.
     Func gpad = BoundaryConditions::constant_exterior(
         g.f, 0.0f, {{0, int(pooled[3])}, {0, int(pooled[2])}, {0, int(pooled[1])}, {0, int(pooled[0])}});
+    // Outside the windows: k * k, no window's offset.
     Func apad = BoundaryConditions::constant_exterior(
-        arg.f, -1, {{0, int(pooled[3])}, {0, int(pooled[2])}, {0, int(pooled[1])}, {0, int(pooled[0])}});
+        arg.f, cast(offsetType, k * k),
+        {{0, int(pooled[3])}, {0, int(pooled[2])}, {0, int(pooled[1])}, {0, int(pooled[0])}});
     return {define(out, [&](std::vector<Expr> idx) {
       Expr h = idx[2], v = idx[3];
       Expr i = (h - r.y), j = (v - r.x);
       Expr ok = (i % s == 0) && (j % s == 0) && i >= 0 && j >= 0;
       Expr ii = i / s, jj = j / s;
-      Expr hit = at({apad, pooled}, {idx[0], idx[1], ii, jj}) == r.y * k + r.x;
+      Expr hit = offsetAt({apad, pooled}, {idx[0], idx[1], ii, jj}) == r.y * k + r.x;
       return sum(select(ok && hit, at({gpad, pooled}, {idx[0], idx[1], ii, jj}), 0.0f));
     }, name(op))};
   }

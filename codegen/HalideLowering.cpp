@@ -827,6 +827,10 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     int k = int(n.num.at("kernel")), s = int(n.num.at("stride"));
     Shape pooled = op == "maxpool_backward" ? in(n, 1).shape : out;
     RDom r(0, k, 0, k);
+    if (op == "maxpool")
+      return {define(out, [&](std::vector<Expr> idx) {
+        return maximum(at(x, {idx[0], idx[1], idx[2] * s + r.y, idx[3] * s + r.x}));
+      }, name(op))};
     // The first maximum of each window in row-major order, as an offset:
     // one byte where windows have at most 255 elements (the stored stage
     // is a quarter of the pooled activations' size).
@@ -839,10 +843,6 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     auto offsetAt = [&](const Val &a, std::vector<Expr> idx) {
       return cast<int>(at(a, std::move(idx)));
     };
-    if (op == "maxpool")
-      return {define(out, [&](std::vector<Expr> idx) {
-        return maximum(at(x, {idx[0], idx[1], idx[2] * s + r.y, idx[3] * s + r.x}));
-      }, name(op))};
     Val g = in(n, 1);
     if (op == "maxpool_gather")
       return {define(out, [&](std::vector<Expr> idx) {

@@ -53,16 +53,18 @@ struct Rematerialize : lopt::impl::RematerializeBase<Rematerialize> {
   }
 
   void run(Block &block) {
+    // The block's ops as they are now (recomputations are inserted), by
+    // position.
     llvm::DenseMap<Operation *, int> position;
-    for (Operation &op : block)
-      position[&op] = int(position.size());
+    SmallVector<Operation *> ops;
+    for (Operation &op : block) {
+      position[&op] = int(ops.size());
+      ops.push_back(&op);
+    }
     // The batchnorm a value is recomputable from (y, or one-operand
     // element-wise ops on it), and the ops from y to the value.
     llvm::DenseMap<Value, std::pair<BatchNormOp, SmallVector<Operation *>>>
         chain;
-    SmallVector<Operation *> ops;
-    for (Operation &op : block)
-      ops.push_back(&op);
     for (Operation *op : ops) {
       Value v;
       if (auto bn = dyn_cast<BatchNormOp>(op)) {

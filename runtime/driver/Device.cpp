@@ -254,16 +254,23 @@ std::string setupError(int rc) {
 /// kernel launch as needed", cuCtxSetLimit), so it starts here at
 /// LOPT_CUDA_STACK_BYTES (default 0: the least the driver allows) and
 /// grows to what the kernels need. What it saves is not measured yet
-/// (bench/gpu/run.sh: the rows `*default-stack`).
-void setCudaStackSize() {
+/// (bench/gpu/run.sh: the rows `*default-stack`). Returns why the variable
+/// is not a number of bytes, or "".
+std::string setCudaStackSize() {
   static auto setLimit = cudaFunction<int (*)(int, size_t)>("cuCtxSetLimit");
   constexpr int kStackSize = 0; // CU_LIMIT_STACK_SIZE
   size_t bytes = 0;
-  if (const char *v = std::getenv("LOPT_CUDA_STACK_BYTES"))
-    bytes = size_t(std::strtoull(v, nullptr, 10));
+  if (const char *v = std::getenv("LOPT_CUDA_STACK_BYTES")) {
+    char *end = nullptr;
+    bytes = size_t(std::strtoull(v, &end, 10));
+    if (!*v || *end || *v == '-')
+      return std::string("the environment variable LOPT_CUDA_STACK_BYTES "
+                         "expects a number of bytes, got '") + v + "'";
+  }
   bool noContext = false;
   inContext(nullptr, noContext,
             [&] { return setLimit ? setLimit(kStackSize, bytes) : -1; });
+  return "";
 }
 } // namespace
 
@@ -289,7 +296,9 @@ bool checkDevice(std::string &error) {
       // call: keep them for the next call.
       halide_reuse_device_allocations(nullptr, true);
       if (std::strcmp(lopt_program.device_api, "cuda") == 0)
-        setCudaStackSize();
+        message = setCudaStackSize();
+      if (!message.empty())
+        status = -1;
     } else {
       message = setupError(status);
     }

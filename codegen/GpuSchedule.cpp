@@ -59,11 +59,15 @@ constexpr int64_t kThreads = 256;
 /// instead of stored (with those of the cheap stages it reads in turn).
 constexpr int64_t kRecomputeCost = 96;
 /// A stage of at least kLargeStage elements is recomputed up to this cost:
-/// stored, it is a device allocation as large as a layer's activations
-/// (the first layer's masked gradient in the query's backward: 64.6 MiB),
-/// beside the planned arena.
+/// stored, it is a device allocation as large as a layer's activations,
+/// beside the planned arena. The first layer's masked gradient in the
+/// query's backward (141 operations) and its batch-norm gradient inside
+/// the weight gradient that reads it (251: the maximum's window offset,
+/// the pooled gradient and the activation read, the rest per-channel
+/// values a thread's loop holds, and the index arithmetic) would each be
+/// 64.6 MiB.
 constexpr int64_t kLargeStage = int64_t(1) << 22;
-constexpr int64_t kRecomputeCostLarge = 2 * kRecomputeCost;
+constexpr int64_t kRecomputeCostLarge = 3 * kRecomputeCost;
 
 /// Decides which stages the algorithm stores are computed where they are
 /// read instead: those neither an output, nor a weight laid out

@@ -35,6 +35,35 @@ std::vector<Interval> lifetimes(const Program &prog) {
   return live;
 }
 
+/// Places the buffers in `order`, each at the lowest offset free of the
+/// buffers placed before it that it is alive with; returns the arena's
+/// size.
+int64_t place(const Program &prog, const std::vector<Interval> &live,
+              const std::vector<int> &order, std::vector<int64_t> &offset) {
+  offset.assign(prog.values.size(), -1);
+  int64_t arena = 0;
+  std::vector<int> placed;
+  for (int s : order) {
+    int64_t size = slotBytes(prog.values[s]);
+    // Byte ranges of placed buffers alive at the same time, by offset.
+    std::vector<std::pair<int64_t, int64_t>> busy;
+    for (int p : placed)
+      if (live[p].overlaps(live[s]))
+        busy.push_back({offset[p], offset[p] + slotBytes(prog.values[p])});
+    std::sort(busy.begin(), busy.end());
+    int64_t at = 0;
+    for (auto [lo, hi] : busy) {
+      if (at + size <= lo)
+        break;
+      at = std::max(at, hi);
+    }
+    offset[s] = at;
+    arena = std::max(arena, at + size);
+    placed.push_back(s);
+  }
+  return arena;
+}
+
 } // namespace
 
 MemoryPlan planMemory(const Program &prog) {
@@ -46,28 +75,26 @@ MemoryPlan planMemory(const Program &prog) {
       order.push_back(int(s));
       plan.totalBytes += slotBytes(prog.values[s]);
     }
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+  // Two orders, the smaller arena kept. Largest first packs small buffers
+  // into the gaps between large ones. In the order they are made, a
+  // buffer goes below those made after it: largest first put a first
+  // layer's activations (made last in a meta-gradient's query) at the
+  // bottom, so the gradient alive across them went above a shorter-lived
+  // buffer, and the long-lived cell states above that, 16 MiB higher than
+  // needed (Mini-ImageNet 5w5s: 149.4 MiB, against 134.9 in this order).
+  std::vector<int> bySize = order, byStart = order;
+  std::stable_sort(bySize.begin(), bySize.end(), [&](int a, int b) {
     return slotBytes(prog.values[a]) > slotBytes(prog.values[b]);
   });
-  plan.offset.assign(prog.values.size(), -1);
-  std::vector<int> placed;
-  for (int s : order) {
-    int64_t size = slotBytes(prog.values[s]);
-    // Byte ranges of placed buffers alive at the same time, by offset.
-    std::vector<std::pair<int64_t, int64_t>> busy;
-    for (int p : placed)
-      if (live[p].overlaps(live[s]))
-        busy.push_back({plan.offset[p], plan.offset[p] + slotBytes(prog.values[p])});
-    std::sort(busy.begin(), busy.end());
-    int64_t at = 0;
-    for (auto [lo, hi] : busy) {
-      if (at + size <= lo)
-        break;
-      at = std::max(at, hi);
-    }
-    plan.offset[s] = at;
-    plan.arenaBytes = std::max(plan.arenaBytes, at + size);
-    placed.push_back(s);
+  std::stable_sort(byStart.begin(), byStart.end(), [&](int a, int b) {
+    return live[a].first < live[b].first;
+  });
+  std::vector<int64_t> other;
+  plan.arenaBytes = place(prog, live, bySize, plan.offset);
+  int64_t arena = place(prog, live, byStart, other);
+  if (arena < plan.arenaBytes) {
+    plan.arenaBytes = arena;
+    plan.offset = std::move(other);
   }
   std::vector<int64_t> alive(prog.steps.size() + 2, 0); // steps -1..end
   for (int s : order)

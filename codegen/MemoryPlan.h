@@ -5,7 +5,8 @@
 // that writes it to the last step that reads it or any view of it;
 // arguments (bound once, read by every run) and results live throughout. Buffers whose lifetimes
 // overlap get disjoint byte ranges of one arena; the others reuse memory.
-// Placement is greedy, largest first, at the lowest free offset.
+// Placement is greedy, at the lowest free offset, in two orders (largest
+// first; in the order the buffers are made), the smaller arena kept.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOPT_CODEGEN_MEMORYPLAN_H

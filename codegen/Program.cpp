@@ -278,14 +278,29 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
     // (an activation's gradient, whose sum is a bias gradient) need not
     // stay alive until the sum, nor be read again.
     if (isFusible(run.front()) || beginsRun(run.front())) {
+      Operation *next = run.back()->getNextNode();
       llvm::SmallPtrSet<Operation *, 16> inRun(run.begin(), run.end());
-      for (Operation *op = run.back()->getNextNode(); op;
-           op = op->getNextNode())
+      for (Operation *op = next; op; op = op->getNextNode())
         if (auto sum = dyn_cast<ReduceSumOp>(op)) {
           Operation *def = sum.getX().getDefiningOp();
           if (def && inRun.contains(def) && pulled.insert(op).second)
             run.push_back(op);
         }
+      // A weight gradient right after the run, of a gradient that the run
+      // makes and nothing after it reads (a first layer's: no gradient
+      // flows on to the data), joins it too: that gradient, as large as
+      // the layer's activations, is then computed where the weight
+      // gradient reads it and never stored.
+      if (auto dw = dyn_cast_or_null<Conv2DBackwardFilterOp>(next)) {
+        Value dy = dw.getDy();
+        if (dy.getDefiningOp() && inRun.contains(dy.getDefiningOp()) &&
+            llvm::all_of(dy.getUsers(), [&](Operation *u) {
+              return u == next || llvm::is_contained(run, u);
+            })) {
+          pulled.insert(next);
+          run.push_back(next);
+        }
+      }
     }
     KernelGraph g;
     std::vector<Value> operands, results;
@@ -321,6 +336,8 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
     }
     if (!flush())
       return false;
+    if (pulled.contains(&op))
+      continue;
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       std::vector<OperandInfo> resultInfo = describeResults(fn);
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {

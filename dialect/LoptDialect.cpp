@@ -120,6 +120,10 @@ LogicalResult LoptDialect::verifyOperationAttribute(Operation *op,
     return isa<StringAttr>(attr.getValue())
                ? success()
                : (op->emitError() << "'" << name << "' must be a string");
+  if (name == kRecomputedAttr)
+    return isa<UnitAttr>(attr.getValue())
+               ? success()
+               : (op->emitError() << "'" << name << "' must be a unit attribute");
   if (name == kBatchAttr) {
     auto i = dyn_cast<IntegerAttr>(attr.getValue());
     return i && i.getInt() > 0

@@ -35,6 +35,9 @@ def Lopt_Dialect : Dialect {
     static constexpr llvm::StringLiteral kRoleAttr = "lopt.role";
     static constexpr llvm::StringLiteral kNameAttr = "lopt.name";
     static constexpr llvm::StringLiteral kInitAttr = "lopt.init";
+    // On an op: a copy that recomputes a value (lopt-rematerialize), kept
+    // apart from the op it copies.
+    static constexpr llvm::StringLiteral kRecomputedAttr = "lopt.recomputed";
   }];
 }
 

@@ -65,7 +65,7 @@ def MetaBackward : Pass<"lopt-meta-backward", "mlir::ModuleOp"> {
 }
 
 def Rematerialize : Pass<"lopt-rematerialize", "mlir::ModuleOp"> {
-  let summary = "Recompute batch-normalised activations where a backward reads them";
+  let summary = "Recompute activations where a backward reads them";
   let description = [{
     A value `v` that is batchnorm's result `y`, or a chain of one-operand
     element-wise ops on it (`relu %y`), and that is used again after its
@@ -90,7 +90,24 @@ def Rematerialize : Pass<"lopt-rematerialize", "mlir::ModuleOp"> {
     After: `maxpool_backward` reads `lopt.relu` of
     `lopt.add(lopt.mul(broadcast %gamma, lopt.mul(lopt.sub(%x, broadcast
     %mean), broadcast %inv)), broadcast %beta)`, built just before it.
+
+    Then a `conv2d` result of at least `min-conv-bytes` (32 MiB) that is
+    used again after its first use is recomputed right before its first
+    later use, when the convolution is cheap (at most 32 multiply-adds per
+    element: a first layer's 3 input channels x 3 x 3) and what it reads
+    stays alive until then anyway (a function argument: the episode's
+    images) or is at most 1/64 of its result (the weights). The batchnorm
+    backward of a first layer reads the convolution's result, so without
+    this it stays alive from the forward to the backward (64.6 MiB for a
+    Mini-ImageNet query of 75 images). The copy carries `lopt.recomputed`,
+    so that CSE does not merge it back into the forward's convolution.
+    Smaller results are kept: recomputing costs a convolution each, and
+    saves little (the 25 images of a support set: 21.5 MiB).
   }];
+  let options = [
+    Option<"minConvBytes", "min-conv-bytes", "int64_t", /*default=*/"32 << 20",
+           "Recompute convolution results of at least this many bytes">
+  ];
   let dependentDialects = ["::lopt::LoptDialect"];
 }
 

@@ -1,4 +1,4 @@
-//===- Rematerialize.cpp - recompute normalised activations for backward --===//
+//===- Rematerialize.cpp - recompute activations for the backward --------===//
 //
 // A reverse sweep reads forward activations long after the forward made
 // them: the relu output of a conv -> batchnorm -> relu -> maxpool block is
@@ -14,10 +14,18 @@
 // lowering: the interpreter recomputes the forward's value exactly; a
 // compiled kernel may contract a multiply-add where the forward's did not,
 // a rounding apart, which at most moves a pooling window's gradient
-// between two maxima within that rounding of each other). This pass recomputes y, and any chain of one-operand element-wise ops on it,
-// for every use after the first when x is still used at or after them:
-// the forward's value then dies at its first use, and the recomputation,
+// between two maxima within that rounding of each other). This pass
+// recomputes y, and any chain of one-operand element-wise ops on it, for
+// every use after the first when x is still used at or after them: the
+// forward's value then dies at its first use, and the recomputation,
 // element-wise, is fused into the kernel of the backward that reads it.
+//
+// x itself, a first layer's convolution of the episode's images, is cheap
+// to recompute too (27 multiply-adds per element at 3 input channels) and
+// is the largest activation (64.6 MiB for a Mini-ImageNet query): a
+// convolution's result of at least min-conv-bytes is recomputed before its
+// first later use when each element takes at most kCheapConvTerms
+// multiply-adds and its operands are alive then anyway or small.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
@@ -45,7 +53,16 @@ bool isUnaryElementwise(Operation *op) {
              SquareOp, StepOp, NegOp>(op);
 }
 
+/// A convolution is recomputed when each result element takes at most
+/// this many multiply-adds (a first layer's 3 input channels x 3 x 3)...
+constexpr int64_t kCheapConvTerms = 32;
+/// ... and an operand not otherwise alive until the recomputation is at
+/// most this fraction of its result.
+constexpr int64_t kSmallOperand = 64;
+
 struct Rematerialize : lopt::impl::RematerializeBase<Rematerialize> {
+  using RematerializeBase::RematerializeBase;
+
   void runOnOperation() override {
     for (auto fn : getOperation().getOps<func::FuncOp>())
       if (!fn.getBody().empty())
@@ -80,28 +97,88 @@ struct Rematerialize : lopt::impl::RematerializeBase<Rematerialize> {
       }
       recompute(v, chain[v].first, chain[v].second, position);
     }
+    // Positions again: the recomputations above read convolutions' results.
+    position.clear();
+    ops.clear();
+    for (Operation &op : block) {
+      position[&op] = int(ops.size());
+      ops.push_back(&op);
+    }
+    for (Operation *op : ops)
+      if (auto conv = dyn_cast<Conv2DOp>(op))
+        recompute(conv, position);
+  }
+
+  /// The uses of `v` after its first (by position), in order.
+  static SmallVector<OpOperand *>
+  laterUses(Value v, llvm::DenseMap<Operation *, int> &position) {
+    SmallVector<OpOperand *> uses;
+    for (OpOperand &u : v.getUses())
+      uses.push_back(&u);
+    llvm::sort(uses, [&](OpOperand *a, OpOperand *b) {
+      return position.lookup(a->getOwner()) < position.lookup(b->getOwner());
+    });
+    SmallVector<OpOperand *> later;
+    for (OpOperand *u : uses)
+      if (position.lookup(u->getOwner()) >
+          position.lookup(uses.front()->getOwner()))
+        later.push_back(u);
+    return later;
+  }
+
+  static int64_t bytesOf(Value v) {
+    auto t = cast<RankedTensorType>(v.getType());
+    return t.getNumElements() * 4;
+  }
+
+  /// Points the uses of a cheap convolution's result after its first at a
+  /// copy of the convolution, right before the first of them, when the
+  /// result is at least minConvBytes and what the copy reads stays alive
+  /// until then anyway (a function argument: the episode's images) or is
+  /// small (the weights).
+  void recompute(Conv2DOp conv, llvm::DenseMap<Operation *, int> &position) {
+    auto w = cast<RankedTensorType>(conv.getWeight().getType()).getShape();
+    Value y = conv.getY();
+    if (w[1] * w[2] * w[3] > kCheapConvTerms || bytesOf(y) < minConvBytes)
+      return;
+    SmallVector<OpOperand *> later = laterUses(y, position);
+    if (later.empty())
+      return;
+    int last = position.lookup(later.back()->getOwner());
+    for (Value operand : conv->getOperands()) {
+      bool alive = isa<BlockArgument>(operand) ||
+                   llvm::any_of(operand.getUsers(), [&](Operation *u) {
+                     return position.lookup(u) >= last;
+                   });
+      if (!alive && bytesOf(operand) * kSmallOperand > bytesOf(y))
+        return;
+    }
+    // Above the broadcasts and constants right before that use (made for
+    // the element-wise ops there): between them, the copy would cut a run
+    // of ops that compiles into one kernel.
+    Operation *at = later.front()->getOwner();
+    while (Operation *prev = at->getPrevNode()) {
+      if (!isa<BroadcastOp, ConstantOp>(prev) ||
+          llvm::is_contained(conv->getOperands(), prev->getResult(0)))
+        break;
+      at = prev;
+    }
+    OpBuilder b(at);
+    Operation *again = b.clone(*conv);
+    // Apart from the forward's convolution for CSE, which merges equal ops.
+    again->setAttr(LoptDialect::kRecomputedAttr, b.getUnitAttr());
+    for (OpOperand *u : later)
+      u->set(again->getResult(0));
   }
 
   /// Points v's uses after its first at a recomputation when bn's input
   /// outlives them.
   void recompute(Value v, BatchNormOp bn, ArrayRef<Operation *> unary,
                  llvm::DenseMap<Operation *, int> &position) {
-    SmallVector<OpOperand *> uses;
-    for (OpOperand &u : v.getUses())
-      uses.push_back(&u);
-    if (uses.size() < 2)
-      return;
-    llvm::sort(uses, [&](OpOperand *a, OpOperand *b) {
-      return position.lookup(a->getOwner()) < position.lookup(b->getOwner());
-    });
-    int firstUse = position.lookup(uses.front()->getOwner());
     int xLast = -1;
     for (Operation *u : bn.getX().getUsers())
       xLast = std::max(xLast, position.lookup(u));
-    SmallVector<OpOperand *> later;
-    for (OpOperand *u : uses)
-      if (position.lookup(u->getOwner()) > firstUse)
-        later.push_back(u);
+    SmallVector<OpOperand *> later = laterUses(v, position);
     if (later.empty() || position.lookup(later.back()->getOwner()) > xLast)
       return;
     Operation *at = later.front()->getOwner();

@@ -173,3 +173,11 @@ func.func @f(%x: tensor<4xf32>, %w: tensor<2xf32>) -> tensor<4xf32> {
   %0 = lopt.map_cell @cell(%x, %w) {coords = 4 : i64, mapped = array<i1: true, true>} : (tensor<4xf32>, tensor<2xf32>) -> tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+func.func @recomputed_not_unit(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{'lopt.recomputed' must be a unit attribute}}
+  %y = lopt.relu %x {lopt.recomputed = 1 : i64} : tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
+}

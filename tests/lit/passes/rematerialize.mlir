@@ -1,7 +1,8 @@
 // lopt-rematerialize: a batch-normalised activation (and one-operand
 // element-wise ops on it) used again after its first use, while the
 // batchnorm's input is still used at or after those uses, is recomputed
-// from that input right before its first later use.
+// from that input right before its first later use; and so is a large,
+// cheap convolution's result (at the end of this file).
 // RUN: lopt-opt %s --lopt-rematerialize | FileCheck %s
 
 // CHECK-LABEL: func.func @block(
@@ -64,4 +65,61 @@ func.func @once(%x: tensor<2x3xf32>, %gamma: tensor<3xf32>, %beta: tensor<3xf32>
   %r = lopt.relu %y : tensor<2x3xf32>
   %c = lopt.sub %x, %r : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>
   return %r, %c : tensor<2x3xf32>, tensor<2x3xf32>
+}
+
+// A cheap convolution (1 input channel x 3 x 3 multiply-adds per element)
+// of a function argument, its result used again later: recomputed right
+// before that use, above the broadcast made for it, and marked so that CSE
+// keeps the copy. (min-conv-bytes lowered from 32 MiB to this test's size.)
+// RUN: lopt-opt %s --lopt-rematerialize="min-conv-bytes=1024" --cse | FileCheck %s --check-prefix=CONV
+// CONV-LABEL: func.func @conv(
+// CONV-SAME: %[[X:[^:]+]]: tensor<2x1x16x16xf32>, %[[W:[^:]+]]: tensor<4x1x3x3xf32>, %[[B:[^:]+]]: tensor<4xf32>, %[[V:[^:]+]]: tensor<4xf32>
+// CONV: %[[Y:[^ ]+]] = lopt.conv2d %[[X]], %[[W]], %[[B]] {pad = 1 : i64, stride = 1 : i64} :
+// CONV-NEXT: %[[R:[^ ]+]] = lopt.relu %[[Y]]
+// CONV-NEXT: %[[S:[^ ]+]] = lopt.reduce_sum %[[R]]
+// CONV-NEXT: %[[Y2:[^ ]+]] = lopt.conv2d %[[X]], %[[W]], %[[B]] {lopt.recomputed, pad = 1 : i64, stride = 1 : i64} :
+// CONV-NEXT: %[[BV:[^ ]+]] = lopt.broadcast %[[V]]
+// CONV-NEXT: lopt.mul %[[Y2]], %[[BV]]
+// CONV: return
+// The default threshold keeps this 8 KiB result.
+// RUN: lopt-opt %s --lopt-rematerialize | FileCheck %s --check-prefix=KEEP
+// KEEP-LABEL: func.func @conv(
+// KEEP-COUNT-1: lopt.conv2d
+// KEEP-NOT: lopt.conv2d
+// KEEP-LABEL: func.func @wide(
+func.func @conv(%x: tensor<2x1x16x16xf32>, %w: tensor<4x1x3x3xf32>, %b: tensor<4xf32>, %v: tensor<4xf32>)
+    -> (tensor<f32>, tensor<2x4x16x16xf32>) {
+  %y = lopt.conv2d %x, %w, %b {pad = 1 : i64, stride = 1 : i64} : (tensor<2x1x16x16xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>) -> tensor<2x4x16x16xf32>
+  %r = lopt.relu %y : tensor<2x4x16x16xf32>
+  %s = lopt.reduce_sum %r {dims = array<i64: 0, 1, 2, 3>} : (tensor<2x4x16x16xf32>) -> tensor<f32>
+  %bv = lopt.broadcast %v {dims = array<i64: 1>} : (tensor<4xf32>) -> tensor<2x4x16x16xf32>
+  %m = lopt.mul %y, %bv : (tensor<2x4x16x16xf32>, tensor<2x4x16x16xf32>) -> tensor<2x4x16x16xf32>
+  return %s, %m : tensor<f32>, tensor<2x4x16x16xf32>
+}
+
+// Not recomputed: a convolution of 8 input channels (72 multiply-adds per
+// element); one whose input is made in the function and not read after the
+// later use (it would stay alive instead of the result).
+// CONV-LABEL: func.func @wide(
+// CONV-COUNT-1: lopt.conv2d
+// CONV-NOT: lopt.conv2d
+// CONV-LABEL: func.func @made(
+// CONV-COUNT-1: lopt.conv2d
+// CONV-NOT: lopt.conv2d
+// CONV: return
+func.func @wide(%x: tensor<2x8x16x16xf32>, %w: tensor<4x8x3x3xf32>, %b: tensor<4xf32>)
+    -> (tensor<2x4x16x16xf32>, tensor<2x4x16x16xf32>) {
+  %y = lopt.conv2d %x, %w, %b {pad = 1 : i64, stride = 1 : i64} : (tensor<2x8x16x16xf32>, tensor<4x8x3x3xf32>, tensor<4xf32>) -> tensor<2x4x16x16xf32>
+  %r = lopt.relu %y : tensor<2x4x16x16xf32>
+  %m = lopt.mul %y, %r : (tensor<2x4x16x16xf32>, tensor<2x4x16x16xf32>) -> tensor<2x4x16x16xf32>
+  return %r, %m : tensor<2x4x16x16xf32>, tensor<2x4x16x16xf32>
+}
+
+func.func @made(%x0: tensor<2x1x16x16xf32>, %w: tensor<4x1x3x3xf32>, %b: tensor<4xf32>)
+    -> (tensor<2x4x16x16xf32>, tensor<2x4x16x16xf32>) {
+  %x = lopt.relu %x0 : tensor<2x1x16x16xf32>
+  %y = lopt.conv2d %x, %w, %b {pad = 1 : i64, stride = 1 : i64} : (tensor<2x1x16x16xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>) -> tensor<2x4x16x16xf32>
+  %r = lopt.relu %y : tensor<2x4x16x16xf32>
+  %m = lopt.mul %y, %r : (tensor<2x4x16x16xf32>, tensor<2x4x16x16xf32>) -> tensor<2x4x16x16xf32>
+  return %r, %m : tensor<2x4x16x16xf32>, tensor<2x4x16x16xf32>
 }

@@ -2,9 +2,10 @@
 //
 // Hand-built kernel programs (no MLIR, no Halide): the planner reuses the
 // memory of dead buffers, never gives bytes to two buffers alive at the
-// same time (checked pairwise by verifyMemoryPlan on random programs), keeps
-// arguments and results alive throughout, and places views inside their
-// storage. verifyMemoryPlan itself catches an overlap.
+// same time (checked pairwise by verifyMemoryPlan on random programs),
+// keeps the smaller arena of its two placement orders, keeps arguments and
+// results alive throughout, and places views inside their storage.
+// verifyMemoryPlan itself catches an overlap.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/MemoryPlan.h"
@@ -64,6 +65,29 @@ TEST(MemoryPlanTest, ChainReusesDeadBuffers) {
   EXPECT_EQ(plan.livePeakBytes, 3 * 1024);
   for (int64_t off : plan.offset)
     EXPECT_EQ(off % 256, 0);
+}
+
+// The shape of a meta-gradient's query: a large activation A (4 KiB,
+// steps 0-1), the pooled value P read at step 4, a gradient Q made at step
+// 3 and read with a large recomputed B (steps 5-6). Largest first puts A
+// and B at 0, so P goes above A, and Q, alive with both B and P, above P:
+// 6 KiB. In the order they are made Q goes where A was, below B: 5 KiB,
+// the least possible (A and P at step 1, B and Q at step 5).
+TEST(MemoryPlanTest, KeepsTheSmallerOfTwoOrders) {
+  Program p;
+  int a = addValue(p, {1024}), pooled = addValue(p, {256}),
+      q = addValue(p, {256}), b = addValue(p, {1024});
+  addStep(p, {}, {a});
+  addStep(p, {a}, {pooled});
+  addStep(p, {}, {});
+  addStep(p, {}, {q});
+  addStep(p, {pooled}, {});
+  addStep(p, {}, {b});
+  addStep(p, {b, q}, {});
+  MemoryPlan plan = planMemory(p);
+  EXPECT_EQ(verifyMemoryPlan(p, plan), "");
+  EXPECT_EQ(plan.livePeakBytes, 5 * 1024);
+  EXPECT_EQ(plan.arenaBytes, 5 * 1024);
 }
 
 TEST(MemoryPlanTest, ViewsShareTheirStorage) {

@@ -7,6 +7,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -69,6 +70,9 @@ std::mutex poolLock;
 /// here (a kept one may serve a smaller request).
 std::multimap<size_t, CUdeviceptr> kept;
 std::unordered_map<CUdeviceptr, size_t> allocated;
+/// Bytes allocated here and not returned to the driver (in use or kept),
+/// and the most at once.
+size_t held = 0, heldPeak = 0;
 
 constexpr int kOutOfMemory = 2; // CUDA_ERROR_OUT_OF_MEMORY
 
@@ -111,6 +115,7 @@ int releaseKept(void *uc, bool &noContext) {
     for (auto &[bytes, p] : kept) {
       release(p);
       allocated.erase(p);
+      held -= bytes;
     }
     kept.clear();
     return 0;
@@ -146,6 +151,8 @@ extern "C" int halide_cuda_device_malloc(void *uc, halide_buffer_t *buf) {
     }
     std::lock_guard<std::mutex> lock(poolLock);
     allocated[ptr] = size;
+    held += size;
+    heldPeak = std::max(heldPeak, held);
   }
   buf->device = ptr;
   buf->device_interface = halide_cuda_device_interface();
@@ -209,6 +216,13 @@ std::string takeHalideError() {
 }
 
 bool usesDevice() { return lopt_program.device_interface != nullptr; }
+
+double deviceAllocationPeakMb() {
+  if (!usesDevice() || std::strcmp(lopt_program.device_api, "cuda") != 0)
+    return -1;
+  std::lock_guard<std::mutex> lock(poolLock);
+  return double(heldPeak) / (1 << 20);
+}
 
 std::string deviceDescription() {
   const char *api = lopt_program.device_api;

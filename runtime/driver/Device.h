@@ -21,6 +21,10 @@ std::string takeHalideError();
 
 /// Whether the kernels run on a device rather than the CPU.
 bool usesDevice();
+/// A CUDA binary's most device memory held at once by its own allocations
+/// (the arena and the stages kernels store, the freed ones kept for reuse
+/// included; not the CUDA context), in MiB; -1 for other binaries.
+double deviceAllocationPeakMb();
 /// "the CPU" or "CUDA (an NVIDIA GPU)" ...: where the kernels run.
 std::string deviceDescription();
 /// For a GPU binary: makes sure the device can be used (allocates and

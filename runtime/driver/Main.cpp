@@ -201,14 +201,21 @@ int bench(const Flags &f) {
   double median = ms.size() % 2 ? ms[ms.size() / 2]
                                 : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
   const lopt_function &fn = episodeFunction();
+  // A CUDA binary's own device allocations at most (the arena, and the
+  // stages its kernels store, kept for reuse): what of the process's
+  // device memory is not the CUDA context's.
+  double held = deviceAllocationPeakMb();
+  char heldMb[32] = "null";
+  if (held >= 0)
+    std::snprintf(heldMb, sizeof heldMb, "%.1f", held);
   std::printf("{\"binary\": \"%s\", \"episode\": \"%s\", \"threads\": %lld, "
               "\"iters\": %lld, \"ms_per_iter\": %.3f, \"ms_per_iter_min\": "
               "%.3f, \"gflop_per_iter\": %.4f, \"gflops\": %.2f, "
-              "\"peak_rss_mb\": %.1f, \"arena_mb\": %.1f, \"meta_loss\": "
-              "%.6f}\n",
+              "\"peak_rss_mb\": %.1f, \"arena_mb\": %.1f, "
+              "\"device_alloc_mb\": %s, \"meta_loss\": %.6f}\n",
               programName, M.episode, (long long)threads, (long long)iters, median,
               ms.front(), fn.flops / 1e9, fn.flops / 1e6 / median,
-              peakRssMb(), double(fn.arena_bytes) / (1 << 20), metaLoss);
+              peakRssMb(), double(fn.arena_bytes) / (1 << 20), heldMb, metaLoss);
   if (profile)
     printProfile(runner, iters, size_t(profile));
   return std::isfinite(metaLoss) ? 0 : fail("the meta-loss is not finite");

@@ -180,6 +180,10 @@ bool isFusible(Operation *op) {
          name == "maxpool" || name == "maxpool_backward";
 }
 
+/// The most input channels of a weight gradient that joins the run making
+/// the gradient it reads (an image's 3 colours, or 1).
+constexpr int64_t kFusedFilterChannels = 4;
+
 /// Ops that begin a run of fusible ops: batch norm (its statistics are
 /// stages of the kernel; the element-wise ops and pooling after it read
 /// its normalised result where it is computed).
@@ -290,10 +294,14 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
       // makes and nothing after it reads (a first layer's: no gradient
       // flows on to the data), joins it too: that gradient, as large as
       // the layer's activations, is then computed where the weight
-      // gradient reads it and never stored.
+      // gradient reads it and never stored. Only for a few input channels:
+      // a GPU thread of the weight gradient reads the gradient for one
+      // input channel, so each of its elements is computed once per input
+      // channel.
       if (auto dw = dyn_cast_or_null<Conv2DBackwardFilterOp>(next)) {
         Value dy = dw.getDy();
-        if (dy.getDefiningOp() && inRun.contains(dy.getDefiningOp()) &&
+        if (shapeOf(dw.getX())[1] <= kFusedFilterChannels &&
+            dy.getDefiningOp() && inRun.contains(dy.getDefiningOp()) &&
             llvm::all_of(dy.getUsers(), [&](Operation *u) {
               return u == next || llvm::is_contained(run, u);
             })) {

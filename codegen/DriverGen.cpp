@@ -70,6 +70,10 @@ void writeFunction(std::ostream &os, size_t f, const Program &p,
     os << "\n";
   }
   os << "};\n";
+  os << "static const int64_t " << id << "_step_scratch[] = {\n";
+  for (auto [offset, bytes] : plan.scratch)
+    os << "  " << offset << ", " << bytes << ",\n";
+  os << "};\n";
   os << "static const lopt_step " << id << "_steps[] = {\n";
   for (size_t k = 0; k < p.steps.size(); ++k) {
     const ProgramStep &s = p.steps[k];
@@ -116,8 +120,8 @@ std::string generateProgramSource(const BinaryInfo &info,
     os << "  {" << quote(p.name) << ", " << p.values.size() << ", " << id
        << "_buffers, " << p.args.size() << ", " << id << "_args, "
        << p.results.size() << ", " << id << "_results, " << p.steps.size()
-       << ", " << id << "_steps, " << id << "_step_args, "
-       << plans[f].arenaBytes << ", " << plans[f].totalBytes << ", "
+       << ", " << id << "_steps, " << id << "_step_args, " << id
+       << "_step_scratch, " << plans[f].arenaBytes << ", " << plans[f].totalBytes << ", "
        << real(programFlops(p, table)) << "},\n";
   }
   os << "};\n\nstatic const lopt_init inits[] = {\n";

@@ -105,6 +105,22 @@ MemoryPlan planMemory(const Program &prog) {
   plan.peakStep = int(peak - alive.begin()) - 1;
   for (const Interval &l : live)
     plan.lifetime.push_back({l.first, l.last});
+  for (int k = 0; k < int(prog.steps.size()); ++k) {
+    std::vector<std::pair<int64_t, int64_t>> busy;
+    for (int s : order)
+      if (live[s].first <= k && k <= live[s].last)
+        busy.push_back({plan.offset[s], plan.offset[s] + slotBytes(prog.values[s])});
+    busy.push_back({plan.arenaBytes, plan.arenaBytes});
+    std::sort(busy.begin(), busy.end());
+    std::pair<int64_t, int64_t> best = {0, 0};
+    int64_t end = 0;
+    for (auto [lo, hi] : busy) {
+      if (lo - end > best.second)
+        best = {end, lo - end};
+      end = std::max(end, hi);
+    }
+    plan.scratch.push_back(best);
+  }
   for (size_t s = 0; s < prog.values.size(); ++s)
     plan.offset[s] = plan.offset[prog.values[s].storage] +
                      prog.values[s].offset * 4; // float or int32
@@ -128,6 +144,19 @@ std::string verifyMemoryPlan(const Program &prog, const MemoryPlan &plan) {
       if (a1 > plan.arenaBytes || b1 > plan.arenaBytes)
         return "a buffer ends past the arena";
     }
+  if (plan.scratch.size() != prog.steps.size())
+    return "the scratch ranges are not one per step";
+  for (int k = 0; k < int(prog.steps.size()); ++k) {
+    auto [lo, bytes] = plan.scratch[k];
+    if (lo < 0 || bytes < 0 || lo + bytes > plan.arenaBytes)
+      return "step " + std::to_string(k) + "'s scratch lies outside the arena";
+    for (int s : storage) {
+      int64_t s0 = plan.offset[s], s1 = s0 + slotBytes(prog.values[s]);
+      if (live[s].first <= k && k <= live[s].last && s0 < lo + bytes && lo < s1)
+        return "step " + std::to_string(k) + "'s scratch holds slot " +
+               std::to_string(s) + ", alive there";
+    }
+  }
   return "";
 }
 

@@ -6,7 +6,9 @@
 // arguments (bound once, read by every run) and results live throughout. Buffers whose lifetimes
 // overlap get disjoint byte ranges of one arena; the others reuse memory.
 // Placement is greedy, at the lowest free offset, in two orders (largest
-// first; in the order the buffers are made), the smaller arena kept.
+// first; in the order the buffers are made), the smaller arena kept. Each
+// step also gets the largest range of the arena free during it, for the
+// stages its kernel stores.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOPT_CODEGEN_MEMORYPLAN_H
@@ -28,12 +30,17 @@ struct MemoryPlan {
   /// that reads it (-1: before the first; steps.size(): after the last);
   /// {-1, -1} for other slots.
   std::vector<std::pair<int, int>> lifetime;
+  /// Per step, the largest range of the arena (offset, bytes) that no
+  /// buffer alive at the step occupies: where the stages its kernel stores
+  /// may go (the driver places them there when they fit).
+  std::vector<std::pair<int64_t, int64_t>> scratch;
 };
 
 MemoryPlan planMemory(const Program &prog);
 
-/// Checks that no two buffers live at the same time share bytes; returns
-/// an empty string, or what overlaps.
+/// Checks that no two buffers live at the same time share bytes, and that
+/// no step's scratch range holds a buffer alive at that step; returns an
+/// empty string, or what overlaps.
 std::string verifyMemoryPlan(const Program &prog, const MemoryPlan &plan);
 
 } // namespace lopt::codegen

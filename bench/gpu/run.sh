@@ -133,11 +133,14 @@ for cfg in 5w5s 5w1s; do
         --inner-batch $batch --iters $iters --warmup 5)
   record lopt $cfg 90 -- python3 "$here/gpumem.py" "${lopt[@]}" "$bin/mi_$cfg" bench \
     --iters $iters --warmup 5
-  # What the driver's cache of device allocations saves, and what its
-  # lowered stack limit saves (Device.cpp).
+  # What the driver's cache of device allocations saves, what its
+  # lowered stack limit saves, and what placing stages in the arena's free
+  # ranges saves (Device.cpp).
   if [[ $cfg == 5w5s ]]; then
     record lopt-no-device-cache $cfg 90 -- python3 "$here/gpumem.py" \
       env LOPT_DEVICE_CACHE=0 "${lopt[@]}" "$bin/mi_$cfg" bench --iters $iters --warmup 5
+    record lopt-no-stage-scratch $cfg 90 -- python3 "$here/gpumem.py" \
+      env LOPT_STAGE_SCRATCH=0 "${lopt[@]}" "$bin/mi_$cfg" bench --iters $iters --warmup 5
     record lopt-default-stack $cfg 90 -- python3 "$here/gpumem.py" \
       env LOPT_CUDA_STACK_BYTES=1024 "${lopt[@]}" "$bin/mi_$cfg" bench --iters $iters --warmup 5
   fi

@@ -74,6 +74,41 @@ std::unordered_map<CUdeviceptr, size_t> allocated;
 /// and the most at once.
 size_t held = 0, heldPeak = 0;
 
+/// The arena's free range during the current kernel call (StageScratch),
+/// handed out in order to the stages the kernel stores on the device, and
+/// what was handed out: their frees return nothing.
+struct Scratch {
+  CUdeviceptr device = 0;
+  size_t bytes = 0, used = 0;
+  size_t peak = 0; // the most one kernel call took
+};
+Scratch scratch;
+std::unordered_map<CUdeviceptr, size_t> fromScratch;
+constexpr size_t kScratchAlign = 256;
+
+/// `size` bytes of the current range, aligned, into `ptr`; false where
+/// they do not fit. (Under poolLock.)
+bool takeScratch(size_t size, CUdeviceptr &ptr) {
+  size_t at = (scratch.used + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
+  if (!scratch.device || at + size > scratch.bytes)
+    return false;
+  ptr = scratch.device + at;
+  scratch.used = at + size;
+  scratch.peak = std::max(scratch.peak, scratch.used);
+  fromScratch[ptr] = size;
+  return true;
+}
+
+/// LOPT_STAGE_SCRATCH=0: every stage in an allocation of its own (to
+/// measure what placing them in the arena saves, or to rule it out).
+bool scratchEnabled() {
+  static const bool on = [] {
+    const char *v = std::getenv("LOPT_STAGE_SCRATCH");
+    return !v || std::strcmp(v, "0") != 0;
+  }();
+  return on;
+}
+
 constexpr int kOutOfMemory = 2; // CUDA_ERROR_OUT_OF_MEMORY
 
 /// Runs `work` (CUDA calls, returning a CUDA error) with the binary's
@@ -130,6 +165,11 @@ extern "C" int halide_cuda_device_malloc(void *uc, halide_buffer_t *buf) {
   CUdeviceptr ptr = 0;
   {
     std::lock_guard<std::mutex> lock(poolLock);
+    if (takeScratch(size, ptr)) {
+      buf->device = ptr;
+      buf->device_interface = halide_cuda_device_interface();
+      return halide_error_code_success;
+    }
     auto fit = kept.lower_bound(size);
     if (fit != kept.end() && fit->first / 2 <= size) {
       ptr = fit->second;
@@ -164,6 +204,11 @@ extern "C" int halide_cuda_device_free(void *uc, halide_buffer_t *buf) {
     return halide_error_code_success;
   {
     std::lock_guard<std::mutex> lock(poolLock);
+    if (fromScratch.erase(buf->device)) {
+      buf->device = 0;
+      buf->device_interface = nullptr;
+      return halide_error_code_success;
+    }
     auto made = allocated.find(buf->device);
     kept.emplace(made != allocated.end() ? made->second : buf->size_in_bytes(),
                  buf->device);
@@ -216,6 +261,27 @@ std::string takeHalideError() {
 }
 
 bool usesDevice() { return lopt_program.device_interface != nullptr; }
+
+StageScratch::StageScratch(uint64_t device, int64_t bytes) {
+  if (!device || bytes <= 0 || !scratchEnabled() || !usesDevice() ||
+      std::strcmp(lopt_program.device_api, "cuda") != 0)
+    return;
+  std::lock_guard<std::mutex> lock(poolLock);
+  scratch.device = device;
+  scratch.bytes = size_t(bytes);
+  scratch.used = 0;
+}
+
+StageScratch::~StageScratch() {
+  std::lock_guard<std::mutex> lock(poolLock);
+  scratch.device = 0;
+  scratch.bytes = 0;
+}
+
+double stageScratchPeakMb() {
+  std::lock_guard<std::mutex> lock(poolLock);
+  return double(scratch.peak) / (1 << 20);
+}
 
 double deviceAllocationPeakMb() {
   if (!usesDevice() || std::strcmp(lopt_program.device_api, "cuda") != 0)

@@ -9,6 +9,7 @@
 #ifndef LOPT_RUNTIME_DRIVER_DEVICE_H
 #define LOPT_RUNTIME_DRIVER_DEVICE_H
 
+#include <cstdint>
 #include <string>
 
 namespace lopt::driver {
@@ -21,6 +22,25 @@ std::string takeHalideError();
 
 /// Whether the kernels run on a device rather than the CPU.
 bool usesDevice();
+/// During one kernel call of a CUDA binary, the stages the kernel stores
+/// on the device go, in order and where they fit, into `bytes` of the
+/// arena at device address `device` (the arena's plus the offset of the
+/// plan's step_scratch: bytes no buffer alive at the step occupies)
+/// instead of allocations of their own, which the driver would keep for
+/// reuse beside the arena. Nothing for other binaries: a CPU kernel's heap
+/// stages placed there saved nothing (the heap peaks at the step where the
+/// arena has no room) and fragmented the heap. LOPT_STAGE_SCRATCH=0 turns
+/// this off.
+class StageScratch {
+public:
+  StageScratch(uint64_t device, int64_t bytes);
+  ~StageScratch();
+  StageScratch(const StageScratch &) = delete;
+  StageScratch &operator=(const StageScratch &) = delete;
+};
+/// The most bytes of stages one kernel call placed in the arena, in MiB
+/// (0 but in a CUDA binary).
+double stageScratchPeakMb();
 /// A CUDA binary's most device memory held at once by its own allocations
 /// (the arena and the stages kernels store, the freed ones kept for reuse
 /// included; not the CUDA context), in MiB; -1 for other binaries.

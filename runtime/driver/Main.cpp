@@ -201,9 +201,10 @@ int bench(const Flags &f) {
   double median = ms.size() % 2 ? ms[ms.size() / 2]
                                 : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
   const lopt_function &fn = episodeFunction();
-  // A CUDA binary's own device allocations at most (the arena, and the
-  // stages its kernels store, kept for reuse): what of the process's
-  // device memory is not the CUDA context's.
+  // The most bytes of stages one kernel call placed in the arena's free
+  // range (StageScratch); a CUDA binary's own device allocations at most
+  // (the arena, and the stages that did not fit, kept for reuse): what of
+  // the process's device memory is not the CUDA context's.
   double held = deviceAllocationPeakMb();
   char heldMb[32] = "null";
   if (held >= 0)
@@ -212,10 +213,12 @@ int bench(const Flags &f) {
               "\"iters\": %lld, \"ms_per_iter\": %.3f, \"ms_per_iter_min\": "
               "%.3f, \"gflop_per_iter\": %.4f, \"gflops\": %.2f, "
               "\"peak_rss_mb\": %.1f, \"arena_mb\": %.1f, "
-              "\"device_alloc_mb\": %s, \"meta_loss\": %.6f}\n",
+              "\"stage_scratch_mb\": %.1f, \"device_alloc_mb\": %s, "
+              "\"meta_loss\": %.6f}\n",
               programName, M.episode, (long long)threads, (long long)iters, median,
               ms.front(), fn.flops / 1e9, fn.flops / 1e6 / median,
-              peakRssMb(), double(fn.arena_bytes) / (1 << 20), heldMb, metaLoss);
+              peakRssMb(), double(fn.arena_bytes) / (1 << 20),
+              stageScratchPeakMb(), heldMb, metaLoss);
   if (profile)
     printProfile(runner, iters, size_t(profile));
   return std::isfinite(metaLoss) ? 0 : fail("the meta-loss is not finite");

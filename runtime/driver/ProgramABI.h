@@ -15,7 +15,7 @@
 extern "C" {
 
 /// Bump when a structure below changes.
-#define LOPT_ABI_VERSION 4
+#define LOPT_ABI_VERSION 5
 #define LOPT_MAX_RANK 8
 
 typedef int (*lopt_kernel_fn)(void **args);
@@ -55,6 +55,10 @@ struct lopt_function {
   int32_t num_steps;
   const lopt_step *steps;
   const int32_t *step_args;
+  /// Per step, two numbers: the offset and size in bytes of the largest
+  /// range of the arena no buffer alive at the step occupies, where the
+  /// driver places the stages the step's kernel stores, when they fit.
+  const int64_t *step_scratch;
   int64_t arena_bytes;     // planned from liveness
   int64_t unplanned_bytes; // every buffer apart
   double flops;            // per run

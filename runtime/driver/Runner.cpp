@@ -201,7 +201,13 @@ bool FunctionRunner::run(std::string &error) {
     }
     auto start = profile ? std::chrono::steady_clock::now()
                          : std::chrono::steady_clock::time_point();
-    int rc = module.kernels[step.kernel](argv.data());
+    int rc;
+    {
+      const int64_t *range = fn.step_scratch + 2 * k; // offset, bytes
+      StageScratch stages(device ? deviceArena->device + uint64_t(range[0]) : 0,
+                          range[1]);
+      rc = module.kernels[step.kernel](argv.data());
+    }
     if (profile && device && rc == 0)
       rc = halide_device_sync(nullptr, &buffers[fn.step_args[step.first_arg]]);
     if (profile) {

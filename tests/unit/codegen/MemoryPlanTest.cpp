@@ -4,7 +4,8 @@
 // memory of dead buffers, never gives bytes to two buffers alive at the
 // same time (checked pairwise by verifyMemoryPlan on random programs),
 // keeps the smaller arena of its two placement orders, keeps arguments and
-// results alive throughout, and places views inside their storage.
+// results alive throughout, places views inside their storage, and gives
+// each step the largest range no buffer alive there holds.
 // verifyMemoryPlan itself catches an overlap.
 //
 //===----------------------------------------------------------------------===//
@@ -88,6 +89,16 @@ TEST(MemoryPlanTest, KeepsTheSmallerOfTwoOrders) {
   EXPECT_EQ(verifyMemoryPlan(p, plan), "");
   EXPECT_EQ(plan.livePeakBytes, 5 * 1024);
   EXPECT_EQ(plan.arenaBytes, 5 * 1024);
+  // Each step's scratch: the largest range no buffer alive there holds.
+  // At step 2 only P is alive (at 4 KiB): the 4 KiB below it. At step 6,
+  // B and Q fill the arena.
+  ASSERT_EQ(plan.scratch.size(), p.steps.size());
+  EXPECT_EQ(plan.offset[pooled], 4 * 1024);
+  EXPECT_EQ(plan.scratch[2], std::make_pair(int64_t(0), int64_t(4 * 1024)));
+  EXPECT_EQ(plan.scratch[6], std::make_pair(int64_t(0), int64_t(0)));
+  // verifyMemoryPlan catches a scratch range over a buffer alive there.
+  plan.scratch[2] = {0, 5 * 1024};
+  EXPECT_NE(verifyMemoryPlan(p, plan), "");
 }
 
 TEST(MemoryPlanTest, ViewsShareTheirStorage) {

@@ -76,7 +76,9 @@ size_t held = 0, heldPeak = 0;
 
 /// The arena's free range during the current kernel call (StageScratch),
 /// handed out in order to the stages the kernel stores on the device, and
-/// what was handed out: their frees return nothing.
+/// what was handed out in that call: their frees return nothing (the last
+/// one handed out, its bytes to the range). One kernel call at a time:
+/// the runner calls kernels from one thread.
 struct Scratch {
   CUdeviceptr device = 0;
   size_t bytes = 0, used = 0;
@@ -90,7 +92,7 @@ constexpr size_t kScratchAlign = 256;
 /// they do not fit. (Under poolLock.)
 bool takeScratch(size_t size, CUdeviceptr &ptr) {
   size_t at = (scratch.used + kScratchAlign - 1) / kScratchAlign * kScratchAlign;
-  if (!scratch.device || at + size > scratch.bytes)
+  if (!scratch.device || size == 0 || at + size > scratch.bytes)
     return false;
   ptr = scratch.device + at;
   scratch.used = at + size;
@@ -204,14 +206,22 @@ extern "C" int halide_cuda_device_free(void *uc, halide_buffer_t *buf) {
     return halide_error_code_success;
   {
     std::lock_guard<std::mutex> lock(poolLock);
-    if (fromScratch.erase(buf->device)) {
+    auto fromRange = fromScratch.find(buf->device);
+    auto made = allocated.find(buf->device);
+    if (fromRange != fromScratch.end() || made == allocated.end()) {
+      // In the arena (a stage placed there, or, freed after its call, one
+      // that was): nothing to keep. The last one placed gives its bytes
+      // back to the range.
+      if (fromRange != fromScratch.end()) {
+        if (buf->device + fromRange->second == scratch.device + scratch.used)
+          scratch.used = size_t(buf->device - scratch.device);
+        fromScratch.erase(fromRange);
+      }
       buf->device = 0;
       buf->device_interface = nullptr;
       return halide_error_code_success;
     }
-    auto made = allocated.find(buf->device);
-    kept.emplace(made != allocated.end() ? made->second : buf->size_in_bytes(),
-                 buf->device);
+    kept.emplace(made->second, buf->device);
   }
   // LOPT_DEVICE_CACHE=0: every free a cuMemFree (to measure what the cache
   // saves, or to rule it out).
@@ -276,6 +286,7 @@ StageScratch::~StageScratch() {
   std::lock_guard<std::mutex> lock(poolLock);
   scratch.device = 0;
   scratch.bytes = 0;
+  fromScratch.clear();
 }
 
 double stageScratchPeakMb() {

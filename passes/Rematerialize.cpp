@@ -69,15 +69,22 @@ struct Rematerialize : lopt::impl::RematerializeBase<Rematerialize> {
         run(fn.getBody().front());
   }
 
-  void run(Block &block) {
-    // The block's ops as they are now (recomputations are inserted), by
-    // position.
-    llvm::DenseMap<Operation *, int> position;
-    SmallVector<Operation *> ops;
+  /// The block's ops as they are now (recomputations are inserted), and
+  /// each one's position.
+  static void number(Block &block, SmallVector<Operation *> &ops,
+                     llvm::DenseMap<Operation *, int> &position) {
+    ops.clear();
+    position.clear();
     for (Operation &op : block) {
       position[&op] = int(ops.size());
       ops.push_back(&op);
     }
+  }
+
+  void run(Block &block) {
+    llvm::DenseMap<Operation *, int> position;
+    SmallVector<Operation *> ops;
+    number(block, ops, position);
     // The batchnorm a value is recomputable from (y, or one-operand
     // element-wise ops on it), and the ops from y to the value.
     llvm::DenseMap<Value, std::pair<BatchNormOp, SmallVector<Operation *>>>
@@ -98,12 +105,7 @@ struct Rematerialize : lopt::impl::RematerializeBase<Rematerialize> {
       recompute(v, chain[v].first, chain[v].second, position);
     }
     // Positions again: the recomputations above read convolutions' results.
-    position.clear();
-    ops.clear();
-    for (Operation &op : block) {
-      position[&op] = int(ops.size());
-      ops.push_back(&op);
-    }
+    number(block, ops, position);
     for (Operation *op : ops)
       if (auto conv = dyn_cast<Conv2DOp>(op))
         recompute(conv, position);

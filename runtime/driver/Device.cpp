@@ -101,13 +101,17 @@ bool takeScratch(size_t size, CUdeviceptr &ptr) {
   return true;
 }
 
+/// Whether the environment variable `name` leaves a behaviour on: unless
+/// it is "0".
+bool switchedOn(const char *name) {
+  const char *v = std::getenv(name);
+  return !v || std::strcmp(v, "0") != 0;
+}
+
 /// LOPT_STAGE_SCRATCH=0: every stage in an allocation of its own (to
 /// measure what placing them in the arena saves, or to rule it out).
 bool scratchEnabled() {
-  static const bool on = [] {
-    const char *v = std::getenv("LOPT_STAGE_SCRATCH");
-    return !v || std::strcmp(v, "0") != 0;
-  }();
+  static const bool on = switchedOn("LOPT_STAGE_SCRATCH");
   return on;
 }
 
@@ -225,10 +229,7 @@ extern "C" int halide_cuda_device_free(void *uc, halide_buffer_t *buf) {
   }
   // LOPT_DEVICE_CACHE=0: every free a cuMemFree (to measure what the cache
   // saves, or to rule it out).
-  static const bool keep = [] {
-    const char *v = std::getenv("LOPT_DEVICE_CACHE");
-    return !v || std::strcmp(v, "0") != 0;
-  }();
+  static const bool keep = switchedOn("LOPT_DEVICE_CACHE");
   bool noContext = false;
   if (!keep)
     releaseKept(uc, noContext);
@@ -272,9 +273,16 @@ std::string takeHalideError() {
 
 bool usesDevice() { return lopt_program.device_interface != nullptr; }
 
+namespace {
+/// Whether the kernels run on CUDA (the allocations and limits set here
+/// are CUDA's).
+bool usesCuda() {
+  return usesDevice() && std::strcmp(lopt_program.device_api, "cuda") == 0;
+}
+} // namespace
+
 StageScratch::StageScratch(uint64_t device, int64_t bytes) {
-  if (!device || bytes <= 0 || !scratchEnabled() || !usesDevice() ||
-      std::strcmp(lopt_program.device_api, "cuda") != 0)
+  if (!device || bytes <= 0 || !scratchEnabled() || !usesCuda())
     return;
   std::lock_guard<std::mutex> lock(poolLock);
   scratch.device = device;
@@ -295,7 +303,7 @@ double stageScratchPeakMb() {
 }
 
 double deviceAllocationPeakMb() {
-  if (!usesDevice() || std::strcmp(lopt_program.device_api, "cuda") != 0)
+  if (!usesCuda())
     return -1;
   std::lock_guard<std::mutex> lock(poolLock);
   return double(heldPeak) / (1 << 20);
@@ -324,7 +332,7 @@ namespace {
 /// Why the device could not be set up, and what to do.
 std::string setupError(int rc) {
   std::string said = takeHalideError();
-  bool cuda = std::strcmp(lopt_program.device_api, "cuda") == 0;
+  bool cuda = usesCuda();
   return std::string("setting up ") + (cuda ? "CUDA" : "OpenCL") +
          " failed (Halide error " + std::to_string(rc) +
          (said.empty() ? "" : ": " + said) + "). This binary was built for " +
@@ -386,7 +394,7 @@ bool checkDevice(std::string &error) {
       // Stages stored inside a kernel are device allocations made on every
       // call: keep them for the next call.
       halide_reuse_device_allocations(nullptr, true);
-      if (std::strcmp(lopt_program.device_api, "cuda") == 0)
+      if (usesCuda())
         message = setCudaStackSize();
       if (!message.empty())
         status = -1;

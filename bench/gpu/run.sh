@@ -59,9 +59,16 @@ with tarfile.open(sys.argv[1]) as t:
     t.extractall(sys.argv[2])
 PY
 bin=$work/bin
-# A first look: whether the binary starts, finds the driver and runs.
+# A first look: whether the binary starts, finds the driver and runs (its
+# second run records the kernel launches as a CUDA graph, the third replays
+# it). Should that fail where calling the kernels one by one does not,
+# everything after runs without graphs, and says so.
 timeout 60 "${lopt[@]}" "$bin/mi_5w5s" info
-timeout 60 "${lopt[@]}" "$bin/mi_5w5s" bench --iters 3 --warmup 1
+if ! timeout 60 "${lopt[@]}" "$bin/mi_5w5s" bench --iters 3 --warmup 1 &&
+   timeout 60 "${lopt[@]}" LOPT_CUDA_GRAPH=0 "$bin/mi_5w5s" bench --iters 3 --warmup 1; then
+  echo "!! CUDA graphs fail here: everything below runs with LOPT_CUDA_GRAPH=0"
+  lopt+=(LOPT_CUDA_GRAPH=0)
+fi
 
 stamp "1. correctness"
 : > "$out/correctness.txt"
@@ -74,18 +81,32 @@ check() { # NAME EPISODE-FLAGS...: binary NAME's episode against ref/{ref,exact}
     echo "$name SKIPPED (past the deadline)" | tee -a "$out/correctness.txt"
     return
   fi
-  timeout -k 5 "$(cap 60)" "${lopt[@]}" "$bin/$name" episode "$@" --dump "$work/got.npz" \
-    > "$work/log" 2>&1
-  local rc=$?
-  (( rc == 124 || rc == 137 )) && echo "(timed out)" >> "$work/log"
-  if (( rc == 0 )) &&
-     python3 "$here/compare.py" "$work/got.npz" "$bundle/ref/ref_$name.npz" \
-       --exact "$bundle/ref/exact_$name.npz" > "$work/cmp"; then
-    echo "$name $(tail -1 "$work/cmp")" | tee -a "$out/correctness.txt"
+  # Three runs of the episode, each bit for bit the first: the second
+  # records the kernel launches as a CUDA graph, the third replays it.
+  run_check() { # ENV...: run and compare; status 0 when it passes
+    rm -f "$work/got.npz" "$work/cmp"
+    timeout -k 5 "$(cap 60)" "${lopt[@]}" "$@" "$bin/$name" episode "${flags[@]}" \
+      --repeat 3 --dump "$work/got.npz" > "$work/log" 2>&1
+    local rc=$?
+    (( rc == 124 || rc == 137 )) && echo "(timed out)" >> "$work/log"
+    (( rc == 0 )) &&
+      python3 "$here/compare.py" "$work/got.npz" "$bundle/ref/ref_$name.npz" \
+        --exact "$bundle/ref/exact_$name.npz" > "$work/cmp"
+  }
+  local flags=("$@")
+  if run_check; then
+    echo "$name $(tail -1 "$work/cmp") [$(grep -o 'CUDA graph: .*' "$work/log")]" |
+      tee -a "$out/correctness.txt"
   else
     fails=$((fails + 1))
-    { echo "$name FAIL"; tail -5 "$work/log"; cat "$work/cmp" 2> /dev/null; } |
-      tee -a "$out/correctness.txt"
+    { echo "$name FAIL [$(grep -o 'CUDA graph: .*' "$work/log")]"; tail -5 "$work/log"
+      cat "$work/cmp" 2> /dev/null; } | tee -a "$out/correctness.txt"
+    # Whether it is the graph's doing.
+    if (( $(left) > 60 )) && run_check LOPT_CUDA_GRAPH=0; then
+      echo "  ... and with LOPT_CUDA_GRAPH=0 it passes: $(tail -1 "$work/cmp")"
+    else
+      echo "  ... and fails with LOPT_CUDA_GRAPH=0 too (or no time was left)"
+    fi | tee -a "$out/correctness.txt"
   fi
 }
 shopt -s nullglob # (a bundle without the tiny episodes: CELLS="")
@@ -133,6 +154,9 @@ for cfg in 5w5s 5w1s; do
         --inner-batch $batch --iters $iters --warmup 5)
   record lopt $cfg 90 -- python3 "$here/gpumem.py" "${lopt[@]}" "$bin/mi_$cfg" bench \
     --iters $iters --warmup 5
+  # What replaying the kernel launches as a CUDA graph saves (Device.cpp).
+  record lopt-no-graph $cfg 90 -- python3 "$here/gpumem.py" \
+    env LOPT_CUDA_GRAPH=0 "${lopt[@]}" "$bin/mi_$cfg" bench --iters $iters --warmup 5
   # What the driver's cache of device allocations saves, what its
   # lowered stack limit saves, and what placing stages in the arena's free
   # ranges saves (Device.cpp).

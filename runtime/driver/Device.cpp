@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace {
@@ -73,6 +74,11 @@ std::unordered_map<CUdeviceptr, size_t> allocated;
 /// Bytes allocated here and not returned to the driver (in use or kept),
 /// and the most at once.
 size_t held = 0, heldPeak = 0;
+/// Whether kernel launches are being recorded into a CUDA graph
+/// (KernelGraph), and the allocations handed out while they were: a graph
+/// holds their addresses, so they are never returned to the driver.
+bool recording = false;
+std::unordered_set<CUdeviceptr> pinned;
 
 /// The arena's free range during the current kernel call (StageScratch),
 /// handed out in order to the stages the kernel stores on the device, and
@@ -146,19 +152,23 @@ int allocate(void *uc, CUdeviceptr &ptr, size_t size, bool &noContext) {
   return inContext(uc, noContext, [&] { return alloc ? alloc(&ptr, size) : -1; });
 }
 
-/// cuMemFree of every kept allocation.
+/// cuMemFree of every kept allocation that no graph holds.
 int releaseKept(void *uc, bool &noContext) {
   static auto release = cudaFunction<int (*)(CUdeviceptr)>("cuMemFree_v2");
   return inContext(uc, noContext, [&] {
     if (!release)
       return -1;
     std::lock_guard<std::mutex> lock(poolLock);
-    for (auto &[bytes, p] : kept) {
-      release(p);
-      allocated.erase(p);
-      held -= bytes;
+    for (auto k = kept.begin(); k != kept.end();) {
+      if (pinned.count(k->second)) {
+        ++k;
+        continue;
+      }
+      release(k->second);
+      allocated.erase(k->second);
+      held -= k->first;
+      k = kept.erase(k);
     }
-    kept.clear();
     return 0;
   });
 }
@@ -180,6 +190,8 @@ extern "C" int halide_cuda_device_malloc(void *uc, halide_buffer_t *buf) {
     if (fit != kept.end() && fit->first / 2 <= size) {
       ptr = fit->second;
       kept.erase(fit);
+      if (recording)
+        pinned.insert(ptr);
     }
   }
   if (!ptr) {
@@ -199,6 +211,8 @@ extern "C" int halide_cuda_device_malloc(void *uc, halide_buffer_t *buf) {
     allocated[ptr] = size;
     held += size;
     heldPeak = std::max(heldPeak, held);
+    if (recording)
+      pinned.insert(ptr);
   }
   buf->device = ptr;
   buf->device_interface = halide_cuda_device_interface();
@@ -280,6 +294,158 @@ bool usesCuda() {
   return usesDevice() && std::strcmp(lopt_program.device_api, "cuda") == 0;
 }
 } // namespace
+
+namespace {
+/// Whether kernels are recorded into graphs (KernelGraph): a CUDA binary,
+/// neither LOPT_CUDA_GRAPH=0 nor LOPT_DEVICE_CACHE=0; else why not.
+bool graphsWanted(std::string &why) {
+  if (!usesCuda())
+    return false;
+  if (!switchedOn("LOPT_CUDA_GRAPH"))
+    why = "off (LOPT_CUDA_GRAPH=0)";
+  else if (!switchedOn("LOPT_DEVICE_CACHE"))
+    why = "off (LOPT_DEVICE_CACHE=0 frees allocations a graph would hold)";
+  return why.empty();
+}
+
+/// The stream every kernel and copy of the binary goes to, created in the
+/// context at the first request (null: the legacy default stream).
+void *theStream = nullptr;
+
+/// The CUDA driver's graph functions (any null: no graphs).
+struct GraphApi {
+  int (*create)(void **, unsigned) = cudaFunction<int (*)(void **, unsigned)>(
+      "cuStreamCreate");
+  int (*begin)(void *, int) =
+      cudaFunction<int (*)(void *, int)>("cuStreamBeginCapture_v2");
+  int (*end)(void *, void **) =
+      cudaFunction<int (*)(void *, void **)>("cuStreamEndCapture");
+  int (*instantiate)(void **, void *, unsigned long long) =
+      cudaFunction<int (*)(void **, void *, unsigned long long)>(
+          "cuGraphInstantiateWithFlags");
+  int (*nodes)(void *, void **, size_t *) =
+      cudaFunction<int (*)(void *, void **, size_t *)>("cuGraphGetNodes");
+  int (*launch)(void *, void *) =
+      cudaFunction<int (*)(void *, void *)>("cuGraphLaunch");
+  int (*destroyExec)(void *) = cudaFunction<int (*)(void *)>("cuGraphExecDestroy");
+  int (*destroy)(void *) = cudaFunction<int (*)(void *)>("cuGraphDestroy");
+  bool complete() const {
+    return create && begin && end && instantiate && nodes && launch &&
+           destroyExec && destroy;
+  }
+};
+const GraphApi &graphApi() {
+  static const GraphApi api;
+  return api;
+}
+
+/// "what failed (CUDA error N)".
+std::string cudaFailure(const char *what, int err) {
+  return std::string(what) + " failed (CUDA error " + std::to_string(err) + ")";
+}
+} // namespace
+
+// The Halide runtime's choice of stream for kernels and copies, replacing
+// its weak definition (which returns the legacy default stream, 0). Called
+// with the context current. One stream, synchronising with the legacy one
+// (flags 0): the order of all device work stays what it was.
+extern "C" int halide_cuda_get_stream(void *, void *, void **stream) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::string why;
+    if (graphsWanted(why) && graphApi().complete() &&
+        graphApi().create(&theStream, 0) != 0)
+      theStream = nullptr;
+  });
+  *stream = theStream;
+  return 0;
+}
+
+bool KernelGraph::usable(std::string &why) {
+  if (!graphsWanted(why))
+    return false;
+  if (!graphApi().complete()) {
+    why = "not used: the CUDA driver lacks the graph functions (CUDA 11.4 "
+          "or newer has them)";
+    return false;
+  }
+  return true;
+}
+
+bool KernelGraph::begin(std::string &why) {
+  if (!theStream) {
+    why = "not used: no stream of the binary's own to record (cuStreamCreate "
+          "failed)";
+    return false;
+  }
+  constexpr int kRelaxed = 2; // CU_STREAM_CAPTURE_MODE_RELAXED: cuMemAlloc allowed
+  bool noContext = false;
+  int err = inContext(nullptr, noContext,
+                      [&] { return graphApi().begin(theStream, kRelaxed); });
+  if (err) {
+    why = "not used: " + cudaFailure("cuStreamBeginCapture", err);
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(poolLock);
+  recording = true;
+  return true;
+}
+
+bool KernelGraph::end(bool launched, std::string &why) {
+  {
+    std::lock_guard<std::mutex> lock(poolLock);
+    recording = false;
+  }
+  const GraphApi &api = graphApi();
+  void *g = nullptr;
+  bool noContext = false;
+  int err = inContext(nullptr, noContext, [&] {
+    int e = api.end(theStream, &g);
+    if (e == 0 && launched && g)
+      e = api.instantiate(&exec, g, 0);
+    if (e == 0 && exec)
+      e = api.nodes(g, nullptr, &nodes);
+    return e;
+  });
+  if (err == 0 && launched && exec) {
+    graph = g;
+    return true;
+  }
+  why = "not used: " + (!launched ? std::string("a kernel call failed while "
+                                                "its launches were recorded")
+                                  : cudaFailure("recording the launches", err));
+  inContext(nullptr, noContext, [&] {
+    if (exec)
+      api.destroyExec(exec);
+    if (g)
+      api.destroy(g);
+    return 0;
+  });
+  exec = nullptr;
+  nodes = 0;
+  return false;
+}
+
+bool KernelGraph::launch(std::string &error) {
+  bool noContext = false;
+  int err = inContext(nullptr, noContext,
+                      [&] { return graphApi().launch(exec, theStream); });
+  if (err)
+    error = cudaFailure("launching the recorded kernels (cuGraphLaunch)", err) +
+            "; LOPT_CUDA_GRAPH=0 calls them one by one";
+  return err == 0;
+}
+
+KernelGraph::~KernelGraph() {
+  if (!exec)
+    return;
+  bool noContext = false;
+  inContext(nullptr, noContext, [&] {
+    graphApi().destroyExec(exec);
+    graphApi().destroy(graph);
+    return 0;
+  });
+}
 
 StageScratch::StageScratch(uint64_t device, int64_t bytes) {
   if (!device || bytes <= 0 || !scratchEnabled() || !usesCuda())

@@ -38,6 +38,44 @@ public:
   StageScratch(const StageScratch &) = delete;
   StageScratch &operator=(const StageScratch &) = delete;
 };
+/// One function's kernel calls recorded once as a CUDA graph and replayed
+/// by one launch from then on (CUDA binaries): a meta-iteration is about
+/// 1,200 kernel launches, each otherwise a Halide pipeline call on the host
+/// (its checks, its stages' allocations) and a cuLaunchKernel. Every
+/// argument of a step is a slot of the arena and every stage a kernel
+/// stores comes from the step's scratch range or from the driver's cache,
+/// where the allocations handed out while recording are never returned to
+/// the driver: the recorded launches stay valid for every later run. The
+/// kernels run on a stream of the binary's own (the legacy default stream
+/// cannot be recorded). LOPT_CUDA_GRAPH=0 turns this off (every run calls
+/// the kernels, on the default stream, as before), as does
+/// LOPT_DEVICE_CACHE=0 (it frees allocations a graph may hold).
+class KernelGraph {
+public:
+  KernelGraph() = default;
+  ~KernelGraph();
+  KernelGraph(const KernelGraph &) = delete;
+  KernelGraph &operator=(const KernelGraph &) = delete;
+  /// Whether graphs are used in this process; if not, `why` ("" for a
+  /// binary that does not run on CUDA).
+  static bool usable(std::string &why);
+  /// Starts recording the kernels launched from now on, instead of running
+  /// them; false with `why` when recording cannot start.
+  bool begin(std::string &why);
+  /// Stops recording. `launched`: whether every kernel call in between
+  /// returned success. True when the graph is ready to launch; otherwise
+  /// `why`, and nothing is kept.
+  bool end(bool launched, std::string &why);
+  bool ready() const { return exec != nullptr; }
+  /// The recorded kernel launches.
+  size_t launches() const { return nodes; }
+  /// Runs the recorded launches (asynchronously, as the kernels are).
+  bool launch(std::string &error);
+
+private:
+  void *graph = nullptr, *exec = nullptr;
+  size_t nodes = 0;
+};
 /// The most bytes of stages one kernel call placed in the arena, in MiB
 /// (0 but in a CUDA binary).
 double stageScratchPeakMb();

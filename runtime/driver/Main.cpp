@@ -6,7 +6,7 @@
 //   NAME bench [--iters N] [--warmup N] [--threads N] [--seed N]
 //              [--profile TOP]
 //   NAME episode [--data DIR|EPISODE.npz] [--meta PARAMS.npz]
-//                [--dump OUT.npz] [--seed N] [--threads N]
+//                [--dump OUT.npz] [--seed N] [--threads N] [--repeat N]
 //
 // Everything episode-specific comes from the generated program
 // (lopt_program); this file is compiled once, with the runtime.
@@ -209,25 +209,44 @@ int bench(const Flags &f) {
   char heldMb[32] = "null";
   if (held >= 0)
     std::snprintf(heldMb, sizeof heldMb, "%.1f", held);
+  // Whether the timed runs replayed a CUDA graph of the kernel launches.
+  std::string graph = runner.graphStatus();
+  graph = graph.empty() ? "null" : "\"" + graph + "\"";
   std::printf("{\"binary\": \"%s\", \"episode\": \"%s\", \"threads\": %lld, "
               "\"iters\": %lld, \"ms_per_iter\": %.3f, \"ms_per_iter_min\": "
               "%.3f, \"gflop_per_iter\": %.4f, \"gflops\": %.2f, "
               "\"peak_rss_mb\": %.1f, \"arena_mb\": %.1f, "
               "\"stage_scratch_mb\": %.1f, \"device_alloc_mb\": %s, "
-              "\"meta_loss\": %.6f}\n",
+              "\"cuda_graph\": %s, \"meta_loss\": %.6f}\n",
               programName, M.episode, (long long)threads, (long long)iters, median,
               ms.front(), fn.flops / 1e9, fn.flops / 1e6 / median,
               peakRssMb(), double(fn.arena_bytes) / (1 << 20),
-              stageScratchPeakMb(), heldMb, metaLoss);
+              stageScratchPeakMb(), heldMb, graph.c_str(), metaLoss);
   if (profile)
     printProfile(runner, iters, size_t(profile));
   return std::isfinite(metaLoss) ? 0 : fail("the meta-loss is not finite");
 }
 
+/// The first array of `again` whose bits differ from `first`'s, with the
+/// largest difference; "" when every array is identical.
+std::string firstDifference(const NamedTensors &first, const NamedTensors &again) {
+  for (auto &[name, t] : first) {
+    const Tensor<float> &u = again.at(name);
+    if (std::memcmp(t.data.data(), u.data.data(), t.data.size() * sizeof(float)) == 0)
+      continue;
+    double most = 0;
+    for (size_t i = 0; i < t.data.size(); ++i)
+      most = std::max(most, std::fabs(double(t.data[i]) - double(u.data[i])));
+    return name + " (by up to " + std::to_string(most) + ")";
+  }
+  return "";
+}
+
 int episode(const Flags &f) {
   std::string error, source;
-  int64_t seed;
-  if (!f.integer("--seed", 1, 0, seed, error))
+  int64_t seed, repeat;
+  if (!f.integer("--seed", 1, 0, seed, error) ||
+      !f.integer("--repeat", 1, 1, repeat, error))
     return fail(error);
   if (!threadsFromFlag(f, error))
     return fail(error);
@@ -245,6 +264,17 @@ int episode(const Flags &f) {
                   std::chrono::steady_clock::now() - start)
                   .count();
   NamedTensors r = runner.results();
+  // --repeat: the same episode again, each run's results bit for bit the
+  // first's (on CUDA the second run records its kernels as a graph and
+  // the later ones replay it).
+  for (int64_t k = 2; k <= repeat; ++k) {
+    if (!runner.run(error))
+      return fail("run " + std::to_string(k) + " of the episode: " + error);
+    std::string differs = firstDifference(r, runner.results());
+    if (!differs.empty())
+      return fail("run " + std::to_string(k) + " of the same episode differs "
+                  "from the first in " + differs);
+  }
   std::printf("episode '%s' on %s\n", M.episode, source.c_str());
   const Tensor<float> &losses = r.at("step_losses");
   for (int64_t t = 0; t < losses.numel(); ++t)
@@ -259,6 +289,10 @@ int episode(const Flags &f) {
                 accuracy(r.at("query_eval_logits"), e.queryY));
   std::printf("meta-gradient global norm %.6e\n", Adam::globalNorm(meta, r));
   std::printf("time %.1f ms\n", ms);
+  if (repeat > 1)
+    std::printf("runs: %lld, each identical to the first\n", (long long)repeat);
+  if (std::string graph = runner.graphStatus(); !graph.empty())
+    std::printf("CUDA graph: %s\n", graph.c_str());
   std::string dump = f.str("--dump");
   if (dump.empty())
     return 0;
@@ -289,7 +323,8 @@ int usage() {
       "       %s bench [--iters N] [--warmup N] [--threads N] [--seed N] "
       "[--profile TOP]\n"
       "       %s episode [--data DIR|EPISODE.npz] [--meta PARAMS.npz] "
-      "[--dump OUT.npz] [--seed N] [--threads N]\n",
+      "[--dump OUT.npz] [--seed N] [--threads N]\n"
+      "             [--repeat N]\n",
       programName, programName, programName, programName, programName);
   return 1;
 }
@@ -327,7 +362,9 @@ int main(int argc, char **argv) {
   }
   if (cmd == "episode") {
     if (!f.parse(argc, argv, 2,
-                 {"--data", "--meta", "--dump", "--seed", "--threads"}, error))
+                 {"--data", "--meta", "--dump", "--seed", "--threads",
+                  "--repeat"},
+                 error))
       return fail(error);
     return episode(f);
   }

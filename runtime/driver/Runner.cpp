@@ -45,6 +45,8 @@ FunctionRunner::FunctionRunner(const lopt_module &module,
   }
   if (module.device_interface)
     setUpDevice();
+  if (device && KernelGraph::usable(graphNote))
+    graph = std::make_unique<KernelGraph>();
 }
 
 void FunctionRunner::setUpDevice() {
@@ -97,6 +99,7 @@ void FunctionRunner::setUpDevice() {
 }
 
 FunctionRunner::~FunctionRunner() {
+  graph.reset(); // (its launches use the arena)
   if (deviceArena) {
     for (halide_buffer_t &b : buffers)
       if (b.device)
@@ -186,6 +189,36 @@ bool FunctionRunner::setArg(const std::string &name, const Tensor<int32_t> &t,
 bool FunctionRunner::run(std::string &error) {
   if (!ready(error))
     return false;
+  ++runs;
+  if (graph && !profile) {
+    if (graph->ready())
+      return graph->launch(error) && finish(error);
+    // The first run loads the kernels and fills the driver's cache of
+    // device allocations; the second is recorded, then launched.
+    if (runs == 2) {
+      std::string why, failed;
+      if (graph->begin(why)) {
+        bool launched = runSteps(failed);
+        if (graph->end(launched, why))
+          return graph->launch(error) && finish(error);
+      }
+      takeHalideError();
+      graphNote = why;
+      graph.reset();
+    }
+  }
+  return runSteps(error) && finish(error);
+}
+
+std::string FunctionRunner::graphStatus() const {
+  if (!graph)
+    return graphNote;
+  if (!graph->ready())
+    return "recorded at the second run";
+  return "replayed: " + std::to_string(graph->launches()) + " launches";
+}
+
+bool FunctionRunner::runSteps(std::string &error) {
   for (int k = 0; k < fn.num_steps; ++k) {
     const lopt_step &step = fn.steps[k];
     argv.resize(size_t(step.num_args));
@@ -225,6 +258,10 @@ bool FunctionRunner::run(std::string &error) {
       return false;
     }
   }
+  return true;
+}
+
+bool FunctionRunner::finish(std::string &error) {
   // Kernels on a device run asynchronously: the episode ends when they do.
   if (device && fn.num_buffers > 0)
     if (int rc = halide_device_sync(nullptr, &buffers[0])) {

@@ -11,6 +11,8 @@
 // buffers stay on the device from call to call; setArg uploads its
 // argument, results() downloads the results; inside run() nothing crosses
 // to the host. The host arena is only the staging area of those copies.
+// On CUDA the second run records its kernel launches as a graph
+// (KernelGraph) and every later run replays it.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOPT_RUNTIME_DRIVER_RUNNER_H
@@ -29,6 +31,8 @@ struct halide_dimension_t;
 struct halide_device_interface_t;
 
 namespace lopt::driver {
+
+class KernelGraph;
 
 using NamedTensors = std::map<std::string, Tensor<float>>;
 
@@ -54,7 +58,13 @@ public:
   /// a failing download ends the process with a message.)
   NamedTensors results() const;
 
-  /// Time every kernel call from now on (seconds and calls per kernel).
+  /// For a CUDA binary, whether runs replay a graph of the kernel launches
+  /// ("replayed: N launches"), will ("recorded at the second run"), or why
+  /// not; "" for other binaries.
+  std::string graphStatus() const;
+
+  /// Time every kernel call from now on (seconds and calls per kernel);
+  /// a profiled run calls the kernels one by one.
   void enableProfile();
   const std::vector<double> &kernelSeconds() const { return seconds; }
   const std::vector<int64_t> &kernelCalls() const { return calls; }
@@ -69,6 +79,9 @@ private:
   const halide_device_interface_t *device = nullptr; // null: the CPU
   halide_buffer_t *deviceArena = nullptr;
   std::string setupError; // why the device arena could not be made
+  std::unique_ptr<KernelGraph> graph; // CUDA: the runs' kernel launches
+  std::string graphNote;              // why there is no graph
+  int64_t runs = 0;
   bool profile = false;
   std::vector<double> seconds;
   std::vector<int64_t> calls;
@@ -81,6 +94,10 @@ private:
   template <typename T>
   bool bind(const std::string &name, const Tensor<T> &t, std::string &error);
   bool upload(int slot, std::string &error);
+  /// Calls every step's kernel.
+  bool runSteps(std::string &error);
+  /// Waits for the device's kernels to finish.
+  bool finish(std::string &error);
 };
 
 } // namespace lopt::driver

@@ -2,12 +2,14 @@
 # Compiled equals interpreted, for one Halide target. For every CELL:TRUNCATION
 # argument: builds episode tiny_CELL of cells.lopt with that truncation
 # policy, runs one episode of the binary on random images and random
-# meta-parameters (a different seed each time), reruns the same inputs
-# through the reference interpreter in float and in double, and prints
-# "CELL TRUNCATION" and loptc compare's verdict: meta-loss, losses, logits and
-# meta-gradients within 1e-4 relative, or no further from the double-precision
-# interpreter than 10x the float interpreter is (--exact; the Adam cell
-# needs it, see CompareCommand.cpp). A failing step prints FAIL and its log.
+# meta-parameters (a different seed each time) three times, each run bit for
+# bit the first (--repeat; on CUDA the later runs replay a graph of the
+# kernel launches), reruns the same inputs through the reference interpreter
+# in float and in double, and prints "CELL TRUNCATION" and loptc compare's
+# verdict: meta-loss, losses, logits and meta-gradients within 1e-4
+# relative, or no further from the double-precision interpreter than 10x
+# the float interpreter is (--exact; the Adam cell needs it, see
+# CompareCommand.cpp). A failing step prints FAIL and its log.
 #
 # usage: equals-interpreter.sh LOPTC WORKDIR KERNEL_CACHE TARGET CELL:TRUNCATION...
 set -uo pipefail
@@ -26,7 +28,7 @@ for ct in "$@"; do
       -o "$work/bin" > "$work/log" 2>&1; then
     cat "$work/log"; echo "FAIL: build"; continue
   fi
-  if ! "$work/bin" episode --seed "$seed" --dump "$work/got.npz" > "$work/log" 2>&1; then
+  if ! "$work/bin" episode --seed "$seed" --repeat 3 --dump "$work/got.npz" > "$work/log" 2>&1; then
     cat "$work/log"; echo "FAIL: run"; continue
   fi
   "$loptc" episode "$cells" "${ep[@]}" --data "$work/got.npz" --meta "$work/got.npz" \

@@ -64,10 +64,17 @@ bin=$work/bin
 # it). Should that fail where calling the kernels one by one does not,
 # everything after runs without graphs, and says so.
 timeout 60 "${lopt[@]}" "$bin/mi_5w5s" info
-if ! timeout 60 "${lopt[@]}" "$bin/mi_5w5s" bench --iters 3 --warmup 1 &&
-   timeout 60 "${lopt[@]}" LOPT_CUDA_GRAPH=0 "$bin/mi_5w5s" bench --iters 3 --warmup 1; then
+look() { # ENV...: the 5w5s binary's bench, its JSON line in $work/look
+  timeout 60 "${lopt[@]}" "$@" "$bin/mi_5w5s" bench --iters 3 --warmup 1 | tee "$work/look"
+}
+if look; then
+  grep -q '"cuda_graph": "replayed' "$work/look" ||
+    echo "!! its timed runs did not replay a CUDA graph: $(grep -o '"cuda_graph": "[^"]*"' "$work/look")"
+elif look LOPT_CUDA_GRAPH=0; then
   echo "!! CUDA graphs fail here: everything below runs with LOPT_CUDA_GRAPH=0"
   lopt+=(LOPT_CUDA_GRAPH=0)
+else
+  echo "!! the 5w5s binary's bench fails, with CUDA graphs and without"
 fi
 
 stamp "1. correctness"
@@ -93,10 +100,12 @@ check() { # NAME EPISODE-FLAGS...: binary NAME's episode against ref/{ref,exact}
       python3 "$here/compare.py" "$work/got.npz" "$bundle/ref/ref_$name.npz" \
         --exact "$bundle/ref/exact_$name.npz" > "$work/cmp"
   }
-  local flags=("$@")
+  local flags=("$@") graph
   if run_check; then
-    echo "$name $(tail -1 "$work/cmp") [$(grep -o 'CUDA graph: .*' "$work/log")]" |
-      tee -a "$out/correctness.txt"
+    # (A CUDA binary says what became of its graph; "!!" where none replayed.)
+    graph=$(grep -o 'CUDA graph: .*' "$work/log")
+    [[ -n $graph && $graph != *replayed* ]] && graph+=" !!"
+    echo "$name $(tail -1 "$work/cmp") [$graph]" | tee -a "$out/correctness.txt"
   else
     fails=$((fails + 1))
     { echo "$name FAIL [$(grep -o 'CUDA graph: .*' "$work/log")]"; tail -5 "$work/log"

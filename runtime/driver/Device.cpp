@@ -49,8 +49,9 @@ extern "C" void *halide_cuda_get_symbol(void *, const char *name) {
 // kernels store are hundreds of allocations of dozens of sizes, so many
 // were a cuMemFree and a cuMemAlloc. Here every freed allocation is kept for the
 // next request that it fits, best fit, at most twice the size asked for
-// (all on the one default stream, so a kernel never sees memory that an
-// earlier one still uses); they go back to the driver only when an
+// (all work on one stream, so a kernel never sees memory that an earlier
+// one still uses; only a kernel call's stages are served from the kept
+// ones: a CUDA graph may hold them); they go back to the driver only when an
 // allocation fails, or with the context (LOPT_DEVICE_CACHE=0 in the
 // environment: at once, as cuMemFree). Keeping them took a 5w5s
 // meta-iteration from 39.5 ms (freeing each at once) to 14.8 on an H200
@@ -75,10 +76,15 @@ std::unordered_map<CUdeviceptr, size_t> allocated;
 /// and the most at once.
 size_t held = 0, heldPeak = 0;
 /// Whether kernel launches are being recorded into a CUDA graph
-/// (KernelGraph), and the allocations handed out while they were: a graph
-/// holds their addresses, so they are never returned to the driver.
+/// (KernelGraph), and the allocations handed out while they are; the
+/// allocations CUDA graphs hold (with how many graphs hold each), which are
+/// never returned to the driver.
 bool recording = false;
-std::unordered_set<CUdeviceptr> pinned;
+std::unordered_set<CUdeviceptr> recorded;
+std::unordered_map<CUdeviceptr, int> pinned;
+/// Whether a kernel call is in progress (StageScratch): only its stages
+/// are served from the kept allocations, which a graph may hold.
+bool inKernelCall = false;
 
 /// The arena's free range during the current kernel call (StageScratch),
 /// handed out in order to the stages the kernel stores on the device, and
@@ -160,11 +166,10 @@ int releaseKept(void *uc, bool &noContext) {
       return -1;
     std::lock_guard<std::mutex> lock(poolLock);
     for (auto k = kept.begin(); k != kept.end();) {
-      if (pinned.count(k->second)) {
+      if (pinned.count(k->second) || release(k->second) != 0) {
         ++k;
         continue;
       }
-      release(k->second);
       allocated.erase(k->second);
       held -= k->first;
       k = kept.erase(k);
@@ -187,17 +192,25 @@ extern "C" int halide_cuda_device_malloc(void *uc, halide_buffer_t *buf) {
       return halide_error_code_success;
     }
     auto fit = kept.lower_bound(size);
-    if (fit != kept.end() && fit->first / 2 <= size) {
+    if (inKernelCall && fit != kept.end() && fit->first / 2 <= size) {
       ptr = fit->second;
       kept.erase(fit);
       if (recording)
-        pinned.insert(ptr);
+        recorded.insert(ptr);
     }
   }
   if (!ptr) {
     bool noContext = false;
     int err = allocate(uc, ptr, size, noContext);
-    if (err == kOutOfMemory && releaseKept(uc, noContext) == 0)
+    // (Not while recording: cuMemFree waits for the device, which a
+    // stream being recorded does not allow. The recording fails instead,
+    // and the run calls its kernels one by one.)
+    bool mayRelease;
+    {
+      std::lock_guard<std::mutex> lock(poolLock);
+      mayRelease = !recording;
+    }
+    if (err == kOutOfMemory && mayRelease && releaseKept(uc, noContext) == 0)
       err = allocate(uc, ptr, size, noContext);
     if (noContext)
       return halide_error_code_device_malloc_failed;
@@ -212,7 +225,7 @@ extern "C" int halide_cuda_device_malloc(void *uc, halide_buffer_t *buf) {
     held += size;
     heldPeak = std::max(heldPeak, held);
     if (recording)
-      pinned.insert(ptr);
+      recorded.insert(ptr);
   }
   buf->device = ptr;
   buf->device_interface = halide_cuda_device_interface();
@@ -391,37 +404,51 @@ bool KernelGraph::begin(std::string &why) {
   return true;
 }
 
-bool KernelGraph::end(bool launched, std::string &why) {
+bool KernelGraph::end(const std::string &failed, std::string &why) {
+  std::unordered_set<CUdeviceptr> used;
   {
     std::lock_guard<std::mutex> lock(poolLock);
     recording = false;
+    used.swap(recorded);
   }
   const GraphApi &api = graphApi();
-  void *g = nullptr;
+  void *g = nullptr, *made = nullptr;
   bool noContext = false;
-  int err = inContext(nullptr, noContext, [&] {
-    int e = api.end(theStream, &g);
-    if (e == 0 && launched && g)
-      e = api.instantiate(&exec, g, 0);
-    if (e == 0 && exec)
-      e = api.nodes(g, nullptr, &nodes);
-    return e;
-  });
-  if (err == 0 && launched && exec) {
+  int ended = -1, err = -1;
+  ended = inContext(nullptr, noContext, [&] { return api.end(theStream, &g); });
+  if (ended == 0 && g && failed.empty())
+    err = inContext(nullptr, noContext, [&] {
+      int e = api.instantiate(&made, g, 0);
+      return e == 0 ? api.nodes(g, nullptr, &nodes) : e;
+    });
+  if (err == 0) {
     graph = g;
+    exec = made;
+    std::lock_guard<std::mutex> lock(poolLock);
+    for (CUdeviceptr p : used) {
+      ++pinned[p];
+      holds.push_back(p);
+    }
     return true;
   }
-  why = "not used: " + (!launched ? std::string("a kernel call failed while "
-                                                "its launches were recorded")
-                                  : cudaFailure("recording the launches", err));
+  // (A capture that went wrong says so at its end: CUDA errors 900 to 908.)
+  why = "not used: ";
+  if (!failed.empty())
+    why += "a kernel call failed while its launches were recorded (" +
+           failed + ")";
+  else if (ended != 0 || !g)
+    why += cudaFailure("recording the launches (cuStreamEndCapture)", ended);
+  else
+    why += cudaFailure("instantiating the graph (cuGraphInstantiate)", err);
+  if (!failed.empty() && ended != 0)
+    why += "; " + cudaFailure("cuStreamEndCapture", ended);
   inContext(nullptr, noContext, [&] {
-    if (exec)
-      api.destroyExec(exec);
+    if (made)
+      api.destroyExec(made);
     if (g)
       api.destroy(g);
     return 0;
   });
-  exec = nullptr;
   nodes = 0;
   return false;
 }
@@ -445,12 +472,19 @@ KernelGraph::~KernelGraph() {
     graphApi().destroy(graph);
     return 0;
   });
+  std::lock_guard<std::mutex> lock(poolLock);
+  for (CUdeviceptr p : holds)
+    if (--pinned[p] == 0)
+      pinned.erase(p);
 }
 
 StageScratch::StageScratch(uint64_t device, int64_t bytes) {
-  if (!device || bytes <= 0 || !scratchEnabled() || !usesCuda())
+  if (!usesCuda())
     return;
   std::lock_guard<std::mutex> lock(poolLock);
+  inKernelCall = true;
+  if (!device || bytes <= 0 || !scratchEnabled())
+    return;
   scratch.device = device;
   scratch.bytes = size_t(bytes);
   scratch.used = 0;
@@ -458,6 +492,7 @@ StageScratch::StageScratch(uint64_t device, int64_t bytes) {
 
 StageScratch::~StageScratch() {
   std::lock_guard<std::mutex> lock(poolLock);
+  inKernelCall = false;
   scratch.device = 0;
   scratch.bytes = 0;
   fromScratch.clear();

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace lopt::driver {
 
@@ -62,12 +63,12 @@ public:
   /// Starts recording the kernels launched from now on, instead of running
   /// them; false with `why` when recording cannot start.
   bool begin(std::string &why);
-  /// Stops recording. `launched`: whether every kernel call in between
-  /// returned success. True when the graph is ready to launch; otherwise
-  /// `why`, and nothing is kept.
-  bool end(bool launched, std::string &why);
+  /// Stops recording. `failed`: why a kernel call in between failed ("":
+  /// none did). True when the graph is ready to launch; otherwise `why`,
+  /// and nothing is kept.
+  bool end(const std::string &failed, std::string &why);
   bool ready() const { return exec != nullptr; }
-  /// The recorded kernel launches.
+  /// The recorded kernel launches (the graph's nodes).
   size_t launches() const { return nodes; }
   /// Runs the recorded launches (asynchronously, as the kernels are).
   bool launch(std::string &error);
@@ -75,6 +76,7 @@ public:
 private:
   void *graph = nullptr, *exec = nullptr;
   size_t nodes = 0;
+  std::vector<uint64_t> holds; // the driver's allocations it uses
 };
 /// The most bytes of stages one kernel call placed in the arena, in MiB
 /// (0 but in a CUDA binary).

@@ -242,6 +242,12 @@ std::string firstDifference(const NamedTensors &first, const NamedTensors &again
   return "";
 }
 
+/// "; CUDA graph: STATUS" for a CUDA binary's runner, else "".
+std::string graphNote(const FunctionRunner &r) {
+  std::string status = r.graphStatus();
+  return status.empty() ? "" : "; CUDA graph: " + status;
+}
+
 int episode(const Flags &f) {
   std::string error, source;
   int64_t seed, repeat;
@@ -268,12 +274,13 @@ int episode(const Flags &f) {
   // first's (on CUDA the second run records its kernels as a graph and
   // the later ones replay it).
   for (int64_t k = 2; k <= repeat; ++k) {
+    std::string run = "run " + std::to_string(k) + " of the same episode";
     if (!runner.run(error))
-      return fail("run " + std::to_string(k) + " of the episode: " + error);
+      return fail(run + ": " + error + graphNote(runner));
     std::string differs = firstDifference(r, runner.results());
     if (!differs.empty())
-      return fail("run " + std::to_string(k) + " of the same episode differs "
-                  "from the first in " + differs);
+      return fail(run + " differs from the first in " + differs +
+                  graphNote(runner));
   }
   std::printf("episode '%s' on %s\n", M.episode, source.c_str());
   const Tensor<float> &losses = r.at("step_losses");

@@ -23,7 +23,9 @@ struct MetaTestResult {
 
 class MetaTester {
 public:
-  MetaTester() : runner(M, evalFunction()) {}
+  /// `arena`: one to share (sharedArena), or null for its own.
+  explicit MetaTester(std::shared_ptr<Arena> arena = nullptr)
+      : runner(M, evalFunction(), std::move(arena)) {}
 
   /// Episodes 0..episodes-1 of `dataset` for seeds streamSeed(seed,
   /// episodeStream, i); with `init random` theta0 is redrawn per episode

@@ -123,6 +123,22 @@ bool bindMeta(FunctionRunner &r, const NamedTensors &meta,
   return true;
 }
 
+std::shared_ptr<Arena>
+sharedArena(std::initializer_list<const lopt_function *> functions) {
+  int64_t bytes = 0;
+  for (const lopt_function *fn : functions) {
+    for (int a = 0; a < fn->num_args; ++a) {
+      std::string name = fn->args[a].name;
+      bool episode = name == "support_x" || name == "support_y" ||
+                     name == "query_x" || name == "query_y";
+      if (!episode && !isMetaArgument(fn->args[a].role, fn->args[a].name))
+        return nullptr;
+    }
+    bytes = std::max(bytes, fn->arena_bytes);
+  }
+  return std::make_shared<Arena>(bytes);
+}
+
 double accuracy(const Tensor<float> &logits, const Tensor<int32_t> &labels) {
   int64_t n = logits.shape[0], c = logits.shape[1], right = 0;
   for (int64_t i = 0; i < n; ++i) {

@@ -14,6 +14,8 @@
 #include "runtime/driver/ProgramABI.h"
 #include "runtime/driver/Runner.h"
 
+#include <initializer_list>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -71,6 +73,13 @@ uint64_t streamSeed(uint64_t seed, Stream stream, int64_t index);
 bool bindEpisode(FunctionRunner &r, const EpisodeData &e, std::string &error);
 /// Copies every meta argument of r's function from `meta`.
 bool bindMeta(FunctionRunner &r, const NamedTensors &meta, std::string &error);
+
+/// One arena for runners of `functions` (which never run at once), as
+/// large as the largest plan, where every argument of each is bound by
+/// bindEpisode and bindMeta before each of its runs; null where one is not
+/// (the runners then have their own).
+std::shared_ptr<Arena>
+sharedArena(std::initializer_list<const lopt_function *> functions);
 
 /// Fraction of rows whose arg-max is the label.
 double accuracy(const Tensor<float> &logits, const Tensor<int32_t> &labels);

@@ -15,22 +15,71 @@
 
 namespace lopt::driver {
 
-FunctionRunner::FunctionRunner(const lopt_module &module,
-                               const lopt_function &fn)
-    : module(module), fn(fn) {
+Arena::Arena(int64_t bytes) : size(std::max<int64_t>(bytes, 64)) {
   // 64-byte aligned (the planner's offsets are multiples of 256).
-  size_t bytes = size_t(std::max<int64_t>(fn.arena_bytes, 64));
-  block = std::malloc(bytes + 64);
-  arena = reinterpret_cast<void *>(
+  block = std::malloc(size_t(size) + 64);
+  if (!block) {
+    std::fprintf(stderr, "out of memory: an arena of %lld bytes\n",
+                 (long long)size);
+    std::exit(1);
+  }
+  aligned = reinterpret_cast<void *>(
       (reinterpret_cast<uintptr_t>(block) + 63) / 64 * 64);
-  std::memset(arena, 0, bytes);
+  std::memset(aligned, 0, size_t(size));
+}
+
+halide_buffer_t *Arena::device(const halide_device_interface_t *interface,
+                               const char *user, std::string &error) {
+  if (onDevice)
+    return onDevice;
+  // One device allocation of floats (Halide's extents are 32-bit)...
+  if (size / 4 > INT32_MAX) {
+    error = std::string(user) + " plans " + std::to_string(size) +
+            " bytes; a device arena is limited to 8 GiB";
+    return nullptr;
+  }
+  auto *b = new halide_buffer_t();
+  b->dim = new halide_dimension_t{0, int32_t(size / 4), 1, 0};
+  b->type = halide_type_t(halide_type_float, 32);
+  b->dimensions = 1;
+  // ... zeroed, as the host arena is (the zeros uploaded once).
+  b->host = host();
+  b->set_host_dirty(true);
+  if (int rc = halide_copy_to_device(nullptr, b, interface)) {
+    error = deviceError("allocating " + std::to_string(size) +
+                            " bytes of device memory for " + user,
+                        rc);
+    delete b->dim;
+    delete b;
+    return nullptr;
+  }
+  onDevice = b;
+  return onDevice;
+}
+
+Arena::~Arena() {
+  if (onDevice) {
+    if (onDevice->device)
+      halide_device_free(nullptr, onDevice);
+    delete onDevice->dim;
+    delete onDevice;
+  }
+  std::free(block);
+}
+
+FunctionRunner::FunctionRunner(const lopt_module &module,
+                               const lopt_function &fn,
+                               std::shared_ptr<Arena> shared)
+    : module(module), fn(fn), arena(std::move(shared)) {
+  if (!arena || arena->bytes() < fn.arena_bytes)
+    arena = std::make_shared<Arena>(fn.arena_bytes);
   buffers.resize(size_t(fn.num_buffers));
   dims.resize(size_t(fn.num_buffers));
   for (int s = 0; s < fn.num_buffers; ++s) {
     const lopt_buffer &b = fn.buffers[s];
     halide_buffer_t &hb = buffers[s];
     std::memset(&hb, 0, sizeof hb);
-    hb.host = static_cast<uint8_t *>(arena) + b.offset;
+    hb.host = arena->host() + b.offset;
     hb.type = b.is_int ? halide_type_t(halide_type_int, 32)
                        : halide_type_t(halide_type_float, 32);
     // Halide's dimension 0 is the innermost (last row-major) one.
@@ -53,32 +102,11 @@ void FunctionRunner::setUpDevice() {
   if (!checkDevice(setupError))
     return;
   device = module.device_interface();
-  // The arena: one device allocation of floats (Halide's extents are
-  // 32-bit)...
-  int64_t arenaFloats = std::max<int64_t>(fn.arena_bytes, 64) / 4;
-  if (arenaFloats > INT32_MAX) {
-    setupError = std::string(fn.name) + " plans " +
-                 std::to_string(fn.arena_bytes) +
-                 " bytes; a device arena is limited to 8 GiB";
+  deviceArena = arena->device(device, fn.name, setupError);
+  if (!deviceArena)
     return;
-  }
-  int32_t floats = int32_t(arenaFloats);
-  deviceArena = new halide_buffer_t();
-  auto *dim = new halide_dimension_t{0, floats, 1, 0};
-  deviceArena->type = halide_type_t(halide_type_float, 32);
-  deviceArena->dimensions = 1;
-  deviceArena->dim = dim;
-  // ... zeroed, as the host arena is (the zeros uploaded once).
-  deviceArena->host = static_cast<uint8_t *>(arena);
-  deviceArena->set_host_dirty(true);
-  if (int rc = halide_copy_to_device(nullptr, deviceArena, device)) {
-    setupError = deviceError("allocating " + std::to_string(fn.arena_bytes) +
-                                 " bytes of device memory for " + fn.name,
-                             rc);
-    return;
-  }
-  // ... and every slot a crop of it at the slot's offset (a 1-D crop of
-  // its size; the device handle does not depend on the slot's shape).
+  // Every slot a crop of the device arena at the slot's offset (a 1-D crop
+  // of its size; the device handle does not depend on the slot's shape).
   for (int s = 0; s < fn.num_buffers; ++s) {
     halide_dimension_t cropDim = {int32_t(fn.buffers[s].offset / 4),
                                   int32_t(numElements(shape(s))), 1, 0};
@@ -100,16 +128,9 @@ void FunctionRunner::setUpDevice() {
 
 FunctionRunner::~FunctionRunner() {
   graph.reset(); // (its launches use the arena)
-  if (deviceArena) {
-    for (halide_buffer_t &b : buffers)
-      if (b.device)
-        halide_device_release_crop(nullptr, &b);
-    if (deviceArena->device)
-      halide_device_free(nullptr, deviceArena);
-    delete deviceArena->dim;
-    delete deviceArena;
-  }
-  std::free(block);
+  for (halide_buffer_t &b : buffers)
+    if (b.device)
+      halide_device_release_crop(nullptr, &b);
 }
 
 bool FunctionRunner::upload(int slot, std::string &error) {
@@ -190,17 +211,23 @@ bool FunctionRunner::run(std::string &error) {
   if (!ready(error))
     return false;
   ++runs;
+  lastRun = LastRun::Called;
   if (graph && !profile) {
-    if (graph->ready())
+    if (graph->ready()) {
+      lastRun = LastRun::Replayed;
       return graph->launch(error) && finish(error);
+    }
     // The first run loads the kernels and fills the driver's cache of
     // device allocations; the second is recorded, then launched.
     if (runs == 2) {
       std::string why, failed;
       if (graph->begin(why)) {
-        bool launched = runSteps(failed);
-        if (graph->end(launched, why))
+        if (!runSteps(failed) && failed.empty())
+          failed = "no message";
+        if (graph->end(failed, why)) {
+          lastRun = LastRun::Recorded;
           return graph->launch(error) && finish(error);
+        }
       }
       takeHalideError();
       graphNote = why;
@@ -214,8 +241,17 @@ std::string FunctionRunner::graphStatus() const {
   if (!graph)
     return graphNote;
   if (!graph->ready())
-    return "recorded at the second run";
-  return "replayed: " + std::to_string(graph->launches()) + " launches";
+    return "not recorded yet (the second run records)";
+  std::string n = std::to_string(graph->launches()) + " launches";
+  switch (lastRun) {
+  case LastRun::Replayed:
+    return "replayed: " + n;
+  case LastRun::Recorded:
+    return "recorded: " + n;
+  default:
+    return "recorded (" + n + "), but the last run called the kernels one "
+           "by one (--profile)";
+  }
 }
 
 bool FunctionRunner::runSteps(std::string &error) {

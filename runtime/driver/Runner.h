@@ -1,6 +1,7 @@
 //===- Runner.h - run a generated function on its planned arena -*- C++ -*-===//
 //
-// A FunctionRunner owns one arena of the size the memory planner chose and
+// A FunctionRunner has an arena of the size the memory planner chose (its
+// own, or one shared with functions that never run at the same time) and
 // a halide_buffer_t for every slot of the function; running it calls the
 // kernels step by step. Arguments are copied in by name, results read out
 // by name. No Halide library is involved: only the kernels' C entry points
@@ -36,9 +37,35 @@ class KernelGraph;
 
 using NamedTensors = std::map<std::string, Tensor<float>>;
 
+/// The memory the slots of a function live in: a zeroed host block and,
+/// for a GPU binary, one device allocation of the same size (made at the
+/// first request). Runners of functions that never run at once, and bind
+/// every argument before each run, can share one (see sharedArena in
+/// Module.h): each run writes every slot before reading it.
+class Arena {
+public:
+  explicit Arena(int64_t bytes);
+  ~Arena();
+  Arena(const Arena &) = delete;
+  Arena &operator=(const Arena &) = delete;
+  int64_t bytes() const { return size; }
+  uint8_t *host() const { return static_cast<uint8_t *>(aligned); }
+  /// The device allocation, made (and zeroed) at the first call; null
+  /// with `error` when it cannot be made (`user`: the function asking).
+  halide_buffer_t *device(const halide_device_interface_t *interface,
+                          const char *user, std::string &error);
+
+private:
+  int64_t size;
+  void *block = nullptr, *aligned = nullptr; // malloc'd, and 64-aligned in it
+  halide_buffer_t *onDevice = nullptr;
+};
+
 class FunctionRunner {
 public:
-  FunctionRunner(const lopt_module &module, const lopt_function &fn);
+  /// `arena`: one of at least fn.arena_bytes to share (null: its own).
+  FunctionRunner(const lopt_module &module, const lopt_function &fn,
+                 std::shared_ptr<Arena> arena = nullptr);
   ~FunctionRunner();
   FunctionRunner(const FunctionRunner &) = delete;
   FunctionRunner &operator=(const FunctionRunner &) = delete;
@@ -58,9 +85,9 @@ public:
   /// a failing download ends the process with a message.)
   NamedTensors results() const;
 
-  /// For a CUDA binary, whether runs replay a graph of the kernel launches
-  /// ("replayed: N launches"), will ("recorded at the second run"), or why
-  /// not; "" for other binaries.
+  /// For a CUDA binary, whether the last run replayed a graph of the
+  /// kernel launches ("replayed: N launches"), recorded it, or why not;
+  /// "" for other binaries.
   std::string graphStatus() const;
 
   /// Time every kernel call from now on (seconds and calls per kernel);
@@ -72,16 +99,17 @@ public:
 private:
   const lopt_module &module;
   const lopt_function &fn;
-  void *block = nullptr, *arena = nullptr; // malloc'd, and 64-aligned in it
+  std::shared_ptr<Arena> arena;
   std::vector<halide_buffer_t> buffers;
   std::vector<std::vector<halide_dimension_t>> dims;
   std::vector<void *> argv;
   const halide_device_interface_t *device = nullptr; // null: the CPU
-  halide_buffer_t *deviceArena = nullptr;
+  halide_buffer_t *deviceArena = nullptr; // arena->device(), or null
   std::string setupError; // why the device arena could not be made
   std::unique_ptr<KernelGraph> graph; // CUDA: the runs' kernel launches
   std::string graphNote;              // why there is no graph
   int64_t runs = 0;
+  enum class LastRun { Called, Recorded, Replayed } lastRun = LastRun::Called;
   bool profile = false;
   std::vector<double> seconds;
   std::vector<int64_t> calls;

@@ -27,6 +27,15 @@
 // first later use when each element takes at most kCheapConvTerms
 // multiply-adds and its operands are alive then anyway or small.
 //
+// The update cell's steps over the learner's coordinates (map_cell) make
+// states that the cell's VJP at the next step reads in the backward: a
+// meta-LSTM's h and c, 2.6 MiB each per step at Mini-ImageNet size, all
+// alive at the backward's peak. A step whose states of at least
+// min-cell-bytes are read again by a later map_cell is recomputed right
+// before that read when what it reads is alive there anyway or small; its
+// states then die at their first use, so the next step is not recomputed
+// (its inputs would not be alive): every other step is.
+//
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 
@@ -109,6 +118,60 @@ struct Rematerialize : lopt::impl::RematerializeBase<Rematerialize> {
     for (Operation *op : ops)
       if (auto conv = dyn_cast<Conv2DOp>(op))
         recompute(conv, position);
+    // The cell's steps in order, positions renewed after each copy (whether
+    // the next step's inputs stay alive depends on it).
+    number(block, ops, position);
+    SmallVector<MapCellOp> cells;
+    for (Operation *op : ops)
+      if (auto cell = dyn_cast<MapCellOp>(op))
+        cells.push_back(cell);
+    for (MapCellOp cell : cells)
+      if (recompute(cell, position))
+        number(block, ops, position);
+  }
+
+  /// Whether `v` is a function argument or read at or after position `at`.
+  static bool aliveAt(Value v, int at,
+                      llvm::DenseMap<Operation *, int> &position) {
+    return isa<BlockArgument>(v) ||
+           llvm::any_of(v.getUsers(), [&](Operation *u) {
+             return position.lookup(u) >= at;
+           });
+  }
+
+  /// Points the later uses of a cell step's large results (read again by a
+  /// later map_cell: the next step's VJP) at a copy of the step right
+  /// before the first of them, when what the copy reads is alive there
+  /// anyway or small. True when it did.
+  bool recompute(MapCellOp cell, llvm::DenseMap<Operation *, int> &position) {
+    SmallVector<OpOperand *> later;
+    int64_t smallest = INT64_MAX;
+    for (Value r : cell->getResults()) {
+      if (bytesOf(r) < minCellBytes)
+        continue;
+      SmallVector<OpOperand *> uses = laterUses(r, position);
+      later.append(uses.begin(), uses.end());
+      if (!uses.empty())
+        smallest = std::min(smallest, bytesOf(r));
+    }
+    if (later.empty() || !llvm::all_of(later, [](OpOperand *u) {
+          return isa<MapCellOp>(u->getOwner());
+        }))
+      return false;
+    llvm::sort(later, [&](OpOperand *a, OpOperand *b) {
+      return position.lookup(a->getOwner()) < position.lookup(b->getOwner());
+    });
+    Operation *at = later.front()->getOwner();
+    for (Value operand : cell->getOperands())
+      if (!aliveAt(operand, position.lookup(at), position) &&
+          bytesOf(operand) * kSmallOperand > smallest)
+        return false;
+    OpBuilder b(at);
+    Operation *again = b.clone(*cell);
+    again->setAttr(LoptDialect::kRecomputedAttr, b.getUnitAttr());
+    for (OpOperand *u : later)
+      u->set(again->getResult(cast<OpResult>(u->get()).getResultNumber()));
+    return true;
   }
 
   /// The uses of `v` after its first (by position), in order.
@@ -147,14 +210,10 @@ struct Rematerialize : lopt::impl::RematerializeBase<Rematerialize> {
     if (later.empty())
       return;
     int last = position.lookup(later.back()->getOwner());
-    for (Value operand : conv->getOperands()) {
-      bool alive = isa<BlockArgument>(operand) ||
-                   llvm::any_of(operand.getUsers(), [&](Operation *u) {
-                     return position.lookup(u) >= last;
-                   });
-      if (!alive && bytesOf(operand) * kSmallOperand > bytesOf(y))
+    for (Value operand : conv->getOperands())
+      if (!aliveAt(operand, last, position) &&
+          bytesOf(operand) * kSmallOperand > bytesOf(y))
         return;
-    }
     // Above the broadcasts and constants right before that use (made for
     // the element-wise ops there): between them, the copy would cut a run
     // of ops that compiles into one kernel.

@@ -123,3 +123,61 @@ func.func @made(%x0: tensor<2x1x16x16xf32>, %w: tensor<4x1x3x3xf32>, %b: tensor<
   %m = lopt.mul %y, %r : (tensor<2x4x16x16xf32>, tensor<2x4x16x16xf32>) -> tensor<2x4x16x16xf32>
   return %r, %m : tensor<2x4x16x16xf32>, tensor<2x4x16x16xf32>
 }
+
+// The update cell's steps: a step whose large results (here at least 64
+// bytes: the states %h) are read again by a later map_cell (the next
+// step's VJP) is recomputed right before that read when what it reads is
+// alive there anyway; the first step is (it reads the arguments), the
+// second is not (the first's states die at their first use now), and the
+// VJP reads the copy's states and the forward's small results. A state
+// read again by something else, and the default 1 MiB, leave them alone.
+// RUN: lopt-opt %s --lopt-rematerialize="min-cell-bytes=64" | FileCheck %s --check-prefix=CELL
+// RUN: lopt-opt %s --lopt-rematerialize | FileCheck %s --check-prefix=CELL-DEFAULT
+// CELL-LABEL: func.func @steps(
+// CELL-SAME: %[[P0:[^:]+]]: tensor<8xf32>, %[[H0:[^:]+]]: tensor<8x2xf32>, %[[G:[^:]+]]: tensor<8xf32>, %[[D:[^:]+]]: tensor<8xf32>
+// CELL: %[[S1:[^:]+]]:2 = lopt.map_cell @step(%[[P0]], %[[H0]], %[[G]])
+// CELL: %[[S2:[^:]+]]:2 = lopt.map_cell @step(%[[S1]]#0, %[[S1]]#1, %[[G]])
+// CELL: %[[S3:[^:]+]]:2 = lopt.map_cell @step(%[[S2]]#0, %[[S2]]#1, %[[G]])
+// CELL: %[[D2:[^ ]+]] = lopt.map_cell @back(%[[S2]]#0, %[[S2]]#1, %[[G]], %[[D]])
+// CELL: %[[AGAIN:[^:]+]]:2 = lopt.map_cell @step(%[[P0]], %[[H0]], %[[G]]) {{{.*}}lopt.recomputed
+// CELL: %[[D1:[^ ]+]] = lopt.map_cell @back(%[[S1]]#0, %[[AGAIN]]#1, %[[G]], %[[D2]])
+// CELL: lopt.map_cell @back(%[[P0]], %[[H0]], %[[G]], %[[D1]])
+// CELL-NOT: lopt.map_cell
+// CELL: return %[[S3]]#1
+// CELL-LABEL: func.func @read_by_other(
+// CELL-COUNT-3: lopt.map_cell
+// CELL-NOT: lopt.map_cell
+// CELL: return
+// CELL-DEFAULT-LABEL: func.func @steps(
+// CELL-DEFAULT-COUNT-6: lopt.map_cell
+// CELL-DEFAULT-NOT: lopt.map_cell
+// CELL-DEFAULT: return
+func.func @steps(%p0: tensor<8xf32>, %h0: tensor<8x2xf32>, %g: tensor<8xf32>, %d: tensor<8xf32>)
+    -> (tensor<8x2xf32>, tensor<8xf32>) {
+  %p1, %h1 = lopt.map_cell @step(%p0, %h0, %g) {coords = 8 : i64, mapped = array<i1: true, true, true>} : (tensor<8xf32>, tensor<8x2xf32>, tensor<8xf32>) -> (tensor<8xf32>, tensor<8x2xf32>)
+  %p2, %h2 = lopt.map_cell @step(%p1, %h1, %g) {coords = 8 : i64, mapped = array<i1: true, true, true>} : (tensor<8xf32>, tensor<8x2xf32>, tensor<8xf32>) -> (tensor<8xf32>, tensor<8x2xf32>)
+  %p3, %h3 = lopt.map_cell @step(%p2, %h2, %g) {coords = 8 : i64, mapped = array<i1: true, true, true>} : (tensor<8xf32>, tensor<8x2xf32>, tensor<8xf32>) -> (tensor<8xf32>, tensor<8x2xf32>)
+  %d2 = lopt.map_cell @back(%p2, %h2, %g, %d) {coords = 8 : i64, mapped = array<i1: true, true, true, true>} : (tensor<8xf32>, tensor<8x2xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  %d1 = lopt.map_cell @back(%p1, %h1, %g, %d2) {coords = 8 : i64, mapped = array<i1: true, true, true, true>} : (tensor<8xf32>, tensor<8x2xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  %d0 = lopt.map_cell @back(%p0, %h0, %g, %d1) {coords = 8 : i64, mapped = array<i1: true, true, true, true>} : (tensor<8xf32>, tensor<8x2xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  return %h3, %d0 : tensor<8x2xf32>, tensor<8xf32>
+}
+
+func.func @read_by_other(%p0: tensor<8xf32>, %h0: tensor<8x2xf32>, %g: tensor<8xf32>, %d: tensor<8xf32>)
+    -> (tensor<8x2xf32>, tensor<8xf32>, tensor<8x2xf32>) {
+  %p1, %h1 = lopt.map_cell @step(%p0, %h0, %g) {coords = 8 : i64, mapped = array<i1: true, true, true>} : (tensor<8xf32>, tensor<8x2xf32>, tensor<8xf32>) -> (tensor<8xf32>, tensor<8x2xf32>)
+  %p2, %h2 = lopt.map_cell @step(%p1, %h1, %g) {coords = 8 : i64, mapped = array<i1: true, true, true>} : (tensor<8xf32>, tensor<8x2xf32>, tensor<8xf32>) -> (tensor<8xf32>, tensor<8x2xf32>)
+  %d1 = lopt.map_cell @back(%p1, %h1, %g, %d) {coords = 8 : i64, mapped = array<i1: true, true, true, true>} : (tensor<8xf32>, tensor<8x2xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  %r = lopt.relu %h1 : tensor<8x2xf32>
+  return %h2, %d1, %r : tensor<8x2xf32>, tensor<8xf32>, tensor<8x2xf32>
+}
+
+func.func @step(%p: tensor<f32>, %h: tensor<2xf32>, %g: tensor<f32>) -> (tensor<f32>, tensor<2xf32>) {
+  %q = lopt.sub %p, %g : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  return %q, %h : tensor<f32>, tensor<2xf32>
+}
+
+func.func @back(%p: tensor<f32>, %h: tensor<2xf32>, %g: tensor<f32>, %d: tensor<f32>) -> tensor<f32> {
+  %q = lopt.mul %p, %d : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  return %q : tensor<f32>
+}

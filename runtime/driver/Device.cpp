@@ -414,8 +414,9 @@ bool KernelGraph::end(const std::string &failed, std::string &why) {
   const GraphApi &api = graphApi();
   void *g = nullptr, *made = nullptr;
   bool noContext = false;
-  int ended = -1, err = -1;
-  ended = inContext(nullptr, noContext, [&] { return api.end(theStream, &g); });
+  int ended =
+      inContext(nullptr, noContext, [&] { return api.end(theStream, &g); });
+  int err = -1;
   if (ended == 0 && g && failed.empty())
     err = inContext(nullptr, noContext, [&] {
       int e = api.instantiate(&made, g, 0);

@@ -29,7 +29,7 @@
 //
 // The update cell's steps over the learner's coordinates (map_cell) make
 // states that the cell's VJP at the next step reads in the backward: a
-// meta-LSTM's h and c, 2.6 MiB each per step at Mini-ImageNet size, all
+// meta-LSTM's h and c, 2.5 MiB each per step at Mini-ImageNet size, all
 // alive at the backward's peak. A step whose states of at least
 // min-cell-bytes are read again by a later map_cell is recomputed right
 // before that read when what it reads is alive there anyway or small; its
@@ -130,13 +130,34 @@ struct Rematerialize : lopt::impl::RematerializeBase<Rematerialize> {
         number(block, ops, position);
   }
 
-  /// Whether `v` is a function argument or read at or after position `at`.
-  static bool aliveAt(Value v, int at,
-                      llvm::DenseMap<Operation *, int> &position) {
-    return isa<BlockArgument>(v) ||
-           llvm::any_of(v.getUsers(), [&](Operation *u) {
-             return position.lookup(u) >= at;
-           });
+  /// Whether a copy of `op` at position `at` reads only what is alive
+  /// there anyway (a function argument, or a value read at or after `at`)
+  /// or small (at most 1/kSmallOperand of `bytes`, what the copy saves).
+  static bool readsOnlyAlive(Operation *op, int at, int64_t bytes,
+                             llvm::DenseMap<Operation *, int> &position) {
+    return llvm::all_of(op->getOperands(), [&](Value v) {
+      return isa<BlockArgument>(v) ||
+             llvm::any_of(v.getUsers(),
+                          [&](Operation *u) { return position.lookup(u) >= at; }) ||
+             bytesOf(v) * kSmallOperand <= bytes;
+    });
+  }
+
+  /// `uses` in the order of their owners.
+  static void sortByPosition(SmallVector<OpOperand *> &uses,
+                             llvm::DenseMap<Operation *, int> &position) {
+    llvm::sort(uses, [&](OpOperand *a, OpOperand *b) {
+      return position.lookup(a->getOwner()) < position.lookup(b->getOwner());
+    });
+  }
+
+  /// A copy of `op` right before `at`, marked apart from `op` for CSE
+  /// (which merges equal ops).
+  static Operation *copyBefore(Operation *op, Operation *at) {
+    OpBuilder b(at);
+    Operation *again = b.clone(*op);
+    again->setAttr(LoptDialect::kRecomputedAttr, b.getUnitAttr());
+    return again;
   }
 
   /// Points the later uses of a cell step's large results (read again by a
@@ -158,17 +179,11 @@ struct Rematerialize : lopt::impl::RematerializeBase<Rematerialize> {
           return isa<MapCellOp>(u->getOwner());
         }))
       return false;
-    llvm::sort(later, [&](OpOperand *a, OpOperand *b) {
-      return position.lookup(a->getOwner()) < position.lookup(b->getOwner());
-    });
+    sortByPosition(later, position);
     Operation *at = later.front()->getOwner();
-    for (Value operand : cell->getOperands())
-      if (!aliveAt(operand, position.lookup(at), position) &&
-          bytesOf(operand) * kSmallOperand > smallest)
-        return false;
-    OpBuilder b(at);
-    Operation *again = b.clone(*cell);
-    again->setAttr(LoptDialect::kRecomputedAttr, b.getUnitAttr());
+    if (!readsOnlyAlive(cell, position.lookup(at), smallest, position))
+      return false;
+    Operation *again = copyBefore(cell, at);
     for (OpOperand *u : later)
       u->set(again->getResult(cast<OpResult>(u->get()).getResultNumber()));
     return true;
@@ -180,9 +195,7 @@ struct Rematerialize : lopt::impl::RematerializeBase<Rematerialize> {
     SmallVector<OpOperand *> uses;
     for (OpOperand &u : v.getUses())
       uses.push_back(&u);
-    llvm::sort(uses, [&](OpOperand *a, OpOperand *b) {
-      return position.lookup(a->getOwner()) < position.lookup(b->getOwner());
-    });
+    sortByPosition(uses, position);
     SmallVector<OpOperand *> later;
     for (OpOperand *u : uses)
       if (position.lookup(u->getOwner()) >
@@ -209,11 +222,9 @@ struct Rematerialize : lopt::impl::RematerializeBase<Rematerialize> {
     SmallVector<OpOperand *> later = laterUses(y, position);
     if (later.empty())
       return;
-    int last = position.lookup(later.back()->getOwner());
-    for (Value operand : conv->getOperands())
-      if (!aliveAt(operand, last, position) &&
-          bytesOf(operand) * kSmallOperand > bytesOf(y))
-        return;
+    if (!readsOnlyAlive(conv, position.lookup(later.back()->getOwner()),
+                        bytesOf(y), position))
+      return;
     // Above the broadcasts and constants right before that use (made for
     // the element-wise ops there): between them, the copy would cut a run
     // of ops that compiles into one kernel.
@@ -224,10 +235,7 @@ struct Rematerialize : lopt::impl::RematerializeBase<Rematerialize> {
         break;
       at = prev;
     }
-    OpBuilder b(at);
-    Operation *again = b.clone(*conv);
-    // Apart from the forward's convolution for CSE, which merges equal ops.
-    again->setAttr(LoptDialect::kRecomputedAttr, b.getUnitAttr());
+    Operation *again = copyBefore(conv, at);
     for (OpOperand *u : later)
       u->set(again->getResult(0));
   }

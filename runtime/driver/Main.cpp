@@ -74,12 +74,6 @@ bool episodeData(const Flags &f, uint64_t seed, EpisodeData &e,
   return bool(s);
 }
 
-std::string bytes(int64_t b) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.2f MiB", double(b) / (1 << 20));
-  return buf;
-}
-
 int info() {
   std::printf("compiled from: %s, episode '%s'\n", M.source, M.episode);
   std::printf("target: %s, compiled %s\n", M.target, M.compiled);
@@ -127,8 +121,8 @@ int info() {
     std::printf("function %s: %d steps, %.3f GFLOP per run, planned memory "
                 "%s (%s without reuse)\n",
                 fn.name, fn.num_steps, fn.flops / 1e9,
-                bytes(fn.arena_bytes).c_str(),
-                bytes(fn.unplanned_bytes).c_str());
+                mebibytes(fn.arena_bytes).c_str(),
+                mebibytes(fn.unplanned_bytes).c_str());
   }
   return 0;
 }

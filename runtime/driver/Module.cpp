@@ -170,6 +170,12 @@ double peakRssMb() {
   return double(u.ru_maxrss) / 1024.0;
 }
 
+std::string mebibytes(int64_t bytes) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f MiB", double(bytes) / (1 << 20));
+  return buf;
+}
+
 std::string duration(double seconds) {
   long s = long(seconds + 0.5);
   char buf[64];

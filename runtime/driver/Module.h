@@ -87,6 +87,8 @@ double accuracy(const Tensor<float> &logits, const Tensor<int32_t> &labels);
 /// else every core); returns it, or 0 with `error`.
 int64_t threadsFromFlag(const Flags &f, std::string &error);
 double peakRssMb();
+/// "12.34 MiB".
+std::string mebibytes(int64_t bytes);
 /// "1h02m", "3m05s", "12s".
 std::string duration(double seconds);
 

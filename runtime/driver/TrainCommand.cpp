@@ -236,18 +236,17 @@ int trainCommand(const Flags &f) {
   };
 
   // Training and validation take turns: one arena for both (on Mini-
-  // ImageNet 5w5s 135 MiB, not 135 + 110).
+  // ImageNet 5w5s 129 MiB, not 129 + 110).
   std::shared_ptr<Arena> arena = sharedArena({trainFn, &evalFunction()});
   FunctionRunner runner(M, *trainFn, arena);
   MetaTester tester(arena);
-  auto mib = [](int64_t b) { return double(b) / (1 << 20); };
   if (arena)
-    std::printf("memory: one arena of %.2f MiB for training and validation\n",
-                mib(arena->bytes()));
+    std::printf("memory: one arena of %s for training and validation\n",
+                mebibytes(arena->bytes()).c_str());
   else
-    std::printf("memory: arenas of %.2f MiB (training) and %.2f MiB "
-                "(validation)\n",
-                mib(trainFn->arena_bytes), mib(evalFunction().arena_bytes));
+    std::printf("memory: arenas of %s (training) and %s (validation)\n",
+                mebibytes(trainFn->arena_bytes).c_str(),
+                mebibytes(evalFunction().arena_bytes).c_str());
   std::fflush(stdout);
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);

@@ -31,7 +31,7 @@ for py in [sys.executable, "/usr/bin/python3"]:
     try:
         if subprocess.run([py, "-c", "import numpy"], capture_output=True).returncode == 0:
             config.available_features.add("numpy")
-            config.substitutions.append(("%python", py))
+            config.substitutions.append(("%numpy_python", py))
             break
     except OSError:
         pass
@@ -44,6 +44,11 @@ config.substitutions.append(("%kernel_cache", os.path.join(config.test_exec_root
 import shutil
 if shutil.which("valgrind"):
     config.available_features.add("valgrind")
+# valgrind (3.19) decodes up to AVX2: on x86-64, code for valgrind is built
+# for AVX2 whether or not the host has AVX-512 (else: Illegal instruction).
+import platform
+config.substitutions.append(("%valgrind_target",
+    "x86-64-linux-avx-avx2-f16c-fma-sse41" if platform.machine() == "x86_64" else "host"))
 
 # GPU targets. opencl: an OpenCL platform Halide's runtime can load
 # (libOpenCL.so and an ICD; pocl runs the kernels on the CPU), so the GPU

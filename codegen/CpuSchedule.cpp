@@ -11,6 +11,8 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/HalideLowering.h"
 
+#include <algorithm>
+
 namespace lopt::codegen {
 
 using namespace Halide;
@@ -26,6 +28,9 @@ void vectorizeInner(Func f, const Var &v, int64_t extent, int lanes) {
                              : TailStrategy::ShiftInwards);
 }
 
+/// Vector registers a sum's schedule leaves for the loads of its terms.
+constexpr int kLoadRegisters = 4;
+
 /// A sum into its own buffer (f = init; f += term over an RDom): vectors
 /// along the innermost pure dimension with the reduction loops right
 /// inside them, so the accumulators stay in registers; threads over the
@@ -33,11 +38,18 @@ void vectorizeInner(Func f, const Var &v, int64_t extent, int lanes) {
 /// (`domainOutside`) walks its domain once, outside all pure loops but the
 /// threads' chunks, so every term is read once and the accumulators stay
 /// in cache.
-void scheduleSum(Func f, const Shape &shape, int lanes, bool domainOutside,
-                 const std::vector<std::pair<int, int>> &reuse) {
+void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
+                 bool domainOutside, std::vector<std::pair<int, int>> reuse) {
   std::vector<Var> vars = f.args(); // innermost first
   int64_t inner = shape.back(), outer = shape.front();
   Stage u = f.update();
+  // Where a row is a few vectors (24 floats in 16 lanes), narrower ones
+  // that divide it, down to 4 lanes: a guarded partial vector's loads and
+  // stores are predicated, and its accumulators no longer stay in
+  // registers.
+  while (inner % lanes != 0 && inner < 4 * lanes && lanes > 4 &&
+         inner % (lanes / 2) == 0)
+    lanes /= 2;
   auto tail = [](int64_t extent, int64_t factor) {
     return extent % factor ? TailStrategy::GuardWithIf : TailStrategy::Auto;
   };
@@ -49,14 +61,32 @@ void scheduleSum(Func f, const Shape &shape, int lanes, bool domainOutside,
     u.split(vars[0], vars[0], vi, lanes, tail(inner, lanes));
     order.push_back(vi);
   }
-  // Reused dimensions: blocked, unrolled, right inside the vectors.
+  // Reused dimensions: blocked, unrolled, right inside the vectors. One
+  // accumulator per unrolled output, so no more than the vector registers
+  // hold (kLoadRegisters left for the loads): the blocks given a size
+  // halve, the last first, until they fit (whole dimensions stay whole).
+  auto accumulators = [&] {
+    int64_t n = 1;
+    for (auto [dim, block] : reuse)
+      n *= block > 0 && shape[dim] > block ? block : shape[dim];
+    return n;
+  };
+  for (size_t i = reuse.size(); i-- > 0;)
+    while (reuse[i].second > 1 && accumulators() > registers - kLoadRegisters)
+      reuse[i].second /= 2;
+  reuse.erase(std::remove_if(reuse.begin(), reuse.end(),
+                             [](auto &r) { return r.second == 1; }),
+              reuse.end());
   std::vector<Var> blocked;
+  int64_t outerBlock = 1; // the outermost dimension's block, if blocked
   for (auto [dim, block] : reuse) {
     int h = int(shape.size()) - 1 - dim; // Halide's index
     Var v = vars[h];
     if (block > 0 && shape[dim] > block) {
       Var bi(v.name() + "_b");
-      u.split(v, v, bi, block);
+      u.split(v, v, bi, block, tail(shape[dim], block));
+      if (dim == 0)
+        outerBlock = block;
       order.push_back(bi);
       u.unroll(bi);
     } else {
@@ -81,13 +111,18 @@ void scheduleSum(Func f, const Shape &shape, int lanes, bool domainOutside,
   };
   if (vars.size() >= 3 && !domainOutside) {
     // The two outermost dimensions (batch and channels) share the threads;
-    // when the channels are unrolled whole (a reused dimension no longer
-    // than its block), the batch alone.
+    // when one is unrolled whole (a reused dimension no longer than its
+    // block), the other alone.
     Var channels = vars[vars.size() - 2], outermost = vars.back();
     for (size_t d = 0; d + 2 < vars.size(); ++d)
       if (!isBlocked(vars[d]))
         order.push_back(vars[d]);
-    if (isBlocked(channels)) {
+    bool threads = !isBlocked(channels) || !isBlocked(outermost);
+    if (isBlocked(outermost)) {
+      outermost = channels;
+      if (threads)
+        order.push_back(channels);
+    } else if (isBlocked(channels)) {
       order.push_back(outermost);
     } else {
       u.fuse(channels, outermost, fused);
@@ -97,13 +132,14 @@ void scheduleSum(Func f, const Shape &shape, int lanes, bool domainOutside,
     u.reorder(order);
     if (vectorize)
       u.vectorize(vi);
-    u.parallel(outermost);
+    if (threads)
+      u.parallel(outermost);
     return;
   }
   // Chunks of the outermost dimension (in vectors when it is the
   // vectorised one) for the threads.
   int64_t units = vars.size() == 1 && vectorize ? (outer + lanes - 1) / lanes
-                                                : outer;
+                                                : (outer + outerBlock - 1) / outerBlock;
   int64_t chunk = (units + 7) / 8;
   bool parallel = !vars.empty() && units >= 2;
   for (size_t d = 0; d + 1 < vars.size(); ++d)
@@ -163,6 +199,10 @@ void unrollShortReductions(Func f, int64_t maxTerms) {
 void scheduleForCpu(const KernelGraph &, LoweredKernel &k,
                     const Target &target) {
   int lanes = target.natural_vector_size<float>();
+  int registers = target.has_feature(Target::AVX512) ||
+                          (target.arch == Target::ARM && target.bits == 64)
+                      ? 32
+                      : 16;
   auto isOutput = [&](const Func &f) {
     for (const Func &o : k.outputs)
       if (o.name() == f.name())
@@ -194,7 +234,7 @@ void scheduleForCpu(const KernelGraph &, LoweredKernel &k,
     }
     if (f.has_update_definition()) {
       auto reuse = k.reuse.find(f.name());
-      scheduleSum(f, shape, lanes, k.coordinateSums.count(f.name()) > 0,
+      scheduleSum(f, shape, lanes, registers, k.coordinateSums.count(f.name()) > 0,
                   reuse == k.reuse.end() ? std::vector<std::pair<int, int>>{}
                                          : reuse->second);
       continue;

@@ -107,6 +107,9 @@ constexpr int64_t kBusyThreads = 65536;
 constexpr int64_t kMinLevelTerms = 8;
 constexpr int64_t kLevelTerms = 64;
 constexpr int64_t kLastLevelTerms = 128;
+/// On a CPU, coordinates per block of a matrix product over a shared
+/// weight (see coordinateBlocks).
+constexpr int kCoordinateBlock = 8;
 
 /// Lowers one graph. Values are per node, with the coordinate dimension
 /// prepended in mapped graphs.
@@ -202,6 +205,15 @@ private:
   std::map<std::string, std::vector<std::pair<int, int>>> reuse;
   std::set<std::string> transposed;
   std::map<std::string, std::pair<Val, Val>> lstmForward; // gates, new c
+  /// Reuse hints for a sum over a weight shared by all coordinates (a
+  /// matrix product with the coordinates as rows), on a CPU: the
+  /// coordinates in blocks of kCoordinateBlock, so that each weight vector
+  /// loaded serves that many coordinates' accumulators (in registers).
+  std::vector<std::pair<int, int>> coordinateBlocks(bool sharedWeight) const {
+    if (forGpu || !mappedGraph || !sharedWeight)
+      return {};
+    return {{0, kCoordinateBlock}};
+  }
   /// Whether node `id` is an argument shared by all coordinates.
   bool isSharedArg(int id) const {
     for (size_t a = 0; a < g.args.size(); ++a)
@@ -795,7 +807,8 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Val partial = defineSum(rows, nullptr, [&](std::vector<Expr> idx) {
       return at(dy, {r.y, idx[0], r.x, idx[4]}) *
              at(xp, {r.y, idx[1], r.x * s + idx[2], idx[4] * s + idx[3]});
-    }, "conv2d_dw_columns", false, {{2, 0}, {3, 0}}); // dy reused over ky, kx
+    }, "conv2d_dw_columns", false, // dy reused over ky, kx; x over 4 co
+                                   {{2, 0}, {3, 0}, {0, 4}});
     RDom u(0, int(ds[3]));
     return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
       return cast<double>(at(partial, cat(idx, {Expr(u)})));
@@ -1052,7 +1065,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
         Expr wv = shared ? at(wt, {Expr(r), idx.back()})
                          : at(w, cat(p, {idx.back(), r}));
         return wv * zAt(p, r);
-      }, "lstm_pre");
+      }, "lstm_pre", false, coordinateBlocks(shared));
       // The four gates once: sigmoid for input, forget and output, tanh
       // (= 2 sigmoid(2 v) - 1, one exponential either way) for the cell.
       Val act = define(vec4H, [&](std::vector<Expr> idx) {
@@ -1117,7 +1130,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Val dz = defineSum(vecIH, nullptr, [&](std::vector<Expr> idx) {
       std::vector<Expr> p = prefix(idx);
       return at(w, cat(p, {rr, idx.back()})) * at(da, cat(p, {rr}));
-    }, "lstm_dz");
+    }, "lstm_dz", false, coordinateBlocks(isSharedArg(n.inputs[3])));
     Shape xFull = x.shape;
     Val dx = define(xFull, [&](std::vector<Expr> idx) {
       std::vector<Expr> p = prefix(idx);

@@ -1158,11 +1158,21 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Val dcv = define(vecH, [&](std::vector<Expr> idx) {
       return at(dcTot, idx) * gate(prefix(idx), idx.back(), 1);
     }, name("lstm_dcprev"));
+    // On a CPU, a mapped LSTM's input and state side by side, stored: the
+    // weight gradient's vectors along them are then plain loads (built in
+    // place from the two, they were gathers).
+    Val z;
+    if (mappedGraph && !forGpu) {
+      z = define(vecIH, [&](std::vector<Expr> idx) {
+        return zAt(prefix(idx), idx.back());
+      }, name("lstm_z"));
+      root(z);
+    }
     Shape wFull = w.shape;
     Val dw = define(wFull, [&](std::vector<Expr> idx) {
       std::vector<Expr> p = prefix(idx);
       Expr row = idx[idx.size() - 2], j = idx.back();
-      return at(da, cat(p, {row})) * zAt(p, j);
+      return at(da, cat(p, {row})) * (z.f.defined() ? at(z, cat(p, {j})) : zAt(p, j));
     }, name("lstm_dw"));
     Val db = define(vec4H, [&](std::vector<Expr> idx) { return at(da, idx); }, name("lstm_db"));
     return {dx, dhv, dcv, dw, db};

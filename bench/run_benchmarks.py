@@ -10,7 +10,8 @@ Omniglot 5-way 1-shot at 28x28, all with the Ravi & Larochelle meta-LSTM):
      same shapes, same thread count;
 and the machine's FMA peak is measured (bench/fma_peak.cpp). GFLOP/s are the
 lopt FLOP count of one meta-iteration (the same work for both) over the
-median time. Results go to bench/results/<date>-<host>.{json,md}.
+median time. Results go to bench/results/<date>-<host>[-N].{json,md} (-N: a new
+file for each later run of the day).
 
   bench/run_benchmarks.py [--threads 2] [--iters 5] [--configs omniglot_5w1s,...]
                           [--skip-torch]
@@ -131,6 +132,11 @@ def main():
 
     stem = os.path.join(args.out, "%s-%s" % (date.strftime("%Y-%m-%d"),
                                             report["machine"]["host"]))
+    # Never over an earlier run's files (same day, same host name).
+    base, n = stem, 1
+    while os.path.exists(stem + ".json") or os.path.exists(stem + ".md"):
+        n += 1
+        stem = "%s-%d" % (base, n)
     with open(stem + ".json", "w") as f:
         json.dump(report, f, indent=2)
     with open(stem + ".md", "w") as f:

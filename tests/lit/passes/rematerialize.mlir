@@ -124,6 +124,28 @@ func.func @made(%x0: tensor<2x1x16x16xf32>, %w: tensor<4x1x3x3xf32>, %b: tensor<
   return %r, %m : tensor<2x4x16x16xf32>, tensor<2x4x16x16xf32>
 }
 
+// An input made in the function is enough when it is still read where the
+// copy goes (the first later use), though not at the last later use: the
+// copy is made there, both later uses read it.
+// CONV-LABEL: func.func @first(
+// CONV: %[[X:[^ ]+]] = lopt.relu
+// CONV-NEXT: %[[Y:[^ ]+]] = lopt.conv2d %[[X]]
+// CONV-NEXT: lopt.relu %[[Y]]
+// CONV-NEXT: %[[Y2:[^ ]+]] = lopt.conv2d %[[X]], {{.*}}lopt.recomputed
+// CONV-NEXT: %[[M:[^ ]+]] = lopt.mul %[[Y2]], %[[Y2]]
+// CONV-NEXT: lopt.relu %[[X]]
+// CONV-NEXT: lopt.add %[[Y2]], %[[M]]
+func.func @first(%x0: tensor<2x1x16x16xf32>, %w: tensor<4x1x3x3xf32>, %b: tensor<4xf32>)
+    -> (tensor<2x4x16x16xf32>, tensor<2x1x16x16xf32>, tensor<2x4x16x16xf32>) {
+  %x = lopt.relu %x0 : tensor<2x1x16x16xf32>
+  %y = lopt.conv2d %x, %w, %b {pad = 1 : i64, stride = 1 : i64} : (tensor<2x1x16x16xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>) -> tensor<2x4x16x16xf32>
+  %r = lopt.relu %y : tensor<2x4x16x16xf32>
+  %m = lopt.mul %y, %y : (tensor<2x4x16x16xf32>, tensor<2x4x16x16xf32>) -> tensor<2x4x16x16xf32>
+  %t = lopt.relu %x : tensor<2x1x16x16xf32>
+  %a = lopt.add %y, %m : (tensor<2x4x16x16xf32>, tensor<2x4x16x16xf32>) -> tensor<2x4x16x16xf32>
+  return %r, %t, %a : tensor<2x4x16x16xf32>, tensor<2x1x16x16xf32>, tensor<2x4x16x16xf32>
+}
+
 // The update cell's steps: a step whose large results (here at least 64
 // bytes: the states %h) are read again by a later map_cell (the next
 // step's VJP) is recomputed right before that read when what it reads is

@@ -298,6 +298,9 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
       // a GPU thread of the weight gradient reads the gradient for one
       // input channel, so each of its elements is computed once per input
       // channel.
+      // (Right after it: past the sums it just took in.)
+      while (next && pulled.contains(next))
+        next = next->getNextNode();
       if (auto dw = dyn_cast_or_null<Conv2DBackwardFilterOp>(next)) {
         Value dy = dw.getDy();
         if (shapeOf(dw.getX())[1] <= kFusedFilterChannels &&

@@ -80,8 +80,9 @@ struct Program {
 /// broadcasts, reduce_sums and maxpool_backwards (a max-pooling, relu and
 /// batch-norm backward, whole) are fused into one step whose intermediate
 /// values are not results; later reduce_sums of a run's values join it, and
-/// so does a conv2d_backward_filter right after it that alone reads the
-/// gradient the run makes (a first layer's, of at most 4 input channels).
+/// so does a conv2d_backward_filter right after it (past sums that runs
+/// took in) that alone reads the gradient the run makes (a first layer's,
+/// of at most 4 input channels).
 /// `stepOps`, when given, gets the op of each step (null for a fused run).
 /// A slice whose elements are contiguous in its operand is a view when its
 /// byte offset is a multiple of `viewAlignment` (OpenCL sub-buffers need

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/Executor.h"
+#include "codegen/Program.h"
 #include "dialect/LoptDialect.h"
 #include "dialect/LoptOps.h"
 #include "interpreter/Interpreter.h"
@@ -103,6 +104,43 @@ func.func @cell(%p: tensor<f32>, %g: tensor<f32>, %s: tensor<2xf32>, %w: tensor<
   %out = lopt.add %s1, %h1 : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
   return %p1, %out : tensor<f32>, tensor<2xf32>
 })");
+}
+
+// A first layer's weight gradient joins the run that makes its gradient
+// (which is then never stored) also when a sum that an earlier run took in
+// (it reads that run's value) lies between them.
+TEST_F(ExecutorTest, WeightGradientJoinsRunPastAnEarlierRunsSum) {
+  module = mlir::parseSourceString<mlir::ModuleOp>(R"(
+func.func @f(%x: tensor<2x1x4x4xf32>, %g: tensor<2x3x4x4xf32>, %s: tensor<2x3x4x4xf32>,
+             %w: tensor<3x1x3x3xf32>, %b: tensor<3xf32>)
+    -> (tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3x1x3x3xf32>) {
+  %a = lopt.mul %g, %s : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
+  %y = lopt.conv2d %x, %w, %b {pad = 1 : i64, stride = 1 : i64} : (tensor<2x1x4x4xf32>, tensor<3x1x3x3xf32>, tensor<3xf32>) -> tensor<2x3x4x4xf32>
+  %dy = lopt.mul %y, %g : (tensor<2x3x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<2x3x4x4xf32>
+  %ra = lopt.reduce_sum %a {dims = array<i64: 0, 2, 3>} : (tensor<2x3x4x4xf32>) -> tensor<3xf32>
+  %dw = lopt.conv2d_backward_filter %x, %dy {pad = 1 : i64, stride = 1 : i64} : (tensor<2x1x4x4xf32>, tensor<2x3x4x4xf32>) -> tensor<3x1x3x3xf32>
+  return %y, %ra, %dw : tensor<2x3x4x4xf32>, tensor<3xf32>, tensor<3x1x3x3xf32>
+})", &ctx);
+  ASSERT_TRUE(module);
+  auto fn = module->lookupSymbol<mlir::func::FuncOp>("f");
+  codegen::KernelTable table;
+  codegen::Program prog;
+  std::string error;
+  ASSERT_TRUE(codegen::buildProgram(fn, table, prog, error)) << error;
+  std::vector<std::string> steps;
+  for (const codegen::ProgramStep &step : prog.steps)
+    steps.push_back(step.op);
+  EXPECT_EQ(steps, (std::vector<std::string>{"mul, reduce_sum", "conv2d",
+                                             "mul, conv2d_backward_filter"}));
+  std::vector<RtValue<float>> args =
+      randomArgs<float>(fn.getArgumentTypes(), Range::Signed, 7);
+  std::vector<RtValue<float>> want, got;
+  ASSERT_TRUE(interpret<float>(fn, args, want, error)) << error;
+  ASSERT_TRUE(executor().run(fn, args, got, error)) << error;
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t r = 0; r < want.size(); ++r)
+    for (int64_t k = 0; k < want[r].f.numel(); ++k)
+      EXPECT_NEAR(want[r].f[k], got[r].f[k], 1e-4 * (1 + std::fabs(want[r].f[k])));
 }
 
 struct CellOp {

@@ -744,16 +744,27 @@ TEST(Npz, GetFloatAndGetInt) {
 // Interoperability with numpy itself (skipped without python3 + numpy)
 //===----------------------------------------------------------------------===//
 
-bool haveNumpy() {
-  return std::system("python3 -c 'import numpy' >/dev/null 2>&1") == 0;
+/// The first of python3 (on the PATH) and /usr/bin/python3 that imports
+/// NumPy (a Python of one's own may lack it where the system's has it);
+/// empty if neither does.
+const std::string &numpyPython() {
+  static const std::string python = [] {
+    for (std::string py : {"python3", "/usr/bin/python3"})
+      if (std::system((py + " -c 'import numpy' >/dev/null 2>&1").c_str()) == 0)
+        return py;
+    return std::string();
+  }();
+  return python;
 }
 
-/// Runs `script` with python3 (argument: `dir`); returns true on exit 0 and
-/// the combined output in `log`.
+bool haveNumpy() { return !numpyPython().empty(); }
+
+/// Runs `script` with numpyPython() (argument: `dir`); returns true on exit
+/// 0 and the combined output in `log`.
 bool runPython(const std::string &dir, const std::string &script,
                std::string &log) {
   writeText(dir + "/check.py", script);
-  std::string cmd = "python3 '" + dir + "/check.py' '" + dir + "' > '" + dir +
+  std::string cmd = numpyPython() + " '" + dir + "/check.py' '" + dir + "' > '" + dir +
                     "/check.log' 2>&1";
   int rc = std::system(cmd.c_str());
   std::vector<uint8_t> out = readBytes(dir + "/check.log");
@@ -763,8 +774,8 @@ bool runPython(const std::string &dir, const std::string &script,
 
 TEST(Npz, NumpyReadsWhatWeWrite) {
   if (!haveNumpy())
-    GTEST_SKIP() << "python3 with numpy not available "
-                    "(python3 -c 'import numpy' failed)";
+    GTEST_SKIP() << "no python3 with numpy (python3 and /usr/bin/python3 "
+                    "-c 'import numpy' failed)";
   std::string dir = makeTempDir();
   NpzWriter w;
   for (size_t s = 0; s < kShapes.size(); ++s) {

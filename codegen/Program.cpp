@@ -298,7 +298,8 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
       // a GPU thread of the weight gradient reads the gradient for one
       // input channel, so each of its elements is computed once per input
       // channel.
-      // (Right after it: past the sums it just took in.)
+      // (Right after it: past the sums that this run or an earlier one
+      // took in.)
       while (next && pulled.contains(next))
         next = next->getNextNode();
       if (auto dw = dyn_cast_or_null<Conv2DBackwardFilterOp>(next)) {

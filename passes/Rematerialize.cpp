@@ -222,12 +222,12 @@ struct Rematerialize : lopt::impl::RematerializeBase<Rematerialize> {
     SmallVector<OpOperand *> later = laterUses(y, position);
     if (later.empty())
       return;
-    // Above the broadcasts and constants right before that use (made for
-    // the element-wise ops there): between them, the copy would cut a run
-    // of ops that compiles into one kernel.
     Operation *at = later.front()->getOwner();
     if (!readsOnlyAlive(conv, position.lookup(at), bytesOf(y), position))
       return;
+    // Above the broadcasts and constants right before that use (made for
+    // the element-wise ops there): between them, the copy would cut a run
+    // of ops that compiles into one kernel.
     while (Operation *prev = at->getPrevNode()) {
       if (!isa<BroadcastOp, ConstantOp>(prev) ||
           llvm::is_contained(conv->getOperands(), prev->getResult(0)))

@@ -27,9 +27,10 @@
 //   own; a sum's loop longer than 32 terms is unrolled by 8, so that a
 //   thread has 8 loads in flight);
 // - a sum whose term reuses a loaded value across some of its dimensions
-//   (the lowering's reuse hints: convolutions, and for a weight gradient
-//   its whole window): each thread computes a block of results along
-//   those, unrolled (scheduleBlockedSum);
+//   (the lowering's reuse hints: convolutions, for a weight gradient its
+//   whole window, a cell's products with a weight every coordinate
+//   shares): each thread computes a block of results along those,
+//   unrolled (scheduleBlockedSum);
 // - a scalar: one thread, a scalar sum inside it;
 // - stages that do not read one another and have as many elements: one
 //   kernel launch (kernelsByLevel), but for scalars and stages of several
@@ -219,17 +220,21 @@ Var scheduleElementwise(Func f, const Shape &shape, size_t dims, bool guarded) {
 /// blocks inside the thread and unrolled, the block's accumulators in
 /// registers, so each value loaded serves the whole block. The other
 /// dimensions are fused and cut into blocks of threads (flatBlocks), the
-/// last one guarded (see scheduleElementwise). Returns false (nothing
-/// scheduled) when no dimension can be blocked (none that its block, of
-/// at least 2, divides).
+/// last one guarded (see scheduleElementwise). A dimension's block is the
+/// largest up to its hint that divides it. Returns false (nothing
+/// scheduled) when no dimension has a block of at least 2.
 bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
                         const std::vector<std::pair<int, int>> &reuse) {
   std::map<size_t, int64_t> blockOf; // Halide index (innermost first) -> block
-  for (auto [dim, block] : reuse) {
+  for (auto [dim, hint] : reuse) {
     int64_t extent = shape[size_t(dim)];
-    // (A block of 0, the CPU's "whole dimension", is not for a GPU: a
-    // weight gradient's window there is blocked by its extent.)
-    if (block > 1 && block <= extent && extent % block == 0)
+    // The largest block up to the hint that divides the extent. (A hint of
+    // 0, the CPU's "whole dimension", is not for a GPU: a weight
+    // gradient's window there is blocked by its extent.)
+    int64_t block = std::min<int64_t>(hint, extent);
+    while (block > 1 && extent % block)
+      --block;
+    if (block > 1)
       blockOf[shape.size() - 1 - size_t(dim)] = block;
   }
   if (blockOf.empty())

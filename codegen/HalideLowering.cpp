@@ -107,9 +107,11 @@ constexpr int64_t kBusyThreads = 65536;
 constexpr int64_t kMinLevelTerms = 8;
 constexpr int64_t kLevelTerms = 64;
 constexpr int64_t kLastLevelTerms = 128;
-/// On a CPU, coordinates per block of a matrix product over a shared
-/// weight (see coordinateBlocks).
+/// Per thread (GPU) or per block (CPU) of a matrix product over a weight
+/// that every coordinate shares (see coordinateBlocks): on a CPU,
+/// coordinates; on a GPU, result rows.
 constexpr int kCoordinateBlock = 8;
+constexpr int kGpuRowBlock = 8;
 
 /// Lowers one graph. Values are per node, with the coordinate dimension
 /// prepended in mapped graphs.
@@ -206,13 +208,17 @@ private:
   std::set<std::string> transposed;
   std::map<std::string, std::pair<Val, Val>> lstmForward; // gates, new c
   /// Reuse hints for a sum over a weight shared by all coordinates (a
-  /// matrix product with the coordinates as rows), on a CPU: the
-  /// coordinates in blocks of kCoordinateBlock, so that each weight vector
-  /// loaded serves that many coordinates' accumulators (in registers).
+  /// matrix product [coordinate, row] with the coordinates as rows). On a
+  /// CPU, whose vectors run along the rows: the coordinates in blocks of
+  /// kCoordinateBlock, so that each weight vector loaded serves that many
+  /// coordinates' accumulators (in registers). On a GPU, one thread per
+  /// element: kGpuRowBlock rows per thread, so that each per-coordinate
+  /// value loaded serves that many (the block's weights are side by side).
   std::vector<std::pair<int, int>> coordinateBlocks(bool sharedWeight) const {
-    if (forGpu || !mappedGraph || !sharedWeight)
+    if (!mappedGraph || !sharedWeight)
       return {};
-    return {{0, kCoordinateBlock}};
+    return forGpu ? std::vector<std::pair<int, int>>{{1, kGpuRowBlock}}
+                  : std::vector<std::pair<int, int>>{{0, kCoordinateBlock}};
   }
   /// Whether node `id` is an argument shared by all coordinates.
   bool isSharedArg(int id) const {
@@ -414,10 +420,18 @@ private:
     }, name("conv2d_backward_filter"));
   }
 
-  /// Blocks of 4 channels share each input load of a convolution.
-  /// And pairs of output rows share the input rows they both read.
-  static std::vector<std::pair<int, int>> channelBlock(int64_t channels,
-                                                      int64_t rows) {
+  /// A convolution's reuse hints: blocks of 4 output channels share each
+  /// input load, and blocks of output rows each weight load (and the input
+  /// rows they both read). On a CPU, pairs of rows, where they divide. On a
+  /// GPU, whose schedule takes the largest blocks up to the hints that
+  /// divide, up to 3 rows: a thread's 36 weight loads per input channel
+  /// (4 channels x 3 x 3) outnumber its input loads, so 3 rows take 0.47
+  /// loads per multiply-add instead of 2 rows' 0.67, and layers of odd
+  /// height (21 x 21) are blocked at all (1.25 loads in one row).
+  std::vector<std::pair<int, int>> channelBlock(int64_t channels,
+                                                int64_t rows) const {
+    if (forGpu)
+      return {{1, 4}, {2, 3}};
     std::vector<std::pair<int, int>> blocks;
     if (channels % 4 == 0)
       blocks.push_back({1, 4});

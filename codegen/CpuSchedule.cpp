@@ -173,8 +173,12 @@ bool hasInlineReduction(const Func &f) {
     bool found = false;
     using IRVisitor::visit;
     void visit(const Internal::Call *c) override {
-      if (c->call_type == Internal::Call::Halide && c->func.defined() &&
-          Internal::Function(c->func).has_update_definition())
+      if (c->call_type != Internal::Call::Halide || !c->func.defined())
+        return IRVisitor::visit(c);
+      // A sum is inline unless stored (a stored one is a load here).
+      Internal::Function fn(c->func);
+      LoopLevel level = fn.schedule().compute_level(); // a copy, to inspect
+      if (fn.has_update_definition() && level.lock().is_inlined())
         found = true;
       IRVisitor::visit(c);
     }

@@ -454,10 +454,11 @@ void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
     shapes[f.name()] = shape;
   }
   // Launched alone: scalars (Halide 14 fails on fused scalar loops), and
-  // stages of several dimensions with a sum inside their threads: fused,
-  // Halide no longer sees that a thread needs the sum at one point and
-  // computes it over whole dimensions (seen: 75 times the work, and pocl's
-  // stack overflowed).
+  // stages of several dimensions with a sum inside their threads (their
+  // own or an inline one; a stored sum they read is a load): fused, Halide
+  // no longer sees that a thread needs the sum at one point and computes
+  // it over whole dimensions (seen: 75 times the work, and pocl's stack
+  // overflowed).
   std::set<std::string> alone;
   for (auto &[name, loop] : launched) {
     const Shape &shape = shapes.at(name);

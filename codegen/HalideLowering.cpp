@@ -910,7 +910,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     float eps = num("eps"), mom = num("momentum");
     bool train = n.str == "train";
     Val mean = rm, var = rv;
-    Val batchMean, batchVar;
+    Val batchMean, batchVar, newMeanFrom;
     if (train) {
       // Innermost tensor dimension first (the innermost loop).
       Region region;
@@ -932,6 +932,17 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       batchMean = define({C}, [&](std::vector<Expr> idx) {
         return cast<float>(at(sumD, idx) / Expr(double(M)));
       }, name("bn_mean"));
+      // The running mean's update reads the mean where it is computed.
+      newMeanFrom = batchMean;
+      if (forGpu) {
+        // Stored as a copy, so that the per-channel results (the mean,
+        // 1 / std, the running statistics) each compute the statistics
+        // from the sums' last level, all in one launch (not the running
+        // statistics and 1 / std a launch after the mean and variance).
+        Val inPlace = batchMean;
+        batchMean = define({C}, [&](std::vector<Expr> idx) { return at(inPlace, idx); },
+                           name("bn_mean"));
+      }
       root(batchMean);
       if (forGpu) {
         // One pass: the sum of squares in the same levels as the sum (one
@@ -946,6 +957,8 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
           Expr m = at(sumD, idx) / Expr(double(M));
           return cast<float>(max(at(squares, idx) / Expr(double(M)) - m * m, Expr(0.0)));
         }, name("bn_var"));
+        // Not stored: read only by 1 / std and the running variance, in
+        // that same launch.
       } else {
         // Squares about the mean rounded to float (the one y subtracts):
         // the variance is off by the square of that rounding, ~1e-15
@@ -959,8 +972,8 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
         batchVar = define({C}, [&](std::vector<Expr> idx) {
           return cast<float>(at(squares, idx) / Expr(double(M)));
         }, name("bn_var"));
+        root(batchVar);
       }
-      root(batchVar);
       mean = batchMean;
       var = batchVar;
     }
@@ -980,7 +993,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     // variance takes the unbiased batch variance.
     float unbias = M > 1 ? float(M) / float(M - 1) : 1.0f;
     Val nm = define({C}, [&](std::vector<Expr> idx) {
-      return (1 - mom) * at(rm, idx) + mom * at(batchMean, idx);
+      return (1 - mom) * at(rm, idx) + mom * at(newMeanFrom, idx);
     }, name("bn_new_mean"));
     Val nv = define({C}, [&](std::vector<Expr> idx) {
       return (1 - mom) * at(rv, idx) + mom * at(batchVar, idx) * unbias;

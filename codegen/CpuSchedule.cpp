@@ -12,6 +12,7 @@
 #include "codegen/HalideLowering.h"
 
 #include <algorithm>
+#include <set>
 
 namespace lopt::codegen {
 
@@ -169,18 +170,26 @@ constexpr int64_t kChunks = 16;
 } // namespace
 
 bool hasInlineReduction(const Func &f) {
-  struct Finder : Internal::IRVisitor {
+  // Looks through the Funcs computed in place (inlined) that f reads.
+  struct Finder : Internal::IRGraphVisitor {
     bool found = false;
-    using IRVisitor::visit;
+    std::set<std::string> seen;
+    using IRGraphVisitor::visit;
     void visit(const Internal::Call *c) override {
-      if (c->call_type != Internal::Call::Halide || !c->func.defined())
-        return IRVisitor::visit(c);
-      // A sum is inline unless stored (a stored one is a load here).
+      IRGraphVisitor::visit(c);
+      if (found || c->call_type != Internal::Call::Halide || !c->func.defined() ||
+          !seen.insert(c->name).second)
+        return;
+      // A stored Func (a sum or not) is a load here.
       Internal::Function fn(c->func);
       LoopLevel level = fn.schedule().compute_level(); // a copy, to inspect
-      if (fn.has_update_definition() && level.lock().is_inlined())
+      if (!level.lock().is_inlined())
+        return;
+      if (fn.has_update_definition())
         found = true;
-      IRVisitor::visit(c);
+      else
+        for (const Expr &e : fn.definition().values())
+          e.accept(this);
     }
   } finder;
   for (const Expr &e : f.function().definition().values())

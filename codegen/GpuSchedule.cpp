@@ -32,9 +32,10 @@
 //   shares): each thread computes a block of results along those,
 //   unrolled (scheduleBlockedSum);
 // - a scalar: one thread, a scalar sum inside it;
-// - stages that do not read one another and have as many elements: one
-//   kernel launch (kernelsByLevel), but for scalars and stages of several
-//   dimensions with a sum inside their threads.
+// - stages that do not read one another and have as many elements, or
+//   are small (kSmallStage): one kernel launch (kernelsByLevel), but for
+//   scalars and stages of several dimensions with a sum inside their
+//   threads.
 // The schedule names no GPU API (Halide's Default_GPU): the same kernels
 // compile for CUDA and for OpenCL, which runs on the CPU (pocl) where no
 // NVIDIA GPU is at hand, so tests check these schedules on any machine.
@@ -55,6 +56,14 @@ namespace {
 
 /// Threads per block.
 constexpr int64_t kThreads = 256;
+
+/// Stages of at most this many elements (threads) that do not read one
+/// another share a launch whatever their sizes (kernelsByLevel): such a
+/// launch is mostly its fixed cost. Larger ones share a launch only with
+/// stages of their own size: a small stage's registers (a sum in double,
+/// a long unrolled chain) would cut the threads resident per SM for a
+/// large stage that needs them to stream its buffers.
+constexpr int64_t kSmallStage = 65536;
 
 /// The most IR operations per element of a stage computed where it is read
 /// instead of stored (with those of the cheap stages it reads in turn).
@@ -163,7 +172,7 @@ private:
 /// named "i". (Short names: a GPU kernel is named after its loops, and pocl
 /// fails on long kernel names.) `guarded`: see scheduleElementwise.
 Var flatBlocks(Func s, const std::vector<Var> &vars, int64_t elements,
-               size_t dims, bool guarded) {
+               size_t dims, bool guarded, int64_t threads = 0) {
   Var flat = vars[0];
   size_t links = std::max<size_t>(dims, 2) - 1;
   for (size_t d = 1; d <= links; ++d) {
@@ -178,9 +187,10 @@ Var flatBlocks(Func s, const std::vector<Var> &vars, int64_t elements,
   // The last block shifted back to end at the last element (it recomputes
   // some of its neighbour's): a guard would leave Halide's bounds of the
   // Funcs computed inside the threads past the end in a fused kernel.
-  int64_t threads = std::min(kThreads, elements);
+  if (!threads)
+    threads = std::min(kThreads, elements);
   s.gpu_tile(flat, block, thread, int(threads),
-             guarded                ? TailStrategy::GuardWithIf
+             guarded || elements < threads ? TailStrategy::GuardWithIf
              : elements % threads ? TailStrategy::ShiftInwards
                                   : TailStrategy::Auto);
   return thread;
@@ -200,7 +210,8 @@ void boundAll(Func f, const Shape &shape) {
 /// inline one: max-pooling's argmax) to the thread's point and gives each
 /// thread a buffer of a whole image plane (seen in the OpenCL C:
 /// `float _argmax__11_2_2[56448]`, which LLVM removes for CUDA).
-Var scheduleElementwise(Func f, const Shape &shape, size_t dims, bool guarded) {
+Var scheduleElementwise(Func f, const Shape &shape, size_t dims, bool guarded,
+                        int64_t threads = 0) {
   if (shape.empty()) {
     Var block("b"), thread("t");
     f.split(Var::outermost(), block, thread, 1)
@@ -209,7 +220,7 @@ Var scheduleElementwise(Func f, const Shape &shape, size_t dims, bool guarded) {
     return thread;
   }
   boundAll(f, shape);
-  return flatBlocks(f, f.args(), numElements(shape), dims, guarded);
+  return flatBlocks(f, f.args(), numElements(shape), dims, guarded, threads);
 }
 
 /// A sum whose term reuses one loaded value across some of its dimensions
@@ -339,12 +350,13 @@ void storedReads(const Internal::Function &fn,
 }
 
 /// Groups the launched stages (by name) into kernels: stages that do not
-/// read one another's values and have as many elements run in one kernel
-/// (Halide's compute_with: their loops fused). A stage's level is one more
-/// than the highest of the stages it reads (0 when it reads only
+/// read one another's values and have as many elements, or are all small,
+/// run in one kernel (Halide's compute_with: their loops fused into the
+/// largest's, each stage guarded by its own extent). A stage's level is
+/// one more than the highest of the stages it reads (0 when it reads only
 /// arguments), or later, up to one below its first reader, where that joins
-/// it to a kernel; the stages of one level and size are one kernel, those
-/// of `alone` one each. `stages`:
+/// it to a kernel; the stages of one level and group (sizeKey) are one
+/// kernel, the largest first, those of `alone` one each. `stages`:
 /// the Func of each name whose definitions read (a sum's own, where
 /// `launched` has its wrapper). Stages no output reads are left out (Halide
 /// computes nothing for them).
@@ -386,10 +398,20 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
   using Key = std::pair<int, int64_t>; // level, elements
   std::map<Key, std::set<std::string>> groups;
   int top = 0;
+  // The group of a stage at its level: small stages share one whatever
+  // their sizes (kSmallStage; not a stage whose innermost loop is not
+  // named d0, an argument's copy: Halide fuses only loops named alike),
+  // larger ones one per size.
+  auto sizeKey = [&](const std::string &n) {
+    const Func &f = launched.at(n);
+    bool d0 = f.dimensions() > 0 && f.args()[0].name() == "d0";
+    int64_t elements = numElements(shapes.at(n));
+    return d0 && elements <= kSmallStage ? int64_t(-1) : elements;
+  };
   for (const std::string &n : live) {
     top = std::max(top, levelOf(n));
     if (!alone.count(n))
-      groups[{levelOf(n), numElements(shapes.at(n))}].insert(n);
+      groups[{levelOf(n), sizeKey(n)}].insert(n);
   }
   // Later levels first, so that readers have moved before what they read.
   std::vector<std::string> order(live.begin(), live.end());
@@ -397,7 +419,7 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
     return level.at(a) > level.at(b);
   });
   for (const std::string &n : order) {
-    int64_t elements = numElements(shapes.at(n));
+    int64_t elements = sizeKey(n);
     if (alone.count(n) || groups.at({level.at(n), elements}).size() > 1)
       continue;
     int last = top;
@@ -411,12 +433,24 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
         break;
       }
   }
+  if (getenv("LOPT_DEBUG_LEVELS"))
+    fprintf(stderr, "KERNEL %s\n", outputs.front().name().c_str());
+  if (getenv("LOPT_DEBUG_LEVELS"))
+    for (const std::string &n : live)
+      fprintf(stderr, "LVL %d %lld %d %zu %s\n", level.at(n),
+              (long long)numElements(shapes.at(n)), int(alone.count(n)), shapes.at(n).size(), n.c_str());
   std::vector<std::vector<std::string>> kernels;
   for (const std::string &n : live)
     if (alone.count(n))
       kernels.push_back({n});
-  for (auto &[key, names] : groups)
-    kernels.push_back({names.begin(), names.end()});
+  // The largest stage first: the others' loops are fused into its loops.
+  for (auto &[key, names] : groups) {
+    std::vector<std::string> kernel(names.begin(), names.end());
+    std::stable_sort(kernel.begin(), kernel.end(), [&](auto &a, auto &b) {
+      return numElements(shapes.at(a)) > numElements(shapes.at(b));
+    });
+    kernels.push_back(kernel);
+  }
   return kernels;
 }
 
@@ -471,6 +505,7 @@ void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
     size_t dims = 1;
     for (const std::string &name : kernel)
       dims = std::max(dims, shapes.at(name).size());
+    int64_t threads = std::min(kThreads, numElements(shapes.at(kernel.front())));
     for (const std::string &name : kernel) {
       Func loop = launched.at(name);
       auto reuse = sumInside.count(name) ? k.reuse.find(sumInside.at(name).name())
@@ -479,7 +514,7 @@ void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
           scheduleBlockedSum(loop, sumInside.at(name), shapes.at(name), reuse->second))
         continue;
       Var thread = scheduleElementwise(loop, shapes.at(name), dims,
-                                       kernel.size() == 1 && alone.count(name));
+                                       kernel.size() == 1 && alone.count(name), threads);
       if (sumInside.count(name))
         sumInThread(sumInside.at(name), loop, thread);
       if (name != kernel.front())

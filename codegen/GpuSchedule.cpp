@@ -242,9 +242,7 @@ bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
     // The largest block up to the hint that divides the extent. (A hint of
     // 0, the CPU's "whole dimension", is not for a GPU: a weight
     // gradient's window there is blocked by its extent.)
-    int64_t block = std::min<int64_t>(hint, extent);
-    while (block > 1 && extent % block)
-      --block;
+    int64_t block = largestDivisor(extent, hint);
     if (block > 1)
       blockOf[shape.size() - 1 - size_t(dim)] = block;
   }

@@ -107,6 +107,11 @@ constexpr int64_t kBusyThreads = 65536;
 constexpr int64_t kMinLevelTerms = 8;
 constexpr int64_t kLevelTerms = 64;
 constexpr int64_t kLastLevelTerms = 128;
+/// For a GPU, the block of rows x columns of a matrix that each thread of
+/// the first level of a sum over the coordinates takes (treeSum): 12 loads
+/// per 32 multiply-adds for an outer product per coordinate.
+constexpr int64_t kSumBlockRows = 4;
+constexpr int64_t kSumBlockColumns = 8;
 /// Per thread (GPU) or per block (CPU) of a matrix product over a weight
 /// that every coordinate shares (see coordinateBlocks): on a CPU,
 /// coordinates; on a GPU, result rows.
@@ -337,7 +342,40 @@ private:
     };
     FlatTerm read = term;
     int64_t n = terms;
-    for (int level = 1; n > kLastLevelTerms; ++level) {
+    // A sum over the coordinates into a matrix (an LSTM's shared weight's
+    // gradient: an outer product per coordinate) takes its first level in
+    // blocks of rows x columns of one part per thread, so that each
+    // per-coordinate value loaded serves the block.
+    int64_t blockRows = 1, blockCols = 1;
+    if (resultsInner && shape.size() == 2) {
+      blockRows = largestDivisor(shape[0], kSumBlockRows);
+      blockCols = largestDivisor(shape[1], kSumBlockColumns);
+    }
+    int firstLevel = 1;
+    if (blockRows > 1 && blockCols > 1 && n > kLastLevelTerms) {
+      int64_t blocks = results / (blockRows * blockCols);
+      int64_t per = std::clamp((terms * blocks + kBusyThreads - 1) / kBusyThreads,
+                               kMinLevelTerms, kLevelTerms);
+      per = (per + 7) / 8 * 8;
+      int64_t parts = (n + per - 1) / per;
+      RDom u(0, int(per), "u");
+      std::vector<Var> vs = makeVars(3); // part, row, column
+      std::vector<Var> rev(vs.rbegin(), vs.rend());
+      Expr r = u * int(parts) + vs[0];
+      Expr t = cast(acc, read({vs[1], vs[2]}, min(r, int(n) - 1)));
+      Func f(name(nm + "_l1"));
+      f(rev) = cast(acc, 0);
+      f(rev) += parts * per == n ? t : select(r < int(n), t, cast(acc, 0));
+      Val partial{f, {parts, shape[0], shape[1]}};
+      root(partial);
+      reuse[f.name()] = {{1, int(blockRows)}, {2, int(blockCols)}};
+      read = [partial](std::vector<Expr> idx, Expr r) {
+        return at(partial, {r, idx[0], idx[1]});
+      };
+      n = parts;
+      firstLevel = 2;
+    }
+    for (int level = firstLevel; n > kLastLevelTerms; ++level) {
       int64_t per = level == 1 ? chunk : kLevelTerms;
       int64_t parts = (n + per - 1) / per;
       RDom u(0, int(per), "u");

@@ -13,6 +13,7 @@
 
 #include <Halide.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -55,6 +56,14 @@ struct LoweredKernel {
 /// levels of short sums.
 bool lowerKernel(const KernelGraph &graph, LoweredKernel &out,
                  std::string &error, bool forGpu = false);
+
+/// The largest block of at most `most` that divides `extent` (1 if none).
+inline int64_t largestDivisor(int64_t extent, int64_t most) {
+  int64_t block = std::min(most, extent);
+  while (block > 1 && extent % block)
+    --block;
+  return std::max<int64_t>(block, 1);
+}
 
 /// Whether `f`'s definition calls an inline reduction (sum, maximum, ...),
 /// which Halide computes in a small buffer inside f's innermost loop

@@ -431,12 +431,6 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
         break;
       }
   }
-  if (getenv("LOPT_DEBUG_LEVELS"))
-    fprintf(stderr, "KERNEL %s\n", outputs.front().name().c_str());
-  if (getenv("LOPT_DEBUG_LEVELS"))
-    for (const std::string &n : live)
-      fprintf(stderr, "LVL %d %lld %d %zu %s\n", level.at(n),
-              (long long)numElements(shapes.at(n)), int(alone.count(n)), shapes.at(n).size(), n.c_str());
   std::vector<std::vector<std::string>> kernels;
   for (const std::string &n : live)
     if (alone.count(n))

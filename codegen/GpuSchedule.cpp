@@ -171,6 +171,8 @@ private:
 /// them), fusing while it has dimensions left and renaming after, the last
 /// named "i". (Short names: a GPU kernel is named after its loops, and pocl
 /// fails on long kernel names.) `guarded`: see scheduleElementwise.
+/// `threads`: per block, the kernel's (its largest stage's) where stages
+/// of several sizes share it; a stage with fewer elements is guarded.
 Var flatBlocks(Func s, const std::vector<Var> &vars, int64_t elements,
                size_t dims, bool guarded, int64_t threads = 0) {
   Var flat = vars[0];

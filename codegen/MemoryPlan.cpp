@@ -75,27 +75,6 @@ MemoryPlan planMemory(const Program &prog) {
       order.push_back(int(s));
       plan.totalBytes += slotBytes(prog.values[s]);
     }
-  // Two orders, the smaller arena kept. Largest first packs small buffers
-  // into the gaps between large ones. In the order they are made, a
-  // buffer goes below those made after it: largest first put a first
-  // layer's activations (made last in a meta-gradient's query) at the
-  // bottom, so the gradient alive across them went above a shorter-lived
-  // buffer, and the long-lived cell states above that, 16 MiB higher than
-  // needed (Mini-ImageNet 5w5s: 149.4 MiB, against 134.9 in this order).
-  std::vector<int> bySize = order, byStart = order;
-  std::stable_sort(bySize.begin(), bySize.end(), [&](int a, int b) {
-    return slotBytes(prog.values[a]) > slotBytes(prog.values[b]);
-  });
-  std::stable_sort(byStart.begin(), byStart.end(), [&](int a, int b) {
-    return live[a].first < live[b].first;
-  });
-  std::vector<int64_t> other;
-  plan.arenaBytes = place(prog, live, bySize, plan.offset);
-  int64_t arena = place(prog, live, byStart, other);
-  if (arena < plan.arenaBytes) {
-    plan.arenaBytes = arena;
-    plan.offset = std::move(other);
-  }
   std::vector<int64_t> alive(prog.steps.size() + 2, 0); // steps -1..end
   for (int s : order)
     for (int k = live[s].first; k <= live[s].last; ++k)
@@ -103,6 +82,41 @@ MemoryPlan planMemory(const Program &prog) {
   auto peak = std::max_element(alive.begin(), alive.end());
   plan.livePeakBytes = *peak;
   plan.peakStep = int(peak - alive.begin()) - 1;
+  // Three orders, the smallest arena kept. Largest first packs small
+  // buffers into the gaps between large ones. In the order they are made,
+  // a buffer goes below those made after it: largest first put a first
+  // layer's activations (made last in a meta-gradient's query) at the
+  // bottom, so the gradient alive across them went above a shorter-lived
+  // buffer, and the long-lived cell states above that, 16 MiB higher than
+  // needed (Mini-ImageNet 5w5s: 149.4 MiB, against 134.9 in this order).
+  // The buffers alive at the peak step first, in the order they are made
+  // (they are all alive together, so they stack without a gap, to the
+  // peak), then the others largest first around them: Mini-ImageNet 5w5s
+  // and 5w1s meet the peak (113.2 and 123.6 MiB, against 129.3 and 129.9
+  // in the best of the other two).
+  auto size = [&](int s) { return slotBytes(prog.values[s]); };
+  auto atPeak = [&](int s) {
+    return live[s].first <= plan.peakStep && plan.peakStep <= live[s].last;
+  };
+  std::vector<int> bySize = order, byStart = order, peakFirst = order;
+  std::stable_sort(bySize.begin(), bySize.end(),
+                   [&](int a, int b) { return size(a) > size(b); });
+  std::stable_sort(byStart.begin(), byStart.end(),
+                   [&](int a, int b) { return live[a].first < live[b].first; });
+  std::stable_sort(peakFirst.begin(), peakFirst.end(), [&](int a, int b) {
+    if (atPeak(a) != atPeak(b))
+      return atPeak(a);
+    return atPeak(a) ? live[a].first < live[b].first : size(a) > size(b);
+  });
+  plan.arenaBytes = place(prog, live, bySize, plan.offset);
+  for (const std::vector<int> *o : {&byStart, &peakFirst}) {
+    std::vector<int64_t> other;
+    int64_t arena = place(prog, live, *o, other);
+    if (arena < plan.arenaBytes) {
+      plan.arenaBytes = arena;
+      plan.offset = std::move(other);
+    }
+  }
   for (const Interval &l : live)
     plan.lifetime.push_back({l.first, l.last});
   for (int k = 0; k < int(prog.steps.size()); ++k) {

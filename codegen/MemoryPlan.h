@@ -5,8 +5,9 @@
 // that writes it to the last step that reads it or any view of it;
 // arguments (bound once, read by every run) and results live throughout. Buffers whose lifetimes
 // overlap get disjoint byte ranges of one arena; the others reuse memory.
-// Placement is greedy, at the lowest free offset, in two orders (largest
-// first; in the order the buffers are made), the smaller arena kept. Each
+// Placement is greedy, at the lowest free offset, in three orders (largest
+// first; in the order the buffers are made; the buffers alive at the peak
+// step first, then the others largest first), the smallest arena kept. Each
 // step also gets the largest range of the arena free during it, for the
 // stages its kernel stores.
 //

@@ -101,6 +101,32 @@ TEST(MemoryPlanTest, KeepsTheSmallerOfTwoOrders) {
   EXPECT_NE(verifyMemoryPlan(p, plan), "");
 }
 
+// Three orders, the smallest arena kept; the third places the buffers
+// alive at the peak step first (stacked without a gap), the others largest
+// first. A long-lived L (1 KiB, steps 0-4) and a large A (4 KiB, step 1)
+// are the peak, 5 KiB at step 1; M (2 KiB, steps 4-5) and N (3 KiB, step
+// 5) make 5 KiB at step 5. Largest first puts A and N at 0, M above N, and
+// L, alive with A and M, above both: 6 KiB. In the order they are made L
+// goes at 0, A and M above it, N above M: 6 KiB. Peak first: L at 0, A
+// above it, N at 0, M above N: 5 KiB.
+TEST(MemoryPlanTest, PeakBuffersFirstMeetThePeak) {
+  Program p;
+  int l = addValue(p, {256}), a = addValue(p, {1024}), m = addValue(p, {512}),
+      n = addValue(p, {768});
+  addStep(p, {}, {l});
+  addStep(p, {}, {a});
+  addStep(p, {}, {});
+  addStep(p, {}, {});
+  addStep(p, {l}, {m});
+  addStep(p, {m}, {n});
+  MemoryPlan plan = planMemory(p);
+  EXPECT_EQ(verifyMemoryPlan(p, plan), "");
+  EXPECT_EQ(plan.livePeakBytes, 5 * 1024);
+  EXPECT_EQ(plan.arenaBytes, 5 * 1024);
+  EXPECT_EQ(plan.offset[l], 0);
+  EXPECT_EQ(plan.offset[a], 1024);
+}
+
 TEST(MemoryPlanTest, ViewsShareTheirStorage) {
   Program p = chain();
   int view = addValue(p, {16, 16}, /*viewOf=*/2);

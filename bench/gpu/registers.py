@@ -16,6 +16,7 @@ ptxas is not part of the build: `pip install nvidia-cuda-nvcc` installs it
 (under site-packages/nvidia/cuda_nvcc/bin); by default the first of
 --ptxas, $PTXAS, `ptxas` on PATH and /usr/local/cuda/bin/ptxas is used.
 """
+import argparse
 import os
 import re
 import shutil
@@ -28,10 +29,8 @@ MAX_WARPS_PER_SM = 64
 THREADS_PER_BLOCK = 256
 
 
-def find_ptxas(argv):
-    if "--ptxas" in argv:
-        return argv[argv.index("--ptxas") + 1]
-    for candidate in (os.environ.get("PTXAS"), shutil.which("ptxas"),
+def find_ptxas(given):
+    for candidate in (given, os.environ.get("PTXAS"), shutil.which("ptxas"),
                       "/usr/local/cuda/bin/ptxas"):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
@@ -59,12 +58,15 @@ def warps(registers):
 
 
 def main(argv):
-    if len(argv) < 2 or argv[1].startswith("-"):
-        sys.exit(__doc__)
-    arch = argv[argv.index("--arch") + 1] if "--arch" in argv else "sm_90"
-    top = int(argv[argv.index("--top") + 1]) if "--top" in argv else 20
-    ptxas = find_ptxas(argv)
-    halide = open(argv[1], "rb").read().decode("latin1")
+    parser = argparse.ArgumentParser(usage=__doc__)
+    parser.add_argument("halide")
+    parser.add_argument("--arch", default="sm_90")
+    parser.add_argument("--ptxas")
+    parser.add_argument("--top", type=int, default=20)
+    args = parser.parse_args(argv[1:])
+    arch, top = args.arch, args.top
+    ptxas = find_ptxas(args.ptxas)
+    halide = open(args.halide, "rb").read().decode("latin1")
     rows = []  # (warps, registers, spill bytes, stack bytes, kernel, function)
     with tempfile.TemporaryDirectory() as tmp:
         for kernel, ptx in kernels_ptx(halide):

@@ -26,7 +26,7 @@ if os.path.isdir("/usr/share/datasets/fashion-mnist"):
     config.available_features.add("fashion-mnist")
 
 # A Python with NumPy, to check that .npz files load in NumPy.
-import subprocess, sys
+import shutil, subprocess, sys
 for py in [sys.executable, "/usr/bin/python3"]:
     try:
         if subprocess.run([py, "-c", "import numpy"], capture_output=True).returncode == 0:
@@ -35,6 +35,14 @@ for py in [sys.executable, "/usr/bin/python3"]:
             break
     except OSError:
         pass
+
+# NVIDIA's ptxas (not part of the build; `pip install nvidia-cuda-nvcc`),
+# for bench/gpu/registers.py's static check of the CUDA kernels.
+_ptxas = os.environ.get("PTXAS") or shutil.which("ptxas") or "/usr/local/cuda/bin/ptxas"
+if os.access(_ptxas, os.X_OK):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%registers", "%s %s --ptxas %s" % (
+        sys.executable, os.path.join(config.lopt_src_root, "bench", "gpu", "registers.py"), _ptxas)))
 
 # Kernel objects shared by the tests that build binaries (loptc --cache):
 # keyed by kernel, target and the loptc executable, so never stale.

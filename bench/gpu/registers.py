@@ -90,6 +90,9 @@ def main(argv):
                 if m and function:
                     r = int(m.group(1))
                     rows.append((warps(r), r, spill, stack, kernel, function))
+    if not rows:
+        sys.exit(f"registers.py: no CUDA kernels in {args.halide} "
+                 "(from loptc FILE -emit=halide --target host-cuda?)")
     rows.sort(key=lambda row: (row[0], -row[1]))
     bad = [row for row in rows if row[2] or row[3]]
     print(f"{len(rows)} GPU kernels ({arch}): {len(bad)} spill or keep a stack frame; "

@@ -395,7 +395,7 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
       l = std::max(l, levelOf(r) + 1);
     return level[n] = l;
   };
-  using Key = std::pair<int, int64_t>; // level, elements
+  using Key = std::pair<int, int64_t>; // level, size group (sizeKey)
   std::map<Key, std::set<std::string>> groups;
   int top = 0;
   // The group of a stage at its level: small stages share one whatever
@@ -419,16 +419,16 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
     return level.at(a) > level.at(b);
   });
   for (const std::string &n : order) {
-    int64_t elements = sizeKey(n);
-    if (alone.count(n) || groups.at({level.at(n), elements}).size() > 1)
+    int64_t group = sizeKey(n);
+    if (alone.count(n) || groups.at({level.at(n), group}).size() > 1)
       continue;
     int last = top;
     for (const std::string &r : readers[n])
       last = std::min(last, level.at(r) - 1);
     for (int l = level.at(n) + 1; l <= last; ++l)
-      if (groups.count({l, elements})) {
-        groups.erase({level.at(n), elements});
-        groups[{l, elements}].insert(n);
+      if (groups.count({l, group})) {
+        groups.erase({level.at(n), group});
+        groups[{l, group}].insert(n);
         level[n] = l;
         break;
       }

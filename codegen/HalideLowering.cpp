@@ -327,11 +327,20 @@ private:
     // the coordinates into a few results and batch norm's statistics at
     // 10x10 slower than the extra level saved (H200, 2.7 ms a 5w5s
     // iteration, bench/results/gpu-2026-11-27-h200-final/).
-    int64_t busy = (terms * results + kBusyThreads - 1) / kBusyThreads;
-    if (oneLevel)
-      busy = std::max(busy, (terms + kLevelTerms - 1) / kLevelTerms);
-    int64_t chunk = std::clamp(busy, kMinLevelTerms, kLevelTerms);
-    chunk = (chunk + 7) / 8 * 8; // unrolled by 8 (GpuSchedule.cpp)
+    // Terms per thread of the first level, for `threadsPerPart` threads
+    // per part: as many parts as keep kBusyThreads busy.
+    auto firstChunk = [&](int64_t threadsPerPart) {
+      int64_t busy = (terms * threadsPerPart + kBusyThreads - 1) / kBusyThreads;
+      if (oneLevel)
+        busy = std::max(busy, (terms + kLevelTerms - 1) / kLevelTerms);
+      int64_t chunk = std::clamp(busy, kMinLevelTerms, kLevelTerms);
+      return (chunk + 7) / 8 * 8; // unrolled by 8 (GpuSchedule.cpp)
+    };
+    // A level's term r of n, zero past the last term where the parts
+    // overrun them.
+    auto termOrZero = [&](Expr t, Expr r, int64_t parts, int64_t per, int64_t n) {
+      return parts * per == n ? t : select(r < int(n), t, cast(acc, 0));
+    };
     // A level's partial sums are one dimension, so that the schedule may
     // launch the levels of several sums as one kernel.
     auto flat = [shape](const std::vector<Expr> &idx) {
@@ -353,10 +362,7 @@ private:
     }
     int firstLevel = 1;
     if (blockRows > 1 && blockCols > 1 && n > kLastLevelTerms) {
-      int64_t blocks = results / (blockRows * blockCols);
-      int64_t per = std::clamp((terms * blocks + kBusyThreads - 1) / kBusyThreads,
-                               kMinLevelTerms, kLevelTerms);
-      per = (per + 7) / 8 * 8;
+      int64_t per = firstChunk(results / (blockRows * blockCols));
       int64_t parts = (n + per - 1) / per;
       RDom u(0, int(per), "u");
       std::vector<Var> vs = makeVars(3); // part, row, column
@@ -365,7 +371,7 @@ private:
       Expr t = cast(acc, read({vs[1], vs[2]}, min(r, int(n) - 1)));
       Func f(name(nm + "_l1"));
       f(rev) = cast(acc, 0);
-      f(rev) += parts * per == n ? t : select(r < int(n), t, cast(acc, 0));
+      f(rev) += termOrZero(t, r, parts, per, n);
       Val partial{f, {parts, shape[0], shape[1]}};
       root(partial);
       reuse[f.name()] = {{1, int(blockRows)}, {2, int(blockCols)}};
@@ -376,7 +382,7 @@ private:
       firstLevel = 2;
     }
     for (int level = firstLevel; n > kLastLevelTerms; ++level) {
-      int64_t per = level == 1 ? chunk : kLevelTerms;
+      int64_t per = level == 1 ? firstChunk(results) : kLevelTerms;
       int64_t parts = (n + per - 1) / per;
       RDom u(0, int(per), "u");
       std::vector<Var> p = makeVars(1);
@@ -393,7 +399,7 @@ private:
       // register and unrolls its loop.
       Func f(name(nm + "_l" + std::to_string(level)));
       f(p) = cast(acc, 0);
-      f(p) += parts * per == n ? t : select(r < int(n), t, cast(acc, 0));
+      f(p) += termOrZero(t, r, parts, per, n);
       Val partial{f, {results * parts}};
       root(partial);
       read = [this, partial, parts, results, resultsInner,

@@ -49,7 +49,6 @@ if os.access(_ptxas, os.X_OK):
 config.substitutions.append(("%kernel_cache", os.path.join(config.test_exec_root, "kernel-cache")))
 
 # valgrind, to check generated code's memory accesses.
-import shutil
 if shutil.which("valgrind"):
     config.available_features.add("valgrind")
 # valgrind (3.19) decodes up to AVX2: on x86-64, code for valgrind is built

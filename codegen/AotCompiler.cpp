@@ -3,6 +3,7 @@
 #include "codegen/HalideLowering.h"
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -66,7 +67,8 @@ bool parseTarget(const std::string &name, Target &t, std::string &error) {
 }
 
 Pipeline lowered(const KernelGraph &g, const Target &t,
-                 std::vector<Argument> &args, std::string &error, bool &ok) {
+                 std::vector<Argument> &args, std::string &error, bool &ok,
+                 int64_t *stageBytes = nullptr) {
   LoweredKernel k;
   bool gpu = t.has_gpu_feature();
   ok = lowerKernel(g, k, error, /*forGpu=*/gpu);
@@ -78,6 +80,8 @@ Pipeline lowered(const KernelGraph &g, const Target &t,
     scheduleForCpu(g, k, t);
   for (ImageParam &p : k.params)
     args.push_back(p);
+  if (stageBytes)
+    *stageBytes = k.deviceStageBytes;
   return Pipeline(k.outputs);
 }
 
@@ -238,6 +242,69 @@ bool kernelStatement(const KernelTable &table, size_t index,
     error = std::string("Halide: ") + e.what();
     return false;
   }
+}
+
+bool kernelStageBytes(const KernelTable &table, const std::string &target,
+                      std::vector<int64_t> &bytes, std::string &error) {
+  Target t;
+  if (!parseTarget(target, t, error))
+    return false;
+  bytes.assign(table.kernels.size(), 0);
+  if (!t.has_gpu_feature() || table.kernels.empty())
+    return true;
+  int fds[2];
+  if (pipe(fds) != 0) {
+    error = "cannot start a process to count the kernels' stages";
+    return false;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    // The counts, or a message and exit code 1.
+    close(fds[0]);
+    std::string out, err;
+    bool ok = true;
+    try {
+      for (size_t i = 0; i < table.kernels.size() && ok; ++i) {
+        std::vector<Argument> args;
+        int64_t n = 0;
+        lowered(table.kernels[i], t, args, err, ok, &n);
+        out.append(reinterpret_cast<const char *>(&n), sizeof n);
+      }
+    } catch (const Halide::Error &e) {
+      err = std::string("Halide: ") + e.what();
+      ok = false;
+    }
+    const std::string &msg = ok ? out : err;
+    for (size_t at = 0; at < msg.size();) {
+      ssize_t w = write(fds[1], msg.data() + at, msg.size() - at);
+      if (w <= 0)
+        _exit(2);
+      at += size_t(w);
+    }
+    _exit(ok ? 0 : 1);
+  }
+  close(fds[1]);
+  if (pid < 0) {
+    close(fds[0]);
+    error = "cannot start a process to count the kernels' stages";
+    return false;
+  }
+  std::string got;
+  char buf[4096];
+  for (ssize_t r; (r = read(fds[0], buf, sizeof buf)) > 0;)
+    got.append(buf, size_t(r));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+      got.size() != bytes.size() * sizeof(int64_t)) {
+    error = WIFEXITED(status) && WEXITSTATUS(status) == 1 && !got.empty()
+                ? got
+                : "the process counting the kernels' stages failed";
+    return false;
+  }
+  std::memcpy(bytes.data(), got.data(), got.size());
+  return true;
 }
 
 } // namespace lopt::codegen

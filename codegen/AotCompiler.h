@@ -42,6 +42,16 @@ bool kernelStatement(const KernelTable &table, size_t index,
                      const std::string &target, std::string &text,
                      std::string &error);
 
+/// Per kernel of `table`, the bytes of the stages it stores on the device
+/// besides its outputs when scheduled for the GPU of `target` (each
+/// aligned as the driver places them): what its steps need of the arena's
+/// free range (0 for a CPU target). Lowers and schedules without
+/// compiling, in a child process: Halide makes each Func name unique in
+/// the process that makes it, so kernels lowered here would otherwise be
+/// named differently in -emit=halide and in the objects.
+bool kernelStageBytes(const KernelTable &table, const std::string &target,
+                      std::vector<int64_t> &bytes, std::string &error);
+
 /// A target as compiled: the full Halide target string (host-cuda gets
 /// cuda_capability_80, OpenCL cl_doubles) and its device API.
 struct ResolvedTarget {

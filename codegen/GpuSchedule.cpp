@@ -481,6 +481,15 @@ void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
     }
     shapes[f.name()] = shape;
   }
+  std::set<std::string> outputs;
+  for (const Func &f : k.outputs)
+    outputs.insert(f.name());
+  k.deviceStageBytes = 0;
+  for (auto &[name, loop] : launched)
+    if (!outputs.count(name))
+      k.deviceStageBytes +=
+          (numElements(shapes.at(name)) * loop.output_types()[0].bytes() +
+           kStageAlignment - 1) / kStageAlignment * kStageAlignment;
   // Launched alone: scalars (Halide 14 fails on fused scalar loops), and
   // stages of several dimensions with a sum inside their threads (their
   // own or an inline one; a stored sum they read is a load): fused, Halide

@@ -46,7 +46,15 @@ struct LoweredKernel {
   /// thread would load the weight from the other layout (a warp reading
   /// 32 rows, not one).
   std::set<std::string> transposed;
+  /// Scheduled for a GPU: the bytes of the stages its call stores on the
+  /// device besides its outputs, each rounded up to kStageAlignment: no
+  /// more than that is held at once during a call.
+  int64_t deviceStageBytes = 0;
 };
+
+/// The alignment of a stage that a GPU kernel call stores in its step's
+/// range of the arena (runtime/driver/Device.cpp places them there).
+constexpr int64_t kStageAlignment = 256;
 
 /// The algorithm of `graph`; false with `error` for an op with no lowering.
 /// `forGpu`: the variant for GPU schedules, the same values computed with

@@ -35,21 +35,28 @@ std::vector<Interval> lifetimes(const Program &prog) {
   return live;
 }
 
-/// Places the buffers in `order`, each at the lowest offset free of the
-/// buffers placed before it that it is alive with; returns the arena's
-/// size.
-int64_t place(const Program &prog, const std::vector<Interval> &live,
-              const std::vector<int> &order, std::vector<int64_t> &offset) {
-  offset.assign(prog.values.size(), -1);
+/// What the planner places: a storage slot (the first prog.values.size()
+/// items), or the range a step's kernel stores its stages in (alive at
+/// that step only).
+struct Items {
+  std::vector<int64_t> bytes;
+  std::vector<Interval> live;
+};
+
+/// Places the items in `order`, each at the lowest offset free of the
+/// items placed before it that it is alive with; returns the arena's size.
+int64_t place(const Items &items, const std::vector<int> &order,
+              std::vector<int64_t> &offset) {
+  offset.assign(items.bytes.size(), -1);
   int64_t arena = 0;
   std::vector<int> placed;
   for (int s : order) {
-    int64_t size = slotBytes(prog.values[s]);
-    // Byte ranges of placed buffers alive at the same time, by offset.
+    int64_t size = items.bytes[s];
+    // Byte ranges of placed items alive at the same time, by offset.
     std::vector<std::pair<int64_t, int64_t>> busy;
     for (int p : placed)
-      if (live[p].overlaps(live[s]))
-        busy.push_back({offset[p], offset[p] + slotBytes(prog.values[p])});
+      if (items.live[p].overlaps(items.live[s]))
+        busy.push_back({offset[p], offset[p] + items.bytes[p]});
     std::sort(busy.begin(), busy.end());
     int64_t at = 0;
     for (auto [lo, hi] : busy) {
@@ -66,19 +73,34 @@ int64_t place(const Program &prog, const std::vector<Interval> &live,
 
 } // namespace
 
-MemoryPlan planMemory(const Program &prog) {
+MemoryPlan planMemory(const Program &prog,
+                      const std::vector<int64_t> &stageBytes) {
   MemoryPlan plan;
   std::vector<Interval> live = lifetimes(prog);
+  Items items;
   std::vector<int> order;
-  for (size_t s = 0; s < prog.values.size(); ++s)
-    if (prog.values[s].storage == int(s)) {
+  for (size_t s = 0; s < prog.values.size(); ++s) {
+    bool owns = prog.values[s].storage == int(s);
+    items.bytes.push_back(owns ? slotBytes(prog.values[s]) : 0);
+    items.live.push_back(live[s]);
+    if (owns) {
       order.push_back(int(s));
-      plan.totalBytes += slotBytes(prog.values[s]);
+      plan.totalBytes += items.bytes[s];
+    }
+  }
+  plan.stageBytes.assign(prog.steps.size(), 0);
+  for (size_t k = 0; k < stageBytes.size() && k < prog.steps.size(); ++k)
+    if (stageBytes[k] > 0) {
+      plan.stageBytes[k] = stageBytes[k];
+      order.push_back(int(items.bytes.size()));
+      items.bytes.push_back(stageBytes[k]);
+      items.live.push_back({int(k), int(k)});
+      plan.totalBytes += stageBytes[k];
     }
   std::vector<int64_t> alive(prog.steps.size() + 2, 0); // steps -1..end
   for (int s : order)
-    for (int k = live[s].first; k <= live[s].last; ++k)
-      alive[k + 1] += slotBytes(prog.values[s]);
+    for (int k = items.live[s].first; k <= items.live[s].last; ++k)
+      alive[k + 1] += items.bytes[s];
   auto peak = std::max_element(alive.begin(), alive.end());
   plan.livePeakBytes = *peak;
   plan.peakStep = int(peak - alive.begin()) - 1;
@@ -94,24 +116,28 @@ MemoryPlan planMemory(const Program &prog) {
   // peak), then the others largest first around them: Mini-ImageNet 5w5s
   // and 5w1s meet the peak (113.2 and 123.6 MiB, against 129.3 and 129.9
   // in the best of the other two).
-  auto size = [&](int s) { return slotBytes(prog.values[s]); };
+  auto size = [&](int s) { return items.bytes[s]; };
   auto atPeak = [&](int s) {
-    return live[s].first <= plan.peakStep && plan.peakStep <= live[s].last;
+    return items.live[s].first <= plan.peakStep &&
+           plan.peakStep <= items.live[s].last;
   };
   std::vector<int> bySize = order, byStart = order, peakFirst = order;
   std::stable_sort(bySize.begin(), bySize.end(),
                    [&](int a, int b) { return size(a) > size(b); });
   std::stable_sort(byStart.begin(), byStart.end(),
-                   [&](int a, int b) { return live[a].first < live[b].first; });
+                   [&](int a, int b) {
+                     return items.live[a].first < items.live[b].first;
+                   });
   std::stable_sort(peakFirst.begin(), peakFirst.end(), [&](int a, int b) {
     if (atPeak(a) != atPeak(b))
       return atPeak(a);
-    return atPeak(a) ? live[a].first < live[b].first : size(a) > size(b);
+    return atPeak(a) ? items.live[a].first < items.live[b].first
+                     : size(a) > size(b);
   });
-  plan.arenaBytes = place(prog, live, bySize, plan.offset);
+  plan.arenaBytes = place(items, bySize, plan.offset);
   for (const std::vector<int> *o : {&byStart, &peakFirst}) {
     std::vector<int64_t> other;
-    int64_t arena = place(prog, live, *o, other);
+    int64_t arena = place(items, *o, other);
     if (arena < plan.arenaBytes) {
       plan.arenaBytes = arena;
       plan.offset = std::move(other);
@@ -122,7 +148,7 @@ MemoryPlan planMemory(const Program &prog) {
   for (int k = 0; k < int(prog.steps.size()); ++k) {
     std::vector<std::pair<int64_t, int64_t>> busy;
     for (int s : order)
-      if (live[s].first <= k && k <= live[s].last)
+      if (s < int(prog.values.size()) && live[s].first <= k && k <= live[s].last)
         busy.push_back({plan.offset[s], plan.offset[s] + slotBytes(prog.values[s])});
     busy.push_back({plan.arenaBytes, plan.arenaBytes});
     std::sort(busy.begin(), busy.end());
@@ -135,6 +161,7 @@ MemoryPlan planMemory(const Program &prog) {
     }
     plan.scratch.push_back(best);
   }
+  plan.offset.resize(prog.values.size());
   for (size_t s = 0; s < prog.values.size(); ++s)
     plan.offset[s] = plan.offset[prog.values[s].storage] +
                      prog.values[s].offset * 4; // float or int32
@@ -164,6 +191,9 @@ std::string verifyMemoryPlan(const Program &prog, const MemoryPlan &plan) {
     auto [lo, bytes] = plan.scratch[k];
     if (lo < 0 || bytes < 0 || lo + bytes > plan.arenaBytes)
       return "step " + std::to_string(k) + "'s scratch lies outside the arena";
+    if (k < int(plan.stageBytes.size()) && bytes < plan.stageBytes[k])
+      return "step " + std::to_string(k) + "'s scratch is smaller than its " +
+             "stages";
     for (int s : storage) {
       int64_t s0 = plan.offset[s], s1 = s0 + slotBytes(prog.values[s]);
       if (live[s].first <= k && k <= live[s].last && s0 < lo + bytes && lo < s1)

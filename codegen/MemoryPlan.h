@@ -9,7 +9,9 @@
 // first; in the order the buffers are made; the buffers alive at the peak
 // step first, then the others largest first), the smallest arena kept. Each
 // step also gets the largest range of the arena free during it, for the
-// stages its kernel stores.
+// stages its kernel stores; where the caller says how many bytes those
+// are (a CUDA binary's kernels), they are planned as a buffer alive at
+// that step only, so that the range is at least that large.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOPT_CODEGEN_MEMORYPLAN_H
@@ -35,13 +37,20 @@ struct MemoryPlan {
   /// buffer alive at the step occupies: where the stages its kernel stores
   /// may go (the driver places them there when they fit).
   std::vector<std::pair<int64_t, int64_t>> scratch;
+  /// Per step, the bytes of stages planned (planMemory's stageBytes,
+  /// zeros where it had none).
+  std::vector<int64_t> stageBytes;
 };
 
-MemoryPlan planMemory(const Program &prog);
+/// `stageBytes`: per step, the bytes of the stages its kernel stores (may
+/// be empty: none planned).
+MemoryPlan planMemory(const Program &prog,
+                      const std::vector<int64_t> &stageBytes = {});
 
 /// Checks that no two buffers live at the same time share bytes, and that
-/// no step's scratch range holds a buffer alive at that step; returns an
-/// empty string, or what overlaps.
+/// no step's scratch range holds a buffer alive at that step or is smaller
+/// than the stages planned for it; returns an empty string, or what is
+/// wrong.
 std::string verifyMemoryPlan(const Program &prog, const MemoryPlan &plan);
 
 } // namespace lopt::codegen

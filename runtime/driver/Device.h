@@ -26,9 +26,10 @@ bool usesDevice();
 /// During one kernel call of a CUDA binary, the stages the kernel stores
 /// on the device go, in order and where they fit, into `bytes` of the
 /// arena at device address `device` (the arena's plus the offset of the
-/// plan's step_scratch: bytes no buffer alive at the step occupies)
-/// instead of allocations of their own, which the driver would keep for
-/// reuse beside the arena. Nothing for other binaries: a CPU kernel's heap
+/// plan's step_scratch: bytes no buffer alive at the step occupies, planned
+/// to hold all the kernel's stages) instead of allocations of their own,
+/// which the driver would keep for reuse beside the arena (still the way
+/// for a stage that does not fit). Nothing for other binaries: a CPU kernel's heap
 /// stages placed there saved nothing (the heap peaks at the step where the
 /// arena has no room) and fragmented the heap. LOPT_STAGE_SCRATCH=0 turns
 /// this off.

@@ -44,6 +44,10 @@ if os.access(_ptxas, os.X_OK):
     config.substitutions.append(("%registers", "%s %s --ptxas %s" % (
         sys.executable, os.path.join(config.lopt_src_root, "bench", "gpu", "registers.py"), _ptxas)))
 
+# bench/gpu/stages.py: each CUDA kernel's device stages against the plan.
+config.substitutions.append(("%stages", "%s %s" % (
+    sys.executable, os.path.join(config.lopt_src_root, "bench", "gpu", "stages.py"))))
+
 # Kernel objects shared by the tests that build binaries (loptc --cache):
 # keyed by kernel, target and the loptc executable, so never stale.
 config.substitutions.append(("%kernel_cache", os.path.join(config.test_exec_root, "kernel-cache")))

@@ -143,14 +143,21 @@ void printPrograms(const Compiled &c, llvm::raw_ostream &os) {
     for (size_t a = 0; a < p.args.size(); ++a)
       os << "  arg " << slot(p.args[a]) << " " << p.argInfo[a].name << " "
          << shapeToString(p.values[p.args[a]].shape) << "\n";
-    for (const ProgramStep &s : p.steps) {
+    for (size_t k = 0; k < p.steps.size(); ++k) {
+      const ProgramStep &s = p.steps[k];
       os << "  ";
       for (size_t o = 0; o < s.outputs.size(); ++o)
         os << (o ? ", " : "") << slot(s.outputs[o]);
       os << " = @k" << s.kernel << "(";
       for (size_t i = 0; i < s.inputs.size(); ++i)
         os << (i ? ", " : "") << slot(s.inputs[i]);
-      os << ")  // " << s.op << "\n";
+      os << ")";
+      // A CUDA binary's: the bytes of the stages its kernel stores, and the
+      // arena's range they go in.
+      if (plan.stageBytes[k] > 0)
+        os << " stages " << plan.stageBytes[k] << " in "
+           << plan.scratch[k].second << "@" << plan.scratch[k].first;
+      os << "  // " << s.op << "\n";
     }
     for (size_t r = 0; r < p.results.size(); ++r)
       os << "  result " << slot(p.results[r]) << " "
@@ -188,6 +195,15 @@ void printPeak(const Program &p, const MemoryPlan &plan, llvm::raw_ostream &os) 
   });
   int64_t listed = 0;
   size_t shown = 0;
+  if (plan.peakStep >= 0 && plan.peakStep < int(plan.stageBytes.size()) &&
+      plan.stageBytes[plan.peakStep] > 0) {
+    listed += plan.stageBytes[plan.peakStep];
+    char line[128];
+    std::snprintf(line, sizeof line,
+                  "    %.2f MiB: the stages its kernel stores on the device\n",
+                  double(plan.stageBytes[plan.peakStep]) / (1 << 20));
+    os << line;
+  }
   for (int s : alive) {
     if (listed >= plan.livePeakBytes * 9 / 10 || shown == 8)
       break;
@@ -384,10 +400,23 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
       if (!c.trains)
         continue;
     }
-    MemoryPlan plan = planMemory(p);
-    if (std::string bad = verifyMemoryPlan(p, plan); !bad.empty())
-      return commandError(cmd, "memory plan of " + fn.getSymName() + ": " + bad);
     c.programs.push_back(std::move(p));
+  }
+  // A CUDA binary's kernels store their stages in the arena's range that
+  // their step leaves free (runtime/driver/Device.cpp): planned, so that it
+  // is large enough and nothing is allocated beside the arena.
+  std::vector<int64_t> stageBytes; // per kernel
+  if (target.deviceApi == "cuda" &&
+      !kernelStageBytes(c.table, opts.target, stageBytes, error))
+    return commandError(cmd, error);
+  for (const Program &p : c.programs) {
+    std::vector<int64_t> stages;
+    if (!stageBytes.empty())
+      for (const ProgramStep &step : p.steps)
+        stages.push_back(stageBytes[step.kernel]);
+    MemoryPlan plan = planMemory(p, stages);
+    if (std::string bad = verifyMemoryPlan(p, plan); !bad.empty())
+      return commandError(cmd, "memory plan of " + p.name + ": " + bad);
     c.plans.push_back(std::move(plan));
   }
 

@@ -3,9 +3,10 @@
 // Hand-built kernel programs (no MLIR, no Halide): the planner reuses the
 // memory of dead buffers, never gives bytes to two buffers alive at the
 // same time (checked pairwise by verifyMemoryPlan on random programs),
-// keeps the smaller arena of its two placement orders, keeps arguments and
+// keeps the smallest arena of its placement orders, keeps arguments and
 // results alive throughout, places views inside their storage, and gives
-// each step the largest range no buffer alive there holds.
+// each step the largest range no buffer alive there holds, at least the
+// stages planned for it.
 // verifyMemoryPlan itself catches an overlap.
 //
 //===----------------------------------------------------------------------===//
@@ -127,6 +128,40 @@ TEST(MemoryPlanTest, PeakBuffersFirstMeetThePeak) {
   EXPECT_EQ(plan.offset[a], 1024);
 }
 
+// A CUDA binary's kernels store their stages in their step's free range:
+// planned as a buffer alive at that step only. In KeepsTheSmallerOfTwoOrders
+// step 6 has no free byte (B and Q fill the 5 KiB arena); 2 KiB of stages
+// there make the arena 7 KiB, and the range holds them; step 2's 3 KiB fit
+// below P as before, without growing anything.
+TEST(MemoryPlanTest, StagesGetARangeAtTheirStep) {
+  Program p;
+  int a = addValue(p, {1024}), pooled = addValue(p, {256}),
+      q = addValue(p, {256}), b = addValue(p, {1024});
+  addStep(p, {}, {a});
+  addStep(p, {a}, {pooled});
+  addStep(p, {}, {});
+  addStep(p, {}, {q});
+  addStep(p, {pooled}, {});
+  addStep(p, {}, {b});
+  addStep(p, {b, q}, {});
+  std::vector<int64_t> stages(p.steps.size(), 0);
+  stages[2] = 3 * 1024;
+  stages[6] = 2 * 1024;
+  MemoryPlan plan = planMemory(p, stages);
+  EXPECT_EQ(verifyMemoryPlan(p, plan), "");
+  EXPECT_EQ(plan.livePeakBytes, 7 * 1024);
+  EXPECT_EQ(plan.arenaBytes, 7 * 1024);
+  EXPECT_EQ(plan.stageBytes, stages);
+  EXPECT_GE(plan.scratch[2].second, 3 * 1024);
+  EXPECT_GE(plan.scratch[6].second, 2 * 1024);
+  // Without them, step 6's range is empty: verifyMemoryPlan says so when
+  // it is asked for the stages.
+  MemoryPlan bare = planMemory(p);
+  EXPECT_EQ(bare.scratch[6].second, 0);
+  bare.stageBytes = stages;
+  EXPECT_NE(verifyMemoryPlan(p, bare), "");
+}
+
 TEST(MemoryPlanTest, ViewsShareTheirStorage) {
   Program p = chain();
   int view = addValue(p, {16, 16}, /*viewOf=*/2);
@@ -184,7 +219,12 @@ TEST(MemoryPlanTest, RandomProgramsNeverShareLiveBytes) {
       addStep(p, in, out);
     }
     p.results = {int(p.values.size()) - 1, int(rng() % p.values.size())};
-    MemoryPlan plan = planMemory(p);
+    // Every other trial, stages at some steps.
+    std::vector<int64_t> stages;
+    if (trial % 2)
+      for (size_t k = 0; k < p.steps.size(); ++k)
+        stages.push_back(rng() % 3 == 0 ? int64_t(256 * (1 + rng() % 8)) : 0);
+    MemoryPlan plan = planMemory(p, stages);
     ASSERT_EQ(verifyMemoryPlan(p, plan), "") << "trial " << trial;
     EXPECT_LE(plan.arenaBytes, plan.totalBytes);
     EXPECT_LE(plan.livePeakBytes, plan.arenaBytes);

@@ -77,6 +77,9 @@ inline int64_t largestDivisor(int64_t extent, int64_t most) {
 /// which Halide computes in a small buffer inside f's innermost loop
 /// (shared by both schedules).
 bool hasInlineReduction(const Halide::Func &f);
+/// The terms of the longest such reduction (the product of its reduction
+/// extents; 0 when there is none).
+int64_t inlineReductionTerms(const Halide::Func &f);
 
 /// Unrolls the innermost reduction loops of `f`'s update while their terms
 /// multiply to at most `maxTerms` (shared by both schedules).

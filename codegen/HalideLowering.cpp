@@ -212,6 +212,32 @@ private:
   std::map<std::string, std::vector<std::pair<int, int>>> reuse;
   std::set<std::string> transposed;
   std::map<std::string, std::pair<Val, Val>> lstmForward; // gates, new c
+  /// Per maxpool_backward node whose windows do not overlap: the offset of
+  /// each window's maximum (a stored stage), the window and the pooled
+  /// shape.
+  struct Windows {
+    Val argmax;
+    int k, s;
+    Shape pooled;
+  };
+  std::map<int, Windows> windowMaxima;
+  /// The maxpool_backward node (with windows that do not overlap) whose
+  /// value is a factor of node `id`'s, through products of equal shapes,
+  /// so that `id` is zero off its windows' maxima; -1 if none.
+  int zeroOffMaxima(int id) const {
+    const KernelNode &m = g.nodes[id];
+    if (m.result > 0)
+      return -1;
+    if (m.op == "maxpool_backward")
+      return windowMaxima.count(id) ? id : -1;
+    if (m.op != "mul")
+      return -1;
+    for (int in : m.inputs)
+      if (g.nodes[in].shape == m.shape)
+        if (int pool = zeroOffMaxima(in); pool >= 0)
+          return pool;
+    return -1;
+  }
   /// Reuse hints for a sum over a weight shared by all coordinates (a
   /// matrix product [coordinate, row] with the coordinates as rows). On a
   /// CPU, whose vectors run along the rows: the coordinates in blocks of
@@ -741,11 +767,23 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
           src.push_back(idx[d]);
         return at(x, src);
       }, name(op))};
+    // A sum over the pixels of a value that is zero but at its max-pooling
+    // windows' maxima (a batch-norm backward's sums of the gradient reaching
+    // a pooled layer, times anything) takes one term per window, at its
+    // maximum: a quarter of the terms for 2 x 2 windows.
+    auto reduced = [&](int64_t d) {
+      return std::find(dims.begin(), dims.end(), d) != dims.end();
+    };
+    int pool = mappedGraph || x.shape.size() != 4 || !reduced(2) || !reduced(3)
+                   ? -1
+                   : zeroOffMaxima(n.inputs[0]);
+    const Windows *win = pool >= 0 ? &windowMaxima.at(pool) : nullptr;
     // The RDom's first dimension is its innermost loop: the innermost
     // reduced tensor dimension, so the sum walks memory in order.
     Region region;
     for (size_t j = dims.size(); j-- > 0;)
-      region.push_back(Range(0, int(x.shape[dims[j]])));
+      region.push_back(Range(0, int(win && dims[j] >= 2 ? win->pooled[dims[j]]
+                                                         : x.shape[dims[j]])));
     if (region.empty())
       return {define(out, [&](std::vector<Expr> idx) { return at(x, idx); }, name(op))};
     // Long sums accumulate in double, like the reference interpreter.
@@ -754,9 +792,14 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       std::vector<Expr> src;
       size_t kept = 0, red = 0;
       for (size_t d = 0; d < x.shape.size(); ++d)
-        src.push_back(std::find(dims.begin(), dims.end(), int64_t(d)) != dims.end()
-                          ? r[dims.size() - 1 - red++]
-                          : idx[kept++]);
+        src.push_back(reduced(int64_t(d)) ? r[dims.size() - 1 - red++]
+                                          : idx[kept++]);
+      if (win) {
+        // src[2], src[3]: a window; the pixel of its maximum.
+        Expr a = clamp(cast<int>(at(win->argmax, src)), 0, win->k * win->k - 1);
+        src[2] = src[2] * win->s + a / win->k;
+        src[3] = src[3] * win->s + a % win->k;
+      }
       return at(x, src);
     }, op + "_f64");
     return {define(out, [&](std::vector<Expr> idx) {
@@ -922,6 +965,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       }, name(op))};
     if (s == k) {
       // Windows that do not overlap: each pixel is in at most one.
+      windowMaxima[int(&n - this->g.nodes.data())] = {arg, k, s, pooled};
       return {define(out, [&](std::vector<Expr> idx) {
         Expr i = idx[2] / s, j = idx[3] / s;
         Expr inside = i < int(pooled[2]) && j < int(pooled[3]);

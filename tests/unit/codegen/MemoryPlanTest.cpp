@@ -69,13 +69,9 @@ TEST(MemoryPlanTest, ChainReusesDeadBuffers) {
     EXPECT_EQ(off % 256, 0);
 }
 
-// The shape of a meta-gradient's query: a large activation A (4 KiB,
-// steps 0-1), the pooled value P read at step 4, a gradient Q made at step
-// 3 and read with a large recomputed B (steps 5-6). Largest first puts A
-// and B at 0, so P goes above A, and Q, alive with both B and P, above P:
-// 6 KiB. In the order they are made Q goes where A was, below B: 5 KiB,
-// the least possible (A and P at step 1, B and Q at step 5).
-TEST(MemoryPlanTest, KeepsTheSmallerOfTwoOrders) {
+/// The shape of a meta-gradient's query (below): slots A (0), P (1), Q (2)
+/// and B (3).
+Program queryShape() {
   Program p;
   int a = addValue(p, {1024}), pooled = addValue(p, {256}),
       q = addValue(p, {256}), b = addValue(p, {1024});
@@ -86,6 +82,18 @@ TEST(MemoryPlanTest, KeepsTheSmallerOfTwoOrders) {
   addStep(p, {pooled}, {});
   addStep(p, {}, {b});
   addStep(p, {b, q}, {});
+  return p;
+}
+
+// The shape of a meta-gradient's query: a large activation A (4 KiB,
+// steps 0-1), the pooled value P read at step 4, a gradient Q made at step
+// 3 and read with a large recomputed B (steps 5-6). Largest first puts A
+// and B at 0, so P goes above A, and Q, alive with both B and P, above P:
+// 6 KiB. In the order they are made Q goes where A was, below B: 5 KiB,
+// the least possible (A and P at step 1, B and Q at step 5).
+TEST(MemoryPlanTest, KeepsTheSmallerOfTwoOrders) {
+  Program p = queryShape();
+  const int pooled = 1;
   MemoryPlan plan = planMemory(p);
   EXPECT_EQ(verifyMemoryPlan(p, plan), "");
   EXPECT_EQ(plan.livePeakBytes, 5 * 1024);
@@ -134,16 +142,7 @@ TEST(MemoryPlanTest, PeakBuffersFirstMeetThePeak) {
 // there make the arena 7 KiB, and the range holds them; step 2's 3 KiB fit
 // below P as before, without growing anything.
 TEST(MemoryPlanTest, StagesGetARangeAtTheirStep) {
-  Program p;
-  int a = addValue(p, {1024}), pooled = addValue(p, {256}),
-      q = addValue(p, {256}), b = addValue(p, {1024});
-  addStep(p, {}, {a});
-  addStep(p, {a}, {pooled});
-  addStep(p, {}, {});
-  addStep(p, {}, {q});
-  addStep(p, {pooled}, {});
-  addStep(p, {}, {b});
-  addStep(p, {b, q}, {});
+  Program p = queryShape();
   std::vector<int64_t> stages(p.steps.size(), 0);
   stages[2] = 3 * 1024;
   stages[6] = 2 * 1024;

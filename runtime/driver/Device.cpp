@@ -98,6 +98,9 @@ struct Scratch {
 };
 Scratch scratch;
 std::unordered_map<CUdeviceptr, size_t> fromScratch;
+/// Stages a kernel call stored beside the arena, for want of room in its
+/// step's range (the memory plan leaves room for all: so 0).
+int64_t stagesBeside = 0;
 constexpr size_t kScratchAlign = 256;
 
 /// `size` bytes of the current range, aligned, into `ptr`; false where
@@ -191,6 +194,8 @@ extern "C" int halide_cuda_device_malloc(void *uc, halide_buffer_t *buf) {
       buf->device_interface = halide_cuda_device_interface();
       return halide_error_code_success;
     }
+    if (inKernelCall && scratchEnabled())
+      ++stagesBeside;
     auto fit = kept.lower_bound(size);
     if (inKernelCall && fit != kept.end() && fit->first / 2 <= size) {
       ptr = fit->second;
@@ -502,6 +507,13 @@ StageScratch::~StageScratch() {
 double stageScratchPeakMb() {
   std::lock_guard<std::mutex> lock(poolLock);
   return double(scratch.peak) / (1 << 20);
+}
+
+int64_t stagesBesideArena() {
+  if (!usesCuda())
+    return -1;
+  std::lock_guard<std::mutex> lock(poolLock);
+  return stagesBeside;
 }
 
 double deviceAllocationPeakMb() {

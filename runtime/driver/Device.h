@@ -82,6 +82,10 @@ private:
 /// The most bytes of stages one kernel call placed in the arena, in MiB
 /// (0 but in a CUDA binary).
 double stageScratchPeakMb();
+/// How many stages kernel calls of a CUDA binary stored beside the arena,
+/// their step's range being too small (the memory plan makes it large
+/// enough: 0 unless LOPT_STAGE_SCRATCH=0); -1 for other binaries.
+int64_t stagesBesideArena();
 /// A CUDA binary's most device memory held at once by its own allocations
 /// (the arena and the stages kernels store, the freed ones kept for reuse
 /// included; not the CUDA context), in MiB; -1 for other binaries.

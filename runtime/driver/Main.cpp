@@ -203,6 +203,8 @@ int bench(const Flags &f) {
   char heldMb[32] = "null";
   if (held >= 0)
     std::snprintf(heldMb, sizeof heldMb, "%.1f", held);
+  int64_t beside = stagesBesideArena();
+  std::string besideJson = beside < 0 ? "null" : std::to_string(beside);
   // Whether the timed runs replayed a CUDA graph of the kernel launches.
   std::string graph = runner.graphStatus();
   graph = graph.empty() ? "null" : "\"" + graph + "\"";
@@ -210,12 +212,14 @@ int bench(const Flags &f) {
               "\"iters\": %lld, \"ms_per_iter\": %.3f, \"ms_per_iter_min\": "
               "%.3f, \"gflop_per_iter\": %.4f, \"gflops\": %.2f, "
               "\"peak_rss_mb\": %.1f, \"arena_mb\": %.1f, "
-              "\"stage_scratch_mb\": %.1f, \"device_alloc_mb\": %s, "
-              "\"cuda_graph\": %s, \"meta_loss\": %.6f}\n",
+              "\"stage_scratch_mb\": %.1f, \"stages_beside_arena\": %s, "
+              "\"device_alloc_mb\": %s, \"cuda_graph\": %s, "
+              "\"meta_loss\": %.6f}\n",
               programName, M.episode, (long long)threads, (long long)iters, median,
               ms.front(), fn.flops / 1e9, fn.flops / 1e6 / median,
               peakRssMb(), double(fn.arena_bytes) / (1 << 20),
-              stageScratchPeakMb(), heldMb, graph.c_str(), metaLoss);
+              stageScratchPeakMb(), besideJson.c_str(), heldMb, graph.c_str(),
+              metaLoss);
   if (profile)
     printProfile(runner, iters, size_t(profile));
   return std::isfinite(metaLoss) ? 0 : fail("the meta-loss is not finite");

@@ -28,6 +28,12 @@ images=${IMAGES:-60}
 target=${TARGET:-host-cuda}
 data=$(realpath -m "${LOPT_SHARED_DATA:-$root/../shared/data}/mini-imagenet")
 cd "$root"
+# A Python with NumPy (a pyenv python3 first in PATH may lack it).
+py=
+for candidate in python3 /usr/bin/python3; do
+  if "$candidate" -c 'import numpy' 2>/dev/null; then py=$candidate; break; fi
+done
+[[ -n $py ]] || { echo "prepare.sh: needs a python3 with NumPy" >&2; exit 1; }
 [[ -f $data/train.csv ]] || { echo "prepare.sh: no Mini-ImageNet at $data" >&2; exit 1; }
 scripts/build.sh loptc LoptDriver > /dev/null
 loptc=build/bin/loptc
@@ -69,7 +75,7 @@ for shots in 1 5; do
     --precision double --dump "$b/cpu/exact.npz" > /dev/null
   # Results only (the inputs are 10 MB).
   for kind in ref exact; do
-    python3 - "$b/cpu/$kind.npz" "$b/ref/${kind}_$n.npz" <<'PY'
+    "$py" - "$b/cpu/$kind.npz" "$b/ref/${kind}_$n.npz" <<'PY'
 import sys, numpy as np
 z = np.load(sys.argv[1])
 keep = {k: z[k] for k in z.files

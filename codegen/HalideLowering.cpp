@@ -212,6 +212,10 @@ private:
   std::map<std::string, std::vector<std::pair<int, int>>> reuse;
   std::set<std::string> transposed;
   std::map<std::string, std::pair<Val, Val>> lstmForward; // gates, new c
+  /// Per-coordinate values (by Func name) to be summed over the coordinates
+  /// as another Func holding the same values in another layout ([.., 4,
+  /// H] for [.., 4H]).
+  std::map<std::string, Val> sumVia;
   /// Per maxpool_backward node whose windows do not overlap: the offset of
   /// each window's maximum (a stored stage), the window and the pooled
   /// shape.
@@ -596,14 +600,28 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
           return at(perCoordinate, cat({k}, idx));
         }, "reduce_coords", /*resultsInner=*/true);
       } else {
+        // The values summed: v, or the same values in another layout.
+        auto via = sumVia.find(v.f.name());
+        Val terms = via != sumVia.end() ? via->second : v;
+        Shape termShape(terms.shape.begin() + 1, terms.shape.end());
         RDom k(0, int(g.coords), "k");
-        std::vector<Var> vs = makeVars(inner.size());
+        std::vector<Var> vs = makeVars(termShape.size());
         std::vector<Var> rev(vs.rbegin(), vs.rend());
         Func red(name("reduce_coords"));
         red(rev) = 0.0f;
-        red(rev) += at(v, cat({Expr(k)}, exprs(vs)));
-        v = {red, inner};
+        red(rev) += at(terms, cat({Expr(k)}, exprs(vs)));
+        v = {red, termShape};
         out.coordinateSums.insert(red.name());
+        if (via != sumVia.end()) {
+          // [4, H] -> [4H].
+          root(v);
+          Val sum4 = v;
+          int64_t H = termShape.back();
+          v = define(inner, [&](std::vector<Expr> idx) {
+            Expr row = idx.back();
+            return at(sum4, {row / int(H), row % int(H)});
+          }, name("lstm_db_rows"));
+        }
       }
     }
     // An output must be a Func of its own (not an argument, nor another
@@ -1290,6 +1308,10 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       return at(da, cat(p, {row})) * (z.f.defined() ? at(z, cat(p, {j})) : zAt(p, j));
     }, name("lstm_dw"));
     Val db = define(vec4H, [&](std::vector<Expr> idx) { return at(da, idx); }, name("lstm_db"));
+    // On a CPU, summed over the coordinates in da4's layout (a vector of
+    // rows [.., 4H] read from it is a gather: its rows are padded).
+    if (mappedGraph && !forGpu)
+      sumVia.insert({db.f.name(), da4});
     return {dx, dhv, dcv, dw, db};
   }
   if (op == "affine_grad") {

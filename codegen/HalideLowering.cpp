@@ -613,13 +613,14 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
         v = {red, termShape};
         out.coordinateSums.insert(red.name());
         if (via != sumVia.end()) {
-          // [4, H] -> [4H].
+          // [.., 4, H] -> [.., 4H].
           root(v);
           Val sum4 = v;
           int64_t H = termShape.back();
           v = define(inner, [&](std::vector<Expr> idx) {
             Expr row = idx.back();
-            return at(sum4, {row / int(H), row % int(H)});
+            idx.pop_back();
+            return at(sum4, cat(idx, {row / int(H), row % int(H)}));
           }, name("lstm_db_rows"));
         }
       }

@@ -88,6 +88,7 @@ MemoryPlan planMemory(const Program &prog,
       plan.totalBytes += items.bytes[s];
     }
   }
+  const std::vector<int> slots = order; // the storage slots
   plan.stageBytes.assign(prog.steps.size(), 0);
   for (size_t k = 0; k < stageBytes.size() && k < prog.steps.size(); ++k)
     if (stageBytes[k] > 0) {
@@ -147,8 +148,8 @@ MemoryPlan planMemory(const Program &prog,
     plan.lifetime.push_back({l.first, l.last});
   for (int k = 0; k < int(prog.steps.size()); ++k) {
     std::vector<std::pair<int64_t, int64_t>> busy;
-    for (int s : order)
-      if (s < int(prog.values.size()) && live[s].first <= k && k <= live[s].last)
+    for (int s : slots)
+      if (live[s].first <= k && k <= live[s].last)
         busy.push_back({plan.offset[s], plan.offset[s] + slotBytes(prog.values[s])});
     busy.push_back({plan.arenaBytes, plan.arenaBytes});
     std::sort(busy.begin(), busy.end());

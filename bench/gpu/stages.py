@@ -15,6 +15,7 @@ the bytes planned. Exits 1 when a kernel allocates more than was planned
 (its stages would go beside the arena) or a step's range is smaller than
 planned.
 """
+import argparse
 import re
 import sys
 
@@ -27,7 +28,7 @@ def allocations(halide):
     """Per kernel ("k12"): (bytes allocated in all, most held at once)."""
     out = {}
     for part in re.split(r"^// kernel @", halide, flags=re.M)[1:]:
-        kernel = "k" + re.match(r"k?(\d+)", part).group(1)
+        kernel = part.split("\n", 1)[0].strip()  # as launches.py names it
         total = peak = 0
         live = {}
         for line in part.splitlines():
@@ -63,17 +64,15 @@ def planned(fused):
 
 
 def main(argv):
-    args, top = list(argv[1:]), 10
-    if "--top" in args:
-        at = args.index("--top")
-        top = int(args[at + 1])
-        del args[at:at + 2]
-    if len(args) != 2:
-        sys.stderr.write(__doc__)
-        return 2
-    with open(args[0], encoding="latin-1") as f:
+    parser = argparse.ArgumentParser(usage=__doc__)
+    parser.add_argument("halide")
+    parser.add_argument("fused")
+    parser.add_argument("--top", type=int, default=10)
+    args = parser.parse_args(argv[1:])
+    top = args.top
+    with open(args.halide, encoding="latin-1") as f:
         allocated = allocations(f.read())
-    with open(args[1]) as f:
+    with open(args.fused) as f:
         plan, short = planned(f.read())
     over = [k for k, (total, _) in allocated.items() if total > plan.get(k, 0)]
     mib = 1 << 20

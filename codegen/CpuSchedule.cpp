@@ -51,6 +51,17 @@ void parallelOuter(Func f, const Shape &shape, int lanes) {
   }
 }
 
+/// A sum's row of `inner` floats in vectors of `lanes`, or of narrower
+/// ones that divide it where it is a few vectors (24 floats in 16 lanes),
+/// down to 4 lanes: a guarded partial vector's loads and stores are
+/// predicated, and its accumulators no longer stay in registers.
+int rowLanes(int64_t inner, int lanes) {
+  while (inner % lanes != 0 && inner < 4 * lanes && lanes > 4 &&
+         inner % (lanes / 2) == 0)
+    lanes /= 2;
+  return lanes;
+}
+
 /// Vector registers a sum's schedule leaves for the loads of its terms.
 constexpr int kLoadRegisters = 4;
 
@@ -62,17 +73,12 @@ constexpr int kLoadRegisters = 4;
 /// threads' chunks, so every term is read once and the accumulators stay
 /// in cache.
 void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
-                 bool domainOutside, std::vector<std::pair<int, int>> reuse) {
+                 bool domainOutside, std::vector<std::pair<int, int>> reuse,
+                 bool threads = true) {
   std::vector<Var> vars = f.args(); // innermost first
   int64_t inner = shape.back(), outer = shape.front();
   Stage u = f.update();
-  // Where a row is a few vectors (24 floats in 16 lanes), narrower ones
-  // that divide it, down to 4 lanes: a guarded partial vector's loads and
-  // stores are predicated, and its accumulators no longer stay in
-  // registers.
-  while (inner % lanes != 0 && inner < 4 * lanes && lanes > 4 &&
-         inner % (lanes / 2) == 0)
-    lanes /= 2;
+  lanes = rowLanes(inner, lanes);
   auto tail = [](int64_t extent, int64_t factor) {
     return extent % factor ? TailStrategy::GuardWithIf : TailStrategy::Auto;
   };
@@ -87,7 +93,7 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
   // Its initial values (zeros, a convolution's bias) too: a pass over the
   // whole result (22.6 MB for a first layer's 25 x 32 x 84 x 84), which
   // one thread wrote alone.
-  if (numElements(shape) >= kParallelElements && outer >= 2)
+  if (threads && numElements(shape) >= kParallelElements && outer >= 2)
     parallelOuter(f, shape, lanes);
   // Reused dimensions: blocked, unrolled, right inside the vectors. One
   // accumulator per unrolled output, so no more than the vector registers
@@ -145,10 +151,10 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
     for (size_t d = 0; d + 2 < vars.size(); ++d)
       if (!isBlocked(vars[d]))
         order.push_back(vars[d]);
-    bool threads = !isBlocked(channels) || !isBlocked(outermost);
+    threads &= !isBlocked(channels) || !isBlocked(outermost);
     if (isBlocked(outermost)) {
       outermost = channels;
-      if (threads)
+      if (!isBlocked(channels))
         order.push_back(channels);
     } else if (isBlocked(channels)) {
       order.push_back(outermost);
@@ -169,7 +175,7 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
   int64_t units = vars.size() == 1 && vectorize ? (outer + lanes - 1) / lanes
                                                 : (outer + outerBlock - 1) / outerBlock;
   int64_t chunk = (units + 7) / 8;
-  bool parallel = !vars.empty() && units >= 2;
+  bool parallel = threads && !vars.empty() && units >= 2;
   for (size_t d = 0; d + 1 < vars.size(); ++d)
     if (!isBlocked(vars[d]))
       order.push_back(vars[d]);
@@ -188,6 +194,95 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
     u.vectorize(vi);
   if (parallel)
     u.parallel(lo);
+}
+
+/// The loop over the tiles of a kernel run tile by tile (coordinateTiles):
+/// its coordinates in chunks for the threads, each chunk in tiles of
+/// kCoordinateTile (the loop `tile`, in which every per-coordinate stage of
+/// a tile is computed). It is one loop (Halide's compute_with) for the
+/// per-coordinate outputs and for both definitions of each tile's sums
+/// ([tile, ..], whose `coord` counts tiles). Returns the output that owns
+/// the loop.
+Func tileLoop(LoweredKernel &k, int64_t coords, int lanes, int registers,
+              const Var &tile) {
+  int64_t tiles = (coords + kCoordinateTile - 1) / kCoordinateTile;
+  int64_t tilesPerChunk = (tiles + kChunks - 1) / kChunks;
+  Func leader;
+  Var chunks("chunks"), rest("rest"), within("within");
+  // (Loops fused must have the same names: the lowering names the
+  // coordinate dimension of these Funcs `coord`.)
+  for (auto &[f, shape] : k.stages) {
+    if (!k.tiled.count(f.name()))
+      continue;
+    std::vector<Var> vars = f.args(); // innermost first
+    f.split(vars.back(), chunks, rest, int(tilesPerChunk * kCoordinateTile),
+            TailStrategy::GuardWithIf)
+        .split(rest, tile, within, int(kCoordinateTile), TailStrategy::GuardWithIf);
+    if (inlineReductionTerms(f) == 0) {
+      if (shape.size() == 1)
+        f.vectorize(within, lanes, TailStrategy::GuardWithIf);
+      else if (shape.back() >= lanes)
+        vectorizeInner(f, vars[0], shape.back(), lanes);
+    }
+    f.parallel(chunks);
+    if (leader.defined())
+      f.compute_with(leader, tile);
+    else
+      leader = f;
+  }
+  for (auto &[f, shape] : k.stages) {
+    if (!k.tileSums.count(f.name()))
+      continue;
+    std::vector<Var> vars = f.args(); // innermost first
+    Var coord = vars.back();
+    auto tiled = [&](Stage st) {
+      st.split(coord, chunks, rest, int(tilesPerChunk), TailStrategy::GuardWithIf)
+          .split(rest, tile, within, 1)
+          .parallel(chunks);
+    };
+    int64_t inner = shape.back();
+    int rl = rowLanes(inner, lanes);
+    tiled(f);
+    if (shape.size() > 1 && inner >= rl)
+      vectorizeInner(f, vars[0], inner, rl);
+    f.compute_with(leader, tile);
+    // The sum over a tile's coordinates (the innermost loop) into a block
+    // of accumulators in registers: a few vectors of a row, times a block
+    // of rows (an outer product's [80, 24]: 3 x 8).
+    Stage u = f.update();
+    tiled(u);
+    std::vector<VarOrRVar> order;
+    int vectors = 1;
+    if (shape.size() > 1 && inner >= rl) {
+      Var vo("vo"), vi("vi");
+      u.split(vars[0], vo, vi, rl,
+              inner % rl ? TailStrategy::GuardWithIf : TailStrategy::Auto)
+          .vectorize(vi);
+      order.push_back(vi);
+      vectors = int(std::min<int64_t>((inner + rl - 1) / rl, 4));
+      Var voo("voo"), voi("voi");
+      if ((inner + rl - 1) / rl > vectors) {
+        u.split(vo, voo, voi, vectors, TailStrategy::GuardWithIf).unroll(voi);
+        order.push_back(voi);
+      } else {
+        u.unroll(vo);
+        order.push_back(vo);
+      }
+    }
+    Var ro("ro"), ri("ri");
+    bool rows = shape.size() > 2;
+    if (rows) {
+      int64_t block = largestDivisor(shape[shape.size() - 2],
+                                     std::max(1, (registers - kLoadRegisters) / vectors));
+      u.split(vars[1], ro, ri, int(block)).unroll(ri);
+      order.push_back(ri);
+    }
+    for (const RVar &r : f.rvars(0))
+      order.push_back(r);
+    u.reorder(order);
+    u.compute_with(leader, tile);
+  }
+  return leader;
 }
 
 } // namespace
@@ -242,7 +337,7 @@ void unrollShortReductions(Func f, int64_t maxTerms) {
   }
 }
 
-void scheduleForCpu(const KernelGraph &, LoweredKernel &k,
+void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
                     const Target &target) {
   int lanes = target.natural_vector_size<float>();
   int registers = target.has_feature(Target::AVX512) ||
@@ -255,16 +350,33 @@ void scheduleForCpu(const KernelGraph &, LoweredKernel &k,
         return true;
     return false;
   };
+  // A mapped kernel: every stage with a coordinate dimension runs one tile
+  // of coordinates at a time, in the tile loop, so that the next stage
+  // reads a tile's values from the cache; the stages shared by all
+  // coordinates (a weight laid out anew) are computed first, whole, and
+  // the sums over the coordinates add up the tiles' sums after the loop.
+  Var tile("tile");
+  Func leader;
+  if (k.coordinateTiles)
+    leader = tileLoop(k, graph.coords, lanes, registers, tile);
   for (auto &[f, shape] : k.stages) {
-    if (shape.empty())
-      continue;
+    if (shape.empty() || k.tiled.count(f.name()))
+      continue; // tileLoop
+    if (k.tileSums.count(f.name())) {
+      f.store_in(MemoryType::Heap);
+      continue; // tileLoop
+    }
+    bool inTile = k.coordinateTiles && !isOutput(f) && shape.front() == graph.coords &&
+                  !k.coordinateSums.count(f.name());
     std::vector<Var> vars = f.args(); // innermost first
     int64_t inner = shape.back(), outer = shape.front();
     // A stored stage is computed whole, even where its consumers read only
     // part of it (a slice): so its extents are static, and the vectors
-    // below never reach outside them.
-    for (size_t d = 0; d < vars.size(); ++d)
+    // below never reach outside them. In a tile, but for the coordinates.
+    for (size_t d = 0; d + (inTile ? 1 : 0) < vars.size(); ++d)
       f.bound(vars[d], 0, int(shape[shape.size() - 1 - d]));
+    if (inTile)
+      f.compute_at(leader, tile);
     // Halide 14 on x86 reads small stack buffers with 32-byte-aligned
     // vector loads without aligning them (crashes seen here): stored stages
     // live on the heap, and a stage is not vectorised around an inline
@@ -282,7 +394,17 @@ void scheduleForCpu(const KernelGraph &, LoweredKernel &k,
       auto reuse = k.reuse.find(f.name());
       scheduleSum(f, shape, lanes, registers, k.coordinateSums.count(f.name()) > 0,
                   reuse == k.reuse.end() ? std::vector<std::pair<int, int>>{}
-                                         : reuse->second);
+                                         : reuse->second,
+                  /*threads=*/!inTile);
+      continue;
+    }
+    if (inTile) {
+      if (inlineReductionTerms(f) > 0)
+        continue;
+      if (shape.size() == 1) // a tile's coordinates (maybe fewer than a vector)
+        f.vectorize(vars[0], lanes, TailStrategy::GuardWithIf);
+      else if (inner >= lanes)
+        vectorizeInner(f, vars[0], inner, lanes);
       continue;
     }
     // Work per element: a sum inside each (a batch-norm statistic, a bias

@@ -201,6 +201,10 @@ public:
 
 private:
   bool lowerNode(int id, std::string &error);
+  void copyOutputsForTiles(LoweredKernel &out);
+  /// In a kernel run tile by tile: per tile of coordinates, the sum of the
+  /// per-coordinate `terms` ([coordinate, ..]).
+  Val sumOfEachTile(const Val &terms);
   std::vector<Val> lowerOp(const KernelNode &n, std::string &error);
 
   const KernelGraph &g;
@@ -582,6 +586,11 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     if (!values.count(int(id)) && g.nodes[id].result == 0 &&
         !lowerNode(int(id), error))
       return false;
+  // On a CPU, a mapped kernel with a per-coordinate result runs its
+  // per-coordinate stages tile by tile (CpuSchedule.cpp).
+  out.coordinateTiles =
+      mappedGraph && !forGpu &&
+      std::find(g.reduced.begin(), g.reduced.end(), false) != g.reduced.end();
   for (size_t r = 0; r < g.results.size(); ++r) {
     const KernelNode &n = g.nodes[g.results[r]];
     Val v = n.result > 0 ? values[n.of][n.result] : values[g.results[r]][0];
@@ -604,12 +613,20 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
         auto via = sumVia.find(v.f.name());
         Val terms = via != sumVia.end() ? via->second : v;
         Shape termShape(terms.shape.begin() + 1, terms.shape.end());
-        RDom k(0, int(g.coords), "k");
         std::vector<Var> vs = makeVars(termShape.size());
         std::vector<Var> rev(vs.rbegin(), vs.rend());
         Func red(name("reduce_coords"));
         red(rev) = 0.0f;
-        red(rev) += at(terms, cat({Expr(k)}, exprs(vs)));
+        if (out.coordinateTiles) {
+          // Each tile's sum in the tiles' loop, then the tiles' sums.
+          Val tileSum = sumOfEachTile(terms);
+          out.tileSums.insert(tileSum.f.name());
+          RDom t(0, int(tileSum.shape.front()), "t");
+          red(rev) += at(tileSum, cat({Expr(t)}, exprs(vs)));
+        } else {
+          RDom k(0, int(g.coords), "k");
+          red(rev) += at(terms, cat({Expr(k)}, exprs(vs)));
+        }
         v = {red, termShape};
         out.coordinateSums.insert(red.name());
         if (via != sumVia.end()) {
@@ -660,6 +677,8 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     outs.push_back(v.f);
     out.stages.push_back({v.f, v.shape});
   }
+  if (out.coordinateTiles)
+    copyOutputsForTiles(out);
   out.reuse = reuse;
   out.transposed = transposed;
   // Each stored Func once (outputs included).
@@ -671,6 +690,52 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
   return true;
 }
 
+
+Val Lowering::sumOfEachTile(const Val &terms) {
+  // [tile, ..]: its tile dimension is named `coord`, like the outputs'
+  // coordinates, for its loop is theirs.
+  Shape inner(terms.shape.begin() + 1, terms.shape.end());
+  int64_t tiles = (g.coords + kCoordinateTile - 1) / kCoordinateTile;
+  std::vector<Var> vs = makeVars(inner.size());
+  Var tile("coord");
+  std::vector<Var> rev(vs.rbegin(), vs.rend());
+  rev.push_back(tile);
+  RDom r(0, int(kCoordinateTile), "r");
+  Expr k = tile * int(kCoordinateTile) + r;
+  Expr term = at(terms, cat({min(k, int(g.coords - 1))}, exprs(vs)));
+  Func f(name("tile_sums"));
+  f(rev) = 0.0f;
+  f(rev) += g.coords % kCoordinateTile ? select(k < int(g.coords), term, 0.0f) : term;
+  Shape shape = inner;
+  shape.insert(shape.begin(), tiles);
+  Val v{f, shape};
+  root(v);
+  return v;
+}
+
+void Lowering::copyOutputsForTiles(LoweredKernel &out) {
+  // The outputs' loops are one loop (Halide's compute_with): so no output
+  // may read another (through any stage) nor be a sum (whose accumulators
+  // the schedule places), and the loops fused must have the same names.
+  // Each per-coordinate output is a stage of the tile, copied into an
+  // output Func whose coordinate dimension is named `coord`.
+  for (size_t r = 0; r < out.outputs.size(); ++r) {
+    if (g.reduced[r])
+      continue; // a sum of the tiles' sums, after their loop
+    Func &o = out.outputs[r];
+    auto st = std::find_if(out.stages.begin(), out.stages.end(),
+                           [&](auto &s) { return s.first.name() == o.name(); });
+    Val orig{o, st->second};
+    std::vector<Var> vs = makeVars(orig.shape.size());
+    vs.front() = Var("coord");
+    Func copy(name("copy"));
+    copy(std::vector<Var>(vs.rbegin(), vs.rend())) = at(orig, exprs(vs));
+    constrain(copy.output_buffer(), orig.shape);
+    out.tiled.insert(copy.name());
+    o = copy;
+    out.stages.push_back({copy, orig.shape});
+  }
+}
 
 bool Lowering::lowerNode(int id, std::string &error) {
   std::vector<Val> r = lowerOp(g.nodes[id], error);
@@ -742,17 +807,22 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
   if (op == "max") return binary([](Expr a, Expr b) { return select(a < b, b, a); });
 
   if (op == "reshape" || op == "flatten") {
-    // Same row-major element order: linearise, then split.
+    // Same row-major element order: linearise, then split; in a mapped
+    // graph, each coordinate's elements (its index stays as it is, so that
+    // a tile of coordinates reads that tile).
     Val x = in(n, 0);
+    size_t first = mappedGraph ? 1 : 0;
     return {define(out, [&](std::vector<Expr> idx) {
       Expr lin = 0;
-      for (size_t d = 0; d < out.size(); ++d)
+      for (size_t d = first; d < out.size(); ++d)
         lin = lin * int(out[d]) + idx[d];
       std::vector<Expr> src(x.shape.size());
-      for (size_t d = x.shape.size(); d-- > 0;) {
+      for (size_t d = x.shape.size(); d-- > first;) {
         src[d] = lin % int(x.shape[d]);
         lin = lin / int(x.shape[d]);
       }
+      if (mappedGraph)
+        src[0] = idx[0];
       return at(x, src);
     }, name(op))};
   }

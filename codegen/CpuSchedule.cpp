@@ -5,8 +5,11 @@
 // target's natural float width and runs its outermost dimension in
 // parallel, in chunks, when it has enough elements to pay for the threads;
 // sums (update definitions) keep their accumulators in registers, with the
-// reuse hints of the lowering (scheduleSum). Shapes are static, so every
-// decision is made here at compile time.
+// reuse hints of the lowering (scheduleSum). A kernel mapped over the
+// coordinates (a cell, its VJP) computes its per-coordinate stages a tile
+// of coordinates at a time, in one loop shared by its outputs and by the
+// tiles' sums (tileLoop). Shapes are static, so every decision is made
+// here at compile time.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/HalideLowering.h"
@@ -199,10 +202,10 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
 /// The loop over the tiles of a kernel run tile by tile (coordinateTiles):
 /// its coordinates in chunks for the threads (the loop `chunks`), each
 /// chunk in tiles of kCoordinateTile (the loop `tile`, in which every
-/// per-coordinate stage of a tile is computed). It is one loop (Halide's compute_with) for the
-/// per-coordinate outputs and for both definitions of each tile's sums
-/// ([tile, ..], whose `coord` counts tiles). Returns the output that owns
-/// the loop.
+/// per-coordinate stage of a tile is computed). It is one loop (Halide's
+/// compute_with) for the per-coordinate outputs and for both definitions of
+/// each tile's sums ([tile, ..], whose `coord` counts tiles). Returns the
+/// output that owns the loop.
 Func tileLoop(LoweredKernel &k, int64_t coords, int lanes, int registers,
               const Var &chunks, const Var &tile) {
   int64_t tiles = (coords + kCoordinateTile - 1) / kCoordinateTile;
@@ -269,9 +272,8 @@ Func tileLoop(LoweredKernel &k, int64_t coords, int lanes, int registers,
         order.push_back(vo);
       }
     }
-    Var ro("ro"), ri("ri");
-    bool rows = shape.size() > 2;
-    if (rows) {
+    if (shape.size() > 2) { // rows
+      Var ro("ro"), ri("ri");
       int64_t block = largestDivisor(shape[shape.size() - 2],
                                      std::max(1, (registers - kLoadRegisters) / vectors));
       u.split(vars[1], ro, ri, int(block)).unroll(ri);

@@ -701,7 +701,7 @@ Val Lowering::sumOfEachTile(const Val &terms) {
   std::vector<Var> rev(vs.rbegin(), vs.rend());
   rev.push_back(tile);
   RDom r(0, int(kCoordinateTile), "r");
-  Expr k = tile * int(kCoordinateTile) + r;
+  Expr k = tile * int(kCoordinateTile) + r; // the coordinate
   Expr term = at(terms, cat({min(k, int(g.coords - 1))}, exprs(vs)));
   Func f(name("tile_sums"));
   f(rev) = 0.0f;

@@ -199,6 +199,19 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
     u.parallel(lo);
 }
 
+/// Vectors for a stage computed a tile at a time: along its innermost
+/// dimension or, for one value per coordinate, along the tile's
+/// coordinates (`coords`, maybe fewer than a vector); none around an inline
+/// sum (see scheduleForCpu).
+void vectorizeInTile(Func f, const Shape &shape, const Var &coords, int lanes) {
+  if (inlineReductionTerms(f) > 0)
+    return;
+  if (shape.size() == 1)
+    f.vectorize(coords, lanes, TailStrategy::GuardWithIf);
+  else if (shape.back() >= lanes)
+    vectorizeInner(f, f.args()[0], shape.back(), lanes);
+}
+
 /// The loop over the tiles of a kernel run tile by tile (coordinateTiles):
 /// its coordinates in chunks for the threads (the loop `chunks`), each
 /// chunk in tiles of kCoordinateTile (the loop `tile`, in which every
@@ -221,12 +234,7 @@ Func tileLoop(LoweredKernel &k, int64_t coords, int lanes, int registers,
     f.split(vars.back(), chunks, rest, int(tilesPerChunk * kCoordinateTile),
             TailStrategy::GuardWithIf)
         .split(rest, tile, within, int(kCoordinateTile), TailStrategy::GuardWithIf);
-    if (inlineReductionTerms(f) == 0) {
-      if (shape.size() == 1)
-        f.vectorize(within, lanes, TailStrategy::GuardWithIf);
-      else if (shape.back() >= lanes)
-        vectorizeInner(f, vars[0], shape.back(), lanes);
-    }
+    vectorizeInTile(f, shape, within, lanes);
     f.parallel(chunks);
     if (leader.defined())
       f.compute_with(leader, tile);
@@ -245,6 +253,7 @@ Func tileLoop(LoweredKernel &k, int64_t coords, int lanes, int registers,
     };
     int64_t inner = shape.back();
     int rl = rowLanes(inner, lanes);
+    f.store_in(MemoryType::Heap);
     tiled(f);
     if (shape.size() > 1 && inner >= rl)
       vectorizeInner(f, vars[0], inner, rl);
@@ -362,12 +371,8 @@ void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
   if (k.coordinateTiles)
     leader = tileLoop(k, graph.coords, lanes, registers, chunks, tile);
   for (auto &[f, shape] : k.stages) {
-    if (shape.empty() || k.tiled.count(f.name()))
+    if (shape.empty() || k.tiled.count(f.name()) || k.tileSums.count(f.name()))
       continue; // tileLoop
-    if (k.tileSums.count(f.name())) {
-      f.store_in(MemoryType::Heap);
-      continue; // tileLoop
-    }
     bool inTile = k.coordinateTiles && !isOutput(f) && shape.front() == graph.coords &&
                   !k.coordinateSums.count(f.name());
     std::vector<Var> vars = f.args(); // innermost first
@@ -406,12 +411,7 @@ void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
       continue;
     }
     if (inTile) {
-      if (inlineReductionTerms(f) > 0)
-        continue;
-      if (shape.size() == 1) // a tile's coordinates (maybe fewer than a vector)
-        f.vectorize(vars[0], lanes, TailStrategy::GuardWithIf);
-      else if (inner >= lanes)
-        vectorizeInner(f, vars[0], inner, lanes);
+      vectorizeInTile(f, shape, vars[0], lanes);
       continue;
     }
     // Work per element: a sum inside each (a batch-norm statistic, a bias

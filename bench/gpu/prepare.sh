@@ -19,8 +19,12 @@
 # TARGET=host-opencl builds the same bundle for OpenCL, to try run.sh on a
 # machine without a GPU (through pocl; slow).
 # CELLS="" leaves the tiny episodes out (a quicker bundle for speed alone).
+# VARIANT=NAME adds to an existing bundle the same CUDA binaries built from
+# the working tree as it is now, as bins-NAME.tar.xz (and COMMIT-NAME), to
+# compare code states in one device run (run.sh BINS=bins-NAME.tar.xz):
+# the references, libraries and images are the bundle's.
 # usage: bench/gpu/prepare.sh [BUNDLE=build/gpu-bundle]   (IMAGES=60, TARGET=host-cuda,
-#        CELLS="metalstm sgd ...")
+#        CELLS="metalstm sgd ...", VARIANT=)
 set -euo pipefail
 root=$(realpath "$(dirname "$0")/../..")
 bundle=$(realpath -m "${1:-$root/build/gpu-bundle}")
@@ -40,6 +44,29 @@ loptc=build/bin/loptc
 cache=build/kernel-cache
 # A failing step says which and stops.
 trap 'echo "prepare.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
+
+variant=${VARIANT:-}
+if [[ -n $variant ]]; then
+  [[ -f $bundle/bins.tar.xz ]] || { echo "prepare.sh: VARIANT needs a bundle at $bundle" >&2; exit 1; }
+  rm -rf "$bundle/variant.tmp"
+  mkdir -p "$bundle/variant.tmp/bin"
+  for c in ${CELLS-metalstm sgd sgd_momentum adam meta_sgd l2l_lstm metalstm_no_loss}; do
+    for t in first_order full horizon=2; do
+      $loptc tests/lit/codegen/Inputs/cells.lopt --episode "tiny_$c" --truncation "$t" \
+        --target "$target" --cache $cache -o "$bundle/variant.tmp/bin/tiny_${c}_${t/=/}" > /dev/null
+    done
+  done
+  for shots in 1 5; do
+    $loptc examples/ravi_larochelle/miniimagenet_5w${shots}s.lopt --target "$target" \
+      --cache $cache -o "$bundle/variant.tmp/bin/mi_5w${shots}s" > /dev/null
+  done
+  tar -C "$bundle/variant.tmp" -cJf "$bundle/bins-$variant.tar.xz" bin
+  git -C "$root" describe --always --dirty > "$bundle/COMMIT-$variant" 2> /dev/null ||
+    echo unknown > "$bundle/COMMIT-$variant"
+  rm -rf "$bundle/variant.tmp"
+  echo "prepared bins-$variant.tar.xz"
+  exit 0
+fi
 
 rm -rf "$bundle.tmp"
 mkdir -p "$bundle.tmp"/{bin,ref,cpu}

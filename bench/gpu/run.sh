@@ -26,9 +26,12 @@
 # the timed run, for a quicker look at lopt's speed; NCU=1 adds ncu.csv.
 # CHECK_S caps the first look and each correctness check (60 s: plenty on a
 # GPU; a dry run of an OpenCL bundle through pocl needs about 200).
+# BINS=bins-NAME.tar.xz runs the binaries of another code state instead
+# (prepare.sh VARIANT=NAME).
 # usage: bench/gpu/run.sh [BUNDLE=build/gpu-bundle]
 #        (TRAIN_SECONDS=120, ITERS=30, TEST_EPISODES=600, DEADLINE_S=520,
-#        REFERENCES="pytorch-eager jax-jit", TRAIN=1, NCU=0, CHECK_S=60)
+#        REFERENCES="pytorch-eager jax-jit", TRAIN=1, NCU=0, CHECK_S=60,
+#        BINS=bins.tar.xz)
 set -uo pipefail
 bundle=$(realpath "${1:-build/gpu-bundle}")
 out=${OUT:-/tmp/lopt-gpu-out}
@@ -54,9 +57,11 @@ stamp "machine"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader ||
   echo "no nvidia-smi here"
 date -u
-echo "bundle built from $(cat "$bundle/COMMIT" 2> /dev/null || echo '(unknown)')"
+bins=${BINS:-bins.tar.xz}
+commit=$bundle/COMMIT${bins#bins}
+echo "binaries $bins, built from $(cat "${commit%.tar.xz}" 2> /dev/null || echo '(unknown)')"
 ldconfig -p | grep -E 'libcuda\.so' || echo "ldconfig knows no libcuda"
-python3 - "$bundle/bins.tar.xz" "$work" <<'PY'
+python3 - "$bundle/$bins" "$work" <<'PY'
 import sys, tarfile
 with tarfile.open(sys.argv[1]) as t:
     t.extractall(sys.argv[2])

@@ -10,9 +10,11 @@
 //   at most kRecomputeCost operations per element counting the cheap
 //   stages it reads in turn) is not stored: it is computed wherever it is
 //   read (inlined). In a mapped cell this merges most per-coordinate
-//   element-wise stages into the sums and outputs that read them. Not a
-//   small weight the lowering lays out transposed (an LSTM's shared
-//   weight): in place, neighbouring threads would load it from rows apart;
+//   element-wise stages into the sums and outputs that read them. Not
+//   the stages the lowering keeps stored (keptStored): a small weight it
+//   lays out transposed (an LSTM's shared weight: in place, neighbouring
+//   threads would load it from rows apart), and a weight gradient's dy
+//   (in place, every input channel's threads would compute it again);
 // - an element-wise stage: its dimensions fused into one, in blocks of 256
 //   threads, one element per thread (neighbouring threads write
 //   neighbouring elements; the last block shifted back to end at the last
@@ -30,7 +32,9 @@
 //   (the lowering's reuse hints: convolutions, for a weight gradient its
 //   whole window, a cell's products with a weight every coordinate
 //   shares): each thread computes a block of results along those,
-//   unrolled (scheduleBlockedSum);
+//   unrolled (scheduleBlockedSum); where that saves a warp's loads, its
+//   neighbouring threads take neighbouring coordinates, not blocks, and
+//   the block is a vector (the pre-activations);
 // - a scalar: one thread, a scalar sum inside it;
 // - stages that do not read one another and have as many elements, or
 //   are small (kSmallStage): one kernel launch (kernelsByLevel), but for
@@ -80,10 +84,10 @@ constexpr int64_t kLargeStage = int64_t(1) << 22;
 constexpr int64_t kRecomputeCostLarge = 3 * kRecomputeCost;
 
 /// Decides which stages the algorithm stores are computed where they are
-/// read instead: those neither an output, nor a weight laid out
-/// transposed, nor a sum, whose element costs at most kRecomputeCost
-/// operations (kRecomputeCostLarge for a stage of kLargeStage elements or
-/// more). An element's cost: its definition's IR
+/// read instead: those neither an output, nor kept stored by the lowering
+/// (LoweredKernel::keptStored), nor a sum, whose element costs at most
+/// kRecomputeCost operations (kRecomputeCostLarge for a stage of
+/// kLargeStage elements or more). An element's cost: its definition's IR
 /// nodes, and for each read of another Func the cost of that read: 1 (a
 /// load) for a stored stage, the Func's own cost for one computed in
 /// place; an inline reduction (a sum inside a definition) is never
@@ -99,7 +103,7 @@ public:
       }
     for (const Func &o : k.outputs)
       candidates.erase(o.name());
-    for (const std::string &t : k.transposed)
+    for (const std::string &t : k.keptStored)
       candidates.erase(t);
   }
 
@@ -269,20 +273,47 @@ bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
       elements *= extent / blocked->second;
     }
   }
+  // Where only the innermost dimension is blocked, not the next (a cell's
+  // products with its LSTM's shared weight: blocks of b rows per
+  // coordinate), the threads of a warp take either neighbouring blocks
+  // (B of them) or neighbouring coordinates. Per term, a warp's loads touch
+  // B x b weight sectors and 32 / B of the coordinates' (whose rows are
+  // sectors apart) one way, b and 32 the other: the coordinates go
+  // innermost where that is fewer (the pre-activations' 10 blocks of 8
+  // rows: 40 against 84; not the input gradient's 3 blocks of 8: 40
+  // against 35).
+  bool byCoordinate = false;
+  if (blockOf.count(0) && !blockOf.count(1) && outside.size() > 1) {
+    int64_t b = blockOf[0], B = shape.back() / b;
+    byCoordinate = b + 32 < B * b + (32 + B - 1) / B;
+  }
+  if (byCoordinate)
+    std::swap(outside[0], outside[1]);
   order.insert(order.end(), inside.begin(), inside.end());
   order.insert(order.end(), outside.begin(), outside.end());
   loop.reorder(order);
   Var thread = flatBlocks(loop, outside, elements, outside.size(), true);
-  for (const Var &v : inside)
-    loop.unroll(v);
+  // There, the block's rows are a vector (paired loads and stores); other
+  // blocks unrolled.
+  bool vectorBlock = byCoordinate && blockOf[0] % 2 == 0;
+  for (size_t i = 0; i < inside.size(); ++i)
+    if (vectorBlock && i == 0)
+      loop.vectorize(inside[i]);
+    else
+      loop.unroll(inside[i]);
   // The block's sums in each thread: the accumulators innermost, inside
   // the reduction loops (the short ones unrolled).
   sum.compute_at(loop, thread);
   Stage u = sum.update();
   std::vector<VarOrRVar> sumOrder;
   for (auto &[h, b] : blockOf) {
-    sum.unroll(sumVars[h]);
-    u.unroll(sumVars[h]);
+    if (vectorBlock && h == 0) {
+      sum.vectorize(sumVars[h]);
+      u.vectorize(sumVars[h]);
+    } else {
+      sum.unroll(sumVars[h]);
+      u.unroll(sumVars[h]);
+    }
     sumOrder.push_back(sumVars[h]);
   }
   for (const RVar &r : sum.rvars(0))

@@ -40,12 +40,15 @@ struct LoweredKernel {
   /// the copy's Func name, the sum's): the schedule computes the sum inside
   /// the copy's threads.
   std::map<std::string, std::string> copiedSums;
-  /// Stages that lay out a small shared weight transposed (by Func name),
-  /// so that a sum's neighbouring results read neighbouring weights: a GPU
-  /// schedule stores them, though cheap to recompute, for in place each
-  /// thread would load the weight from the other layout (a warp reading
-  /// 32 rows, not one).
-  std::set<std::string> transposed;
+  /// Stages that a GPU schedule stores though they are cheap to recompute
+  /// (by Func name):
+  /// - those that lay out a small shared weight transposed, so that a
+  ///   sum's neighbouring results read neighbouring weights: in place each
+  ///   thread would load the weight from the other layout (a warp reading
+  ///   32 rows, not one);
+  /// - those that a sum's threads read many times over (a weight
+  ///   gradient's dy, by the threads of every input channel).
+  std::set<std::string> keptStored;
   /// Scheduled for a GPU: the bytes of the stages its call stores on the
   /// device besides its outputs, each rounded up to kStageAlignment: no
   /// more than that is held at once during a call.

@@ -213,7 +213,7 @@ private:
   std::unordered_map<int, std::vector<Val>> values; // node -> results
   int counter = 0;
   std::vector<std::pair<Func, Shape>> stored; // computed at root
-  std::set<std::string> argNames;             // the arguments' Funcs (p_im)
+  std::set<std::string> argNames; // the arguments' Funcs (ImageParam p's: p_im)
   std::map<std::string, std::vector<std::pair<int, int>>> reuse;
   std::set<std::string> keptStored; // LoweredKernel::keptStored
   std::map<std::string, std::pair<Val, Val>> lstmForward; // gates, new c

@@ -45,24 +45,39 @@ cache=build/kernel-cache
 # A failing step says which and stops.
 trap 'echo "prepare.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
+cells=tests/lit/codegen/Inputs/cells.lopt
+cell_names=${CELLS-metalstm sgd sgd_momentum adam meta_sgd l2l_lstm metalstm_no_loss}
+truncations="first_order full horizon=2"
+# The $target binaries of every episode (tiny_CELL_TRUNCATION, mi_5wNs),
+# built from the tree as it is, into folder $1.
+build_bins() {
+  local c t shots
+  for c in $cell_names; do
+    for t in $truncations; do
+      $loptc $cells --episode "tiny_$c" --truncation "$t" --target "$target" \
+        --cache $cache -o "$1/tiny_${c}_${t/=/}" > /dev/null
+    done
+  done
+  for shots in 1 5; do
+    $loptc examples/ravi_larochelle/miniimagenet_5w${shots}s.lopt --target "$target" \
+      --cache $cache -o "$1/mi_5w${shots}s"
+  done
+}
+# Folder $1's bin/ as $2/bins$3.tar.xz, with the commit it was built from
+# in $2/COMMIT$3 (run.sh prints it).
+pack_bins() {
+  tar -C "$1" -cJf "$2/bins$3.tar.xz" bin
+  git -C "$root" describe --always --dirty > "$2/COMMIT$3" 2> /dev/null ||
+    echo unknown > "$2/COMMIT$3"
+}
+
 variant=${VARIANT:-}
 if [[ -n $variant ]]; then
   [[ -f $bundle/bins.tar.xz ]] || { echo "prepare.sh: VARIANT needs a bundle at $bundle" >&2; exit 1; }
   rm -rf "$bundle/variant.tmp"
   mkdir -p "$bundle/variant.tmp/bin"
-  for c in ${CELLS-metalstm sgd sgd_momentum adam meta_sgd l2l_lstm metalstm_no_loss}; do
-    for t in first_order full horizon=2; do
-      $loptc tests/lit/codegen/Inputs/cells.lopt --episode "tiny_$c" --truncation "$t" \
-        --target "$target" --cache $cache -o "$bundle/variant.tmp/bin/tiny_${c}_${t/=/}" > /dev/null
-    done
-  done
-  for shots in 1 5; do
-    $loptc examples/ravi_larochelle/miniimagenet_5w${shots}s.lopt --target "$target" \
-      --cache $cache -o "$bundle/variant.tmp/bin/mi_5w${shots}s" > /dev/null
-  done
-  tar -C "$bundle/variant.tmp" -cJf "$bundle/bins-$variant.tar.xz" bin
-  git -C "$root" describe --always --dirty > "$bundle/COMMIT-$variant" 2> /dev/null ||
-    echo unknown > "$bundle/COMMIT-$variant"
+  build_bins "$bundle/variant.tmp/bin"
+  pack_bins "$bundle/variant.tmp" "$bundle" "-$variant"
   rm -rf "$bundle/variant.tmp"
   echo "prepared bins-$variant.tar.xz"
   exit 0
@@ -71,14 +86,13 @@ fi
 rm -rf "$bundle.tmp"
 mkdir -p "$bundle.tmp"/{bin,ref,cpu}
 b=$bundle.tmp
-cells=tests/lit/codegen/Inputs/cells.lopt
+build_bins "$b/bin"
 seed=0
-for c in ${CELLS-metalstm sgd sgd_momentum adam meta_sgd l2l_lstm metalstm_no_loss}; do
-  for t in first_order full horizon=2; do
+for c in $cell_names; do
+  for t in $truncations; do
     seed=$((seed + 1))
     n=tiny_${c}_${t/=/}
     ep=(--episode "tiny_$c" --truncation "$t")
-    $loptc $cells "${ep[@]}" --target "$target" --cache $cache -o "$b/bin/$n" > /dev/null
     $loptc $cells "${ep[@]}" --cache $cache -o "$b/cpu/$n" > /dev/null
     "$b/cpu/$n" episode --seed $seed --dump "$b/ref/in_$n.npz" > /dev/null
     $loptc episode $cells "${ep[@]}" --data "$b/ref/in_$n.npz" --meta "$b/ref/in_$n.npz" \
@@ -91,7 +105,6 @@ done
 for shots in 1 5; do
   src=examples/ravi_larochelle/miniimagenet_5w${shots}s.lopt
   n=mi_5w${shots}s
-  $loptc $src --target "$target" --cache $cache -o "$b/bin/$n"
   $loptc $src --cache $cache -o "$b/cpu/$n"
   # A seeded synthetic episode (the GPU binary draws the same one from the
   # seed), and the interpreter's results on it in float and in double.
@@ -119,9 +132,7 @@ mkdir -p "$b/lib"
 ldd "$b/bin/mi_5w5s" | awk '$3 ~ /^\// { print $3 }' |
   grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|libdl|librt)\.so' |
   xargs -r cp -L -t "$b/lib"
-tar -C "$b" -cJf "$b/bins.tar.xz" bin
-# Which source it was built from (run.sh prints it).
-git -C "$root" describe --always --dirty > "$b/COMMIT" 2> /dev/null || echo unknown > "$b/COMMIT"
+pack_bins "$b" "$b" ""
 rm -rf "$b/bin" "$b/cpu"
 
 # The data subset: the first $images images of every class, in CSV order.

@@ -15,6 +15,10 @@
 //   lays out transposed (an LSTM's shared weight: in place, neighbouring
 //   threads would load it from rows apart), and a weight gradient's dy
 //   (in place, every input channel's threads would compute it again);
+//   and not those whose readers, all together, would evaluate each
+//   element so many times over that they repeat at least kFanOutSaving
+//   divisions and exponentials per element (a cell VJP's gates, read by
+//   the 4 gate derivatives and the weight gradient's sums);
 // - an element-wise stage: its dimensions fused into one, in blocks of 256
 //   threads, one element per thread (neighbouring threads write
 //   neighbouring elements; the last block shifted back to end at the last
@@ -82,6 +86,16 @@ constexpr int64_t kRecomputeCost = 96;
 /// 64.6 MiB.
 constexpr int64_t kLargeStage = int64_t(1) << 22;
 constexpr int64_t kRecomputeCostLarge = 3 * kRecomputeCost;
+/// A stage computed in place is stored after all where that saves, per
+/// element, at least this many divisions and exponentials (or other
+/// transcendental calls) that its readers would repeat: a value read by
+/// many threads, or by many terms of a sum (in a mapped cell's VJP, the
+/// gates recomputed by each of a coordinate's 44 weight-gradient sums and
+/// 4 gate derivatives: up to 91 sigmoids a coordinate, where one does).
+constexpr double kFanOutSaving = 8;
+/// ... unless it is smaller than this (a per-channel value: a launch of
+/// its own for a few divisions).
+constexpr int64_t kFanOutMinElements = 1024;
 
 /// Decides which stages the algorithm stores are computed where they are
 /// read instead: those neither an output, nor kept stored by the lowering
@@ -94,7 +108,7 @@ constexpr int64_t kRecomputeCostLarge = 3 * kRecomputeCost;
 /// recomputed.
 class Recompute {
 public:
-  explicit Recompute(const LoweredKernel &k) {
+  explicit Recompute(const LoweredKernel &k) : stages(k.stages) {
     for (auto &[f, shape] : k.stages)
       if (!f.has_update_definition()) {
         candidates[f.name()] = f;
@@ -107,10 +121,13 @@ public:
       candidates.erase(t);
   }
 
-  /// Inlines every candidate cheap enough; returns their names.
+  /// Inlines every candidate cheap enough, then stores again those whose
+  /// readers would repeat the most expensive operations (fanOut); returns
+  /// the names of those inlined.
   std::set<std::string> run() {
     for (auto &[name, f] : candidates)
       cost(f.function());
+    fanOut();
     return inlined;
   }
 
@@ -160,6 +177,120 @@ private:
     return memo[fn.name()] = counter.total;
   }
 
+  /// Divisions in floating point and calls of transcendental functions
+  /// (exp_f32, log_f32, sqrt_f32, ...) in `fn`'s definition (not those of
+  /// the Funcs it reads).
+  static int64_t expensiveOps(const Internal::Function &fn) {
+    struct Count : Internal::IRGraphVisitor {
+      using IRGraphVisitor::visit;
+      int64_t n = 0;
+      void visit(const Internal::Div *d) override {
+        n += d->type.is_float();
+        IRGraphVisitor::visit(d);
+      }
+      void visit(const Internal::Call *c) override {
+        if (c->call_type == Internal::Call::PureExtern && c->type.is_float()) {
+          // (a)tan_f32, exp_f32, ...; not floor, ceil, round, abs...
+          std::string f = c->name[0] == 'a' ? c->name.substr(1) : c->name;
+          for (const char *t : {"exp", "log", "pow", "sqrt", "tan", "sin", "cos", "erf"})
+            if (f.rfind(t, 0) == 0) {
+              ++n;
+              break;
+            }
+        }
+        IRGraphVisitor::visit(c);
+      }
+    } count;
+    for (const Expr &e : fn.definition().values())
+      e.accept(&count);
+    return count.n;
+  }
+
+  /// How many times the stored stages evaluate each element of each Func
+  /// computed in place, over the whole kernel: per element of a stored
+  /// stage, its definition once and each update once per point of its
+  /// reduction domain, each Func read in place once per call (a common
+  /// subexpression once) and whatever it reads in turn.
+  std::map<std::string, double> evaluations() {
+    std::map<std::string, std::map<std::string, double>> per; // memo
+    std::function<const std::map<std::string, double> &(const Internal::Function &)>
+        of = [&](const Internal::Function &fn) -> const std::map<std::string, double> & {
+      auto known = per.find(fn.name());
+      if (known != per.end())
+        return known->second;
+      std::map<std::string, double> total;
+      auto add = [&](const Internal::Definition &d, double times) {
+        struct Calls : Internal::IRGraphVisitor {
+          using IRGraphVisitor::visit;
+          std::vector<Internal::Function> callees;
+          void visit(const Internal::Call *c) override {
+            if (c->call_type == Internal::Call::Halide && c->func.defined())
+              callees.push_back(Internal::Function(c->func));
+            IRGraphVisitor::visit(c);
+          }
+        } calls;
+        for (const Expr &e : d.values())
+          e.accept(&calls);
+        for (const Expr &e : d.args())
+          e.accept(&calls);
+        for (const Internal::Function &callee : calls.callees) {
+          LoopLevel level = callee.schedule().compute_level();
+          if (callee.name() == fn.name() || !level.lock().is_inlined())
+            continue; // the sum's own accumulator, or a stored stage: a load
+          total[callee.name()] += times;
+          for (auto &[n, e] : of(callee))
+            total[n] += times * e;
+        }
+      };
+      add(fn.definition(), 1);
+      for (const Internal::Definition &u : fn.updates()) {
+        double points = 1;
+        for (const Internal::ReductionVariable &r : u.schedule().rvars())
+          if (const int64_t *e = Internal::as_const_int(Internal::simplify(r.extent)))
+            points *= double(*e);
+        add(u, points);
+      }
+      return per[fn.name()] = std::move(total);
+    };
+    std::map<std::string, double> total;
+    for (auto &[f, shape] : stages)
+      if (!inlined.count(f.name()))
+        for (auto &[n, e] : of(f.function()))
+          total[n] += e * double(numElements(shape));
+    return total;
+  }
+
+  /// Stores again, one at a time (each changes how often the others are
+  /// evaluated), the inlined stage whose readers repeat the most
+  /// divisions and transcendental calls per element, while that is at
+  /// least kFanOutSaving.
+  void fanOut() {
+    std::map<std::string, std::pair<int64_t, int64_t>> sized; // elements, ops
+    for (auto &[f, shape] : stages)
+      if (inlined.count(f.name()) && numElements(shape) >= kFanOutMinElements)
+        if (int64_t ops = expensiveOps(f.function()))
+          sized[f.name()] = {numElements(shape), ops};
+    while (true) {
+      std::map<std::string, double> evals = evaluations();
+      std::string best;
+      double most = kFanOutSaving;
+      for (auto &[name, eo] : sized) {
+        auto e = evals.find(name);
+        double saving = e == evals.end() ? 0
+            : (e->second / double(eo.first) - 1) * double(eo.second);
+        if (inlined.count(name) && saving >= most) {
+          best = name;
+          most = saving;
+        }
+      }
+      if (best.empty())
+        return;
+      candidates.at(best).compute_root();
+      inlined.erase(best);
+    }
+  }
+
+  const std::vector<std::pair<Func, Shape>> &stages;
   std::map<std::string, Func> candidates;
   std::set<std::string> large; // candidates of kLargeStage elements or more
   std::map<std::string, int64_t> memo;

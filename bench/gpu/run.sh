@@ -23,7 +23,8 @@
 # timed run trains for what is left after the other steps (at most
 # TRAIN_SECONDS), keeping time for its test.
 # REFERENCES="" leaves PyTorch and JAX out (or names one: "jax-jit"), TRAIN=0
-# the timed run, for a quicker look at lopt's speed; NCU=1 adds ncu.csv.
+# the timed run, for a quicker look at lopt's speed; NCU=1 adds ncu.csv
+# and ncu-detail.csv (NCU_DETAIL: which kernels).
 # CHECK_S caps the first look and each correctness check (60 s: plenty on a
 # GPU; a dry run of an OpenCL bundle through pocl needs about 200).
 # BINS=bins-NAME.tar.xz runs the binaries of another code state instead
@@ -217,6 +218,21 @@ if (( ${NCU:-0} )); then
     timeout "$(cap 120)" "$ncu" --csv --metrics gpu__time_duration.sum \
       "${lopt[@]}" "$bin/mi_5w5s" bench --iters 1 --warmup 0 > "$out/ncu.csv" 2> "$work/ncu.err"
     echo "ncu: status $?, $(wc -l < "$out/ncu.csv") lines"; tail -3 "$work/ncu.err"
+    # Why the slowest kernels take their time: for the first launch of
+    # each kernel name that matches one of NCU_DETAIL's regular
+    # expressions (space-separated), its throughput against the peaks,
+    # occupancy, the warps' stall reasons and the memory traffic
+    # (ncu-detail.csv, one ncu run each: a few seconds).
+    for k in ${NCU_DETAIL-lstm_pre reduce_coords_l1_79 reduce_coords_l1_73 lstm_da lstm_dz lstm_gates conv2d_dw_columns_1_ conv2d_dw_columns_37 copy_2__1_}; do
+      (( $(left) > 45 )) || { echo "ncu detail: no time left for $k"; break; }
+      timeout "$(cap 40)" "$ncu" --csv --page details -k "regex:$k" -c 1 \
+        --section SpeedOfLight --section Occupancy --section LaunchStats \
+        --section WarpStateStats --section MemoryWorkloadAnalysis \
+        --section ComputeWorkloadAnalysis \
+        "${lopt[@]}" "$bin/mi_5w5s" bench --iters 1 --warmup 0 \
+        2>> "$work/ncu.err" | grep '^"' >> "$out/ncu-detail.csv"
+      echo "ncu detail $k: status ${PIPESTATUS[0]}"
+    done
   else
     echo "== ncu: not found, or no time left"
   fi

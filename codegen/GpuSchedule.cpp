@@ -36,9 +36,10 @@
 //   (the lowering's reuse hints: convolutions, for a weight gradient its
 //   whole window, a cell's products with a weight every coordinate
 //   shares): each thread computes a block of results along those,
-//   unrolled (scheduleBlockedSum); where that saves a warp's loads, its
-//   neighbouring threads take neighbouring coordinates, not blocks, and
-//   the block is a vector (the pre-activations);
+//   unrolled (scheduleBlockedSum), a vector where only the innermost
+//   dimension is blocked (a cell's pre-activations and input gradient),
+//   and where that saves a warp's loads, its neighbouring threads take
+//   neighbouring coordinates, not blocks (the pre-activations);
 // - a scalar: one thread, a scalar sum inside it;
 // - stages that do not read one another and have as many elements, or
 //   are small (kSmallStage): one kernel launch (kernelsByLevel), but for
@@ -413,10 +414,11 @@ bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
   // innermost where that is fewer (the pre-activations' 10 blocks of 8
   // rows: 40 against 84; not the input gradient's 3 blocks of 8: 40
   // against 35).
-  bool byCoordinate = false;
+  bool byCoordinate = false, vectorBlock = false;
   if (blockOf.count(0) && !blockOf.count(1) && outside.size() > 1) {
     int64_t b = blockOf[0], B = shape.back() / b;
     byCoordinate = b + 32 < B * b + (32 + B - 1) / B;
+    vectorBlock = b % 2 == 0;
   }
   if (byCoordinate)
     std::swap(outside[0], outside[1]);
@@ -424,9 +426,9 @@ bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
   order.insert(order.end(), outside.begin(), outside.end());
   loop.reorder(order);
   Var thread = flatBlocks(loop, outside, elements, outside.size(), true);
-  // There, the block's rows are a vector (paired loads and stores); other
-  // blocks unrolled.
-  bool vectorBlock = byCoordinate && blockOf[0] % 2 == 0;
+  // There, the block is a vector (paired loads and stores: Halide's CUDA
+  // vectors are 8 bytes), whichever way the threads go; other blocks
+  // unrolled.
   for (size_t i = 0; i < inside.size(); ++i)
     if (vectorBlock && i == 0)
       loop.vectorize(inside[i]);

@@ -101,10 +101,10 @@ Expr tanhExp(Expr x) { return 1.0f - 2.0f / (1.0f + exp(2.0f * x)); }
 constexpr int64_t kBusyThreads = 65536;
 /// For a GPU, a long sum into fewer results than this is taken in levels
 /// (more results keep enough threads busy by themselves). In one level, a
-/// convolution's weight gradient at 42 x 42 (9,216 results of 210 partial
-/// sums each, 288 warps: about 2 an SM, each thread a chain of 210 loads
-/// and additions in double) took 19 to 36 us a call on an H200, 0.61 ms of
-/// a 5w5s meta-iteration (2026-11-28).
+/// convolution's weight gradient (9,216 results of 210 to 525 partial sums
+/// each; 288 warps, about 2 an SM, each thread a chain of that many loads
+/// and additions in double) took 14 to 36 us a call on an H200, 0.61 ms
+/// of a 5w5s meta-iteration (2026-11-28).
 constexpr int64_t kFewResults = kBusyThreads / 4;
 /// Terms per thread in a level: at least kMinLevelTerms in the first,
 /// at most kLevelTerms in any; a last level of at most kLastLevelTerms is

@@ -223,7 +223,7 @@ if (( ${NCU:-0} )); then
     # expressions (space-separated), its throughput against the peaks,
     # occupancy, the warps' stall reasons and the memory traffic
     # (ncu-detail.csv, one ncu run each: a few seconds).
-    for k in ${NCU_DETAIL-lstm_pre reduce_coords_l1_79 reduce_coords_l1_73 lstm_da lstm_dz lstm_gates conv2d_dw_columns_1_ conv2d_dw_columns_37 copy_2__1_}; do
+    for k in ${NCU_DETAIL-lstm_pre reduce_coords_l1_79 reduce_coords_l1_73 lstm_da lstm_dz lstm_gates conv2d_dw_columns_1__1_ conv2d_backward_filter_f64_l1 conv2d_dw_columns_37 copy_2__1_}; do
       (( $(left) > 45 )) || { echo "ncu detail: no time left for $k"; break; }
       timeout "$(cap 40)" "$ncu" --csv --page details -k "regex:$k" -c 1 \
         --section SpeedOfLight --section Occupancy --section LaunchStats \

@@ -95,7 +95,8 @@ constexpr int64_t kRecomputeCostLarge = 3 * kRecomputeCost;
 /// 4 gate derivatives: up to 91 sigmoids a coordinate, where one does).
 constexpr double kFanOutSaving = 8;
 /// ... unless it is smaller than this (a per-channel value: a launch of
-/// its own for a few divisions).
+/// its own for a few divisions), or of kLargeStage elements or more (as
+/// large as a layer's activations).
 constexpr int64_t kFanOutMinElements = 1024;
 
 /// Decides which stages the algorithm stores are computed where they are
@@ -268,7 +269,8 @@ private:
   void fanOut() {
     std::map<std::string, std::pair<int64_t, int64_t>> sized; // elements, ops
     for (auto &[f, shape] : stages)
-      if (inlined.count(f.name()) && numElements(shape) >= kFanOutMinElements)
+      if (inlined.count(f.name()) && numElements(shape) >= kFanOutMinElements &&
+          numElements(shape) < kLargeStage)
         if (int64_t ops = expensiveOps(f.function()))
           sized[f.name()] = {numElements(shape), ops};
     while (true) {

@@ -34,12 +34,10 @@
 //   thread has 8 loads in flight);
 // - a sum whose term reuses a loaded value across some of its dimensions
 //   (the lowering's reuse hints: convolutions, for a weight gradient its
-//   whole window, a cell's products with a weight every coordinate
+//   whole window, a cell's input gradient over a weight every coordinate
 //   shares): each thread computes a block of results along those,
-//   unrolled (scheduleBlockedSum), a vector where only the innermost
-//   dimension is blocked (a cell's pre-activations and input gradient),
-//   and where that saves a warp's loads, its neighbouring threads take
-//   neighbouring coordinates, not blocks (the pre-activations);
+//   unrolled (scheduleBlockedSum), or a vector where only the innermost
+//   dimension is blocked (the input gradient);
 // - a scalar: one thread, a scalar sum inside it;
 // - stages that do not read one another and have as many elements, or
 //   are small (kSmallStage): one kernel launch (kernelsByLevel), but for
@@ -408,29 +406,15 @@ bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
     }
   }
   // Where only the innermost dimension is blocked, not the next (a cell's
-  // products with its LSTM's shared weight: blocks of b rows per
-  // coordinate), the threads of a warp take either neighbouring blocks
-  // (B of them) or neighbouring coordinates. Per term, a warp's loads touch
-  // B x b weight sectors and 32 / B of the coordinates' (whose rows are
-  // sectors apart) one way, b and 32 the other: the coordinates go
-  // innermost where that is fewer (the pre-activations' 10 blocks of 8
-  // rows: 40 against 84; not the input gradient's 3 blocks of 8: 40
-  // against 35).
-  bool byCoordinate = false, vectorBlock = false;
-  if (blockOf.count(0) && !blockOf.count(1) && outside.size() > 1) {
-    int64_t b = blockOf[0], B = shape.back() / b;
-    byCoordinate = b + 32 < B * b + (32 + B - 1) / B;
-    vectorBlock = b % 2 == 0;
-  }
-  if (byCoordinate)
-    std::swap(outside[0], outside[1]);
+  // input gradient: blocks of b columns per coordinate), the block is a
+  // vector (paired loads and stores: Halide's CUDA vectors are 8 bytes);
+  // other blocks are unrolled. Neighbouring threads take neighbouring
+  // blocks.
+  bool vectorBlock = blockOf.count(0) && !blockOf.count(1) && blockOf[0] % 2 == 0;
   order.insert(order.end(), inside.begin(), inside.end());
   order.insert(order.end(), outside.begin(), outside.end());
   loop.reorder(order);
   Var thread = flatBlocks(loop, outside, elements, outside.size(), true);
-  // There, the block is a vector (paired loads and stores: Halide's CUDA
-  // vectors are 8 bytes), whichever way the threads go; other blocks
-  // unrolled.
   for (size_t i = 0; i < inside.size(); ++i)
     if (vectorBlock && i == 0)
       loop.vectorize(inside[i]);

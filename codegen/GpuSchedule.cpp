@@ -265,7 +265,8 @@ private:
   /// divisions and transcendental calls per element, while that is at
   /// least kFanOutSaving.
   void fanOut() {
-    std::map<std::string, std::pair<int64_t, int64_t>> sized; // elements, ops
+    // Those that may be stored again: elements, expensive operations.
+    std::map<std::string, std::pair<int64_t, int64_t>> sized;
     for (auto &[f, shape] : stages)
       if (inlined.count(f.name()) && numElements(shape) >= kFanOutMinElements &&
           numElements(shape) < kLargeStage)
@@ -279,7 +280,7 @@ private:
         auto e = evals.find(name);
         double saving = e == evals.end() ? 0
             : (e->second / double(eo.first) - 1) * double(eo.second);
-        if (inlined.count(name) && saving >= most) {
+        if (saving >= most) {
           best = name;
           most = saving;
         }
@@ -288,6 +289,7 @@ private:
         return;
       candidates.at(best).compute_root();
       inlined.erase(best);
+      sized.erase(best);
     }
   }
 

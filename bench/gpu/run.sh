@@ -215,8 +215,9 @@ if (( ${NCU:-0} )); then
   [[ -z $ncu && ${#installed[@]} -gt 0 ]] && ncu=${installed[0]}
   if [[ -n $ncu ]] && (( $(left) > 60 )); then
     echo "== ncu ($ncu)"
+    iteration=("${lopt[@]}" "$bin/mi_5w5s" bench --iters 1 --warmup 0)
     timeout "$(cap 120)" "$ncu" --csv --metrics gpu__time_duration.sum \
-      "${lopt[@]}" "$bin/mi_5w5s" bench --iters 1 --warmup 0 > "$out/ncu.csv" 2> "$work/ncu.err"
+      "${iteration[@]}" > "$out/ncu.csv" 2> "$work/ncu.err"
     echo "ncu: status $?, $(wc -l < "$out/ncu.csv") lines"; tail -3 "$work/ncu.err"
     # Why the slowest kernels take their time: for the first launch of
     # each kernel name that matches one of NCU_DETAIL's regular
@@ -229,8 +230,7 @@ if (( ${NCU:-0} )); then
         --section SpeedOfLight --section Occupancy --section LaunchStats \
         --section WarpStateStats --section MemoryWorkloadAnalysis \
         --section ComputeWorkloadAnalysis \
-        "${lopt[@]}" "$bin/mi_5w5s" bench --iters 1 --warmup 0 \
-        2>> "$work/ncu.err" | grep '^"' >> "$out/ncu-detail.csv"
+        "${iteration[@]}" 2>> "$work/ncu.err" | grep '^"' >> "$out/ncu-detail.csv"
       echo "ncu detail $k: status ${PIPESTATUS[0]}"
     done
   else

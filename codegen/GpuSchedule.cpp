@@ -6,19 +6,20 @@
 // an episode. Each stage computed at root is one kernel launch, and on a
 // GPU a launch (a few microseconds) and a round trip of a buffer through
 // global memory cost more than recomputing a few arithmetic operations, so:
+// - a mapped cell with per-coordinate results runs a thread per
+//   coordinate (threadPerCoordinate): one launch computes every
+//   per-coordinate stage of the cell, each thread its coordinate's values
+//   in registers, and writes its outputs and what the sums over the
+//   coordinates read (the cell's 21 launches of its VJP become 9, and
+//   no per-coordinate stage makes a round trip through global memory);
 // - a stage the algorithm stores that is cheap to recompute (no sum in it,
 //   at most kRecomputeCost operations per element counting the cheap
 //   stages it reads in turn) is not stored: it is computed wherever it is
-//   read (inlined). In a mapped cell this merges most per-coordinate
-//   element-wise stages into the sums and outputs that read them. Not
-//   the stages the lowering keeps stored (keptStored): a small weight it
-//   lays out transposed (an LSTM's shared weight: in place, neighbouring
-//   threads would load it from rows apart), and a weight gradient's dy
-//   (in place, every input channel's threads would compute it again);
-//   and not those whose readers, all together, would evaluate each
-//   element so many times over that they repeat at least kFanOutSaving
-//   divisions and exponentials per element (a cell VJP's gates, read by
-//   the 4 gate derivatives and the weight gradient's sums);
+//   read (inlined). Not the stages the lowering keeps stored (keptStored):
+//   a small weight it lays out transposed (an LSTM's shared weight: in
+//   place, neighbouring threads would load it from rows apart), and a
+//   weight gradient's dy (in place, every input channel's threads would
+//   compute it again);
 // - an element-wise stage: its dimensions fused into one, in blocks of 256
 //   threads, one element per thread (neighbouring threads write
 //   neighbouring elements; the last block shifted back to end at the last
@@ -85,17 +86,6 @@ constexpr int64_t kRecomputeCost = 96;
 /// 64.6 MiB.
 constexpr int64_t kLargeStage = int64_t(1) << 22;
 constexpr int64_t kRecomputeCostLarge = 3 * kRecomputeCost;
-/// A stage computed in place is stored after all where that saves, per
-/// element, at least this many divisions and exponentials (or other
-/// transcendental calls) that its readers would repeat: a value read by
-/// many threads, or by many terms of a sum (in a mapped cell's VJP, the
-/// gates recomputed by each of a coordinate's 44 weight-gradient sums and
-/// 4 gate derivatives: up to 91 sigmoids a coordinate, where one does).
-constexpr double kFanOutSaving = 8;
-/// ... unless it is smaller than this (a per-channel value: a launch of
-/// its own for a few divisions), or of kLargeStage elements or more (as
-/// large as a layer's activations).
-constexpr int64_t kFanOutMinElements = 1024;
 
 /// Decides which stages the algorithm stores are computed where they are
 /// read instead: those neither an output, nor kept stored by the lowering
@@ -108,9 +98,11 @@ constexpr int64_t kFanOutMinElements = 1024;
 /// recomputed.
 class Recompute {
 public:
-  explicit Recompute(const LoweredKernel &k) : stages(k.stages) {
+  /// `threaded`: stages a thread per coordinate computes (coordinateThreads),
+  /// never inlined.
+  Recompute(const LoweredKernel &k, const std::set<std::string> &threaded) {
     for (auto &[f, shape] : k.stages)
-      if (!f.has_update_definition()) {
+      if (!f.has_update_definition() && !threaded.count(f.name())) {
         candidates[f.name()] = f;
         if (numElements(shape) >= kLargeStage)
           large.insert(f.name());
@@ -121,13 +113,11 @@ public:
       candidates.erase(t);
   }
 
-  /// Inlines every candidate cheap enough, then stores again those whose
-  /// readers would repeat the most expensive operations (fanOut); returns
-  /// the names of those inlined.
+  /// Inlines every candidate cheap enough; returns the names of those
+  /// inlined.
   std::set<std::string> run() {
     for (auto &[name, f] : candidates)
       cost(f.function());
-    fanOut();
     return inlined;
   }
 
@@ -177,123 +167,6 @@ private:
     return memo[fn.name()] = counter.total;
   }
 
-  /// Divisions in floating point and calls of transcendental functions
-  /// (exp_f32, log_f32, sqrt_f32, ...) in `fn`'s definition (not those of
-  /// the Funcs it reads).
-  static int64_t expensiveOps(const Internal::Function &fn) {
-    struct Count : Internal::IRGraphVisitor {
-      using IRGraphVisitor::visit;
-      int64_t n = 0;
-      void visit(const Internal::Div *d) override {
-        n += d->type.is_float();
-        IRGraphVisitor::visit(d);
-      }
-      void visit(const Internal::Call *c) override {
-        if (c->call_type == Internal::Call::PureExtern && c->type.is_float()) {
-          // (a)tan_f32, exp_f32, ...; not floor, ceil, round, abs...
-          std::string f = c->name[0] == 'a' ? c->name.substr(1) : c->name;
-          for (const char *t : {"exp", "log", "pow", "sqrt", "tan", "sin", "cos", "erf"})
-            if (f.rfind(t, 0) == 0) {
-              ++n;
-              break;
-            }
-        }
-        IRGraphVisitor::visit(c);
-      }
-    } count;
-    for (const Expr &e : fn.definition().values())
-      e.accept(&count);
-    return count.n;
-  }
-
-  /// How many times the stored stages evaluate each element of each Func
-  /// computed in place, over the whole kernel: per element of a stored
-  /// stage, its definition once and each update once per point of its
-  /// reduction domain, each Func read in place once per call (a common
-  /// subexpression once) and whatever it reads in turn.
-  std::map<std::string, double> evaluations() {
-    std::map<std::string, std::map<std::string, double>> per; // memo
-    std::function<const std::map<std::string, double> &(const Internal::Function &)>
-        of = [&](const Internal::Function &fn) -> const std::map<std::string, double> & {
-      auto known = per.find(fn.name());
-      if (known != per.end())
-        return known->second;
-      std::map<std::string, double> total;
-      auto add = [&](const Internal::Definition &d, double times) {
-        struct Calls : Internal::IRGraphVisitor {
-          using IRGraphVisitor::visit;
-          std::vector<Internal::Function> callees;
-          void visit(const Internal::Call *c) override {
-            if (c->call_type == Internal::Call::Halide && c->func.defined())
-              callees.push_back(Internal::Function(c->func));
-            IRGraphVisitor::visit(c);
-          }
-        } calls;
-        for (const Expr &e : d.values())
-          e.accept(&calls);
-        for (const Expr &e : d.args())
-          e.accept(&calls);
-        for (const Internal::Function &callee : calls.callees) {
-          LoopLevel level = callee.schedule().compute_level();
-          if (callee.name() == fn.name() || !level.lock().is_inlined())
-            continue; // the sum's own accumulator, or a stored stage: a load
-          total[callee.name()] += times;
-          for (auto &[n, e] : of(callee))
-            total[n] += times * e;
-        }
-      };
-      add(fn.definition(), 1);
-      for (const Internal::Definition &u : fn.updates()) {
-        double points = 1;
-        for (const Internal::ReductionVariable &r : u.schedule().rvars())
-          if (const int64_t *e = Internal::as_const_int(Internal::simplify(r.extent)))
-            points *= double(*e);
-        add(u, points);
-      }
-      return per[fn.name()] = std::move(total);
-    };
-    std::map<std::string, double> total;
-    for (auto &[f, shape] : stages)
-      if (!inlined.count(f.name()))
-        for (auto &[n, e] : of(f.function()))
-          total[n] += e * double(numElements(shape));
-    return total;
-  }
-
-  /// Stores again, one at a time (each changes how often the others are
-  /// evaluated), the inlined stage whose readers repeat the most
-  /// divisions and transcendental calls per element, while that is at
-  /// least kFanOutSaving.
-  void fanOut() {
-    // Those that may be stored again: elements, expensive operations.
-    std::map<std::string, std::pair<int64_t, int64_t>> sized;
-    for (auto &[f, shape] : stages)
-      if (inlined.count(f.name()) && numElements(shape) >= kFanOutMinElements &&
-          numElements(shape) < kLargeStage)
-        if (int64_t ops = expensiveOps(f.function()))
-          sized[f.name()] = {numElements(shape), ops};
-    while (true) {
-      std::map<std::string, double> evals = evaluations();
-      std::string best;
-      double most = kFanOutSaving;
-      for (auto &[name, eo] : sized) {
-        auto e = evals.find(name);
-        double saving = e == evals.end() ? 0
-            : (e->second / double(eo.first) - 1) * double(eo.second);
-        if (saving >= most) {
-          best = name;
-          most = saving;
-        }
-      }
-      if (best.empty())
-        return;
-      candidates.at(best).compute_root();
-      inlined.erase(best);
-      sized.erase(best);
-    }
-  }
-
-  const std::vector<std::pair<Func, Shape>> &stages;
   std::map<std::string, Func> candidates;
   std::set<std::string> large; // candidates of kLargeStage elements or more
   std::map<std::string, int64_t> memo;
@@ -510,24 +383,32 @@ void storedReads(const Internal::Function &fn,
 /// it to a kernel; the stages of one level and group (sizeKey) are one
 /// kernel, the largest first, those of `alone` one each. `stages`:
 /// the Func of each name whose definitions read (a sum's own, where
-/// `launched` has its wrapper). Stages no output reads are left out (Halide
-/// computes nothing for them).
+/// `launched` has its wrapper); `extraReads`, what each stage reads besides
+/// (a reader of a coordinate thread's values comes after all the thread
+/// reads). Stages that none of `roots` (the outputs, and what a
+/// coordinate's thread reads) reads are left out (Halide computes nothing
+/// for them).
 std::vector<std::vector<std::string>>
 kernelsByLevel(const std::map<std::string, Func> &launched,
                const std::map<std::string, Func> &stages,
                const std::map<std::string, Shape> &shapes,
-               const std::vector<Func> &outputs,
-               const std::set<std::string> &alone) {
+               const std::vector<std::string> &roots,
+               const std::set<std::string> &alone,
+               const std::map<std::string, std::set<std::string>> &extraReads) {
   std::map<std::string, std::set<std::string>> reads, readers;
   for (auto &[name, loop] : launched) {
     std::set<std::string> seen;
     storedReads(stages.at(name).function(), launched, reads[name], seen);
+    auto extra = extraReads.find(name);
+    if (extra != extraReads.end())
+      reads[name].insert(extra->second.begin(), extra->second.end());
     reads[name].erase(name);
   }
   std::set<std::string> live;
   std::vector<std::string> pending;
-  for (const Func &o : outputs)
-    pending.push_back(o.name());
+  for (const std::string &r : roots)
+    if (launched.count(r))
+      pending.push_back(r);
   while (!pending.empty()) {
     std::string n = pending.back();
     pending.pop_back();
@@ -600,13 +481,258 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
   return kernels;
 }
 
-} // namespace
 
-void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
+/// The Funcs `f`'s definitions call (each once).
+std::vector<Internal::Function> callees(const Internal::Function &f) {
+  struct Calls : Internal::IRGraphVisitor {
+    using IRGraphVisitor::visit;
+    std::vector<Internal::Function> found;
+    std::set<std::string> seen;
+    void visit(const Internal::Call *c) override {
+      if (c->call_type == Internal::Call::Halide && c->func.defined() &&
+          seen.insert(c->name).second)
+        found.push_back(Internal::Function(c->func));
+      IRGraphVisitor::visit(c);
+    }
+  } calls;
+  std::vector<Internal::Definition> defs = {f.definition()};
+  for (const Internal::Definition &u : f.updates())
+    defs.push_back(u);
+  for (const Internal::Definition &d : defs) {
+    for (const Expr &e : d.values())
+      e.accept(&calls);
+    for (const Expr &e : d.args())
+      e.accept(&calls);
+  }
+  return calls.found;
+}
+
+/// Makes `caller`'s definitions call `to` where they call the Func named
+/// `from`.
+void redirect(Func caller, const std::string &from, const Func &to) {
+  struct Redirect : Internal::IRMutator {
+    using IRMutator::visit;
+    std::string from;
+    Internal::Function to;
+    Expr visit(const Internal::Call *c) override {
+      if (c->call_type != Internal::Call::Halide || c->name != from)
+        return IRMutator::visit(c);
+      std::vector<Expr> args;
+      for (const Expr &a : c->args)
+        args.push_back(mutate(a));
+      return Internal::Call::make(to, args, c->value_index);
+    }
+  } r;
+  r.from = from;
+  r.to = to.function();
+  caller.function().mutate(&r);
+}
+
+bool isInlined(const Internal::Function &f) {
+  LoopLevel level = f.schedule().compute_level(); // a copy, to inspect
+  return level.lock().is_inlined();
+}
+
+/// Whether a stage of `threaded` reads, through a stage outside it, a
+/// stage of `threaded` (a sum over the coordinates read back by every
+/// coordinate, as in a second-order cell gradient): then they cannot all be
+/// one loop.
+bool readsItselfThroughSums(const LoweredKernel &k, const std::set<std::string> &threaded) {
+  std::map<std::string, bool> memo;
+  std::function<bool(const Internal::Function &)> readsThread =
+      [&](const Internal::Function &f) -> bool {
+    auto known = memo.find(f.name());
+    if (known != memo.end())
+      return known->second;
+    memo[f.name()] = false; // (no cycles among Funcs)
+    bool r = false;
+    for (const Internal::Function &c : callees(f))
+      r = r || threaded.count(c.name()) || readsThread(c);
+    return memo[f.name()] = r;
+  };
+  // From a stage of the thread, through Funcs computed in place, to a stage
+  // outside it.
+  std::set<std::string> seen;
+  std::function<bool(const Internal::Function &)> outsideReadsThread =
+      [&](const Internal::Function &f) -> bool {
+    for (const Internal::Function &c : callees(f)) {
+      if (threaded.count(c.name()) || !seen.insert(c.name()).second)
+        continue;
+      if (isInlined(c) ? outsideReadsThread(c) : readsThread(c))
+        return true;
+    }
+    return false;
+  };
+  for (auto &[f, shape] : k.stages)
+    if (threaded.count(f.name()) && outsideReadsThread(f.function()))
+      return true;
+  return false;
+}
+
+/// A mapped kernel with per-coordinate results (coordinateThreads): one
+/// thread per coordinate computes every per-coordinate stage of its
+/// coordinate (`threaded`, by name), those stages' values in the thread
+/// (registers: every loop inside the thread unrolled), and writes the
+/// coordinate's outputs (the copies in `k.tiled`), all in one launch
+/// (Halide's compute_with). A stage of the thread that a stage outside it
+/// reads (the first level of a sum over the coordinates) is also written
+/// out, by a copy in the same loop (its wrapper for those readers, Halide's
+/// Func::in; the Funcs computed in place between them cloned for those
+/// readers, Func::clone_in, so the thread's own readers still read the
+/// thread's values). Returns the Funcs written out besides the outputs
+/// (stored on the device), with their shapes.
+std::vector<std::pair<Func, Shape>>
+threadPerCoordinate(LoweredKernel &k, const std::set<std::string> &threaded,
+                    const std::map<std::string, Shape> &shapeOf, int64_t coords) {
   std::map<std::string, Func> byName;
   for (auto &[f, shape] : k.stages)
     byName[f.name()] = f;
-  std::set<std::string> inlined = Recompute(k).run();
+  auto inThread = [&](const std::string &n) {
+    return threaded.count(n) && !k.tiled.count(n);
+  };
+  // Whether a Func reads a stage of the thread (looking through Funcs
+  // computed in place).
+  std::map<std::string, bool> memo;
+  std::function<bool(const Internal::Function &)> reaches =
+      [&](const Internal::Function &f) -> bool {
+    auto known = memo.find(f.name());
+    if (known != memo.end())
+      return known->second;
+    bool r = false;
+    for (const Internal::Function &c : callees(f))
+      if (inThread(c.name()) || (isInlined(c) && reaches(c)))
+        r = true;
+    return memo[f.name()] = r;
+  };
+  // The readers outside the thread: its callers, stages outside it or
+  // clones of Funcs in place, of each Func in place that reads the thread
+  // (cloned callers first: topological order) and of each stage of the
+  // thread.
+  std::map<std::string, std::vector<Func>> inPlaceCallers, stageCallers;
+  std::map<std::string, Internal::Function> inPlace;
+  std::vector<std::string> order; // callers after callees (reversed below)
+  std::set<std::string> visited;
+  std::function<void(const Internal::Function &)> visit = [&](const Internal::Function &f) {
+    if (!visited.insert(f.name()).second)
+      return;
+    for (const Internal::Function &c : callees(f))
+      if (isInlined(c) && reaches(c)) {
+        inPlace.emplace(c.name(), c);
+        visit(c);
+      }
+    order.push_back(f.name());
+  };
+  auto note = [&](const Func &caller, const Internal::Function &f) {
+    for (const Internal::Function &c : callees(f))
+      if (inThread(c.name()))
+        stageCallers[c.name()].push_back(caller);
+      else if (inPlace.count(c.name()))
+        inPlaceCallers[c.name()].push_back(caller);
+  };
+  std::vector<Func> outside;
+  for (auto &[f, shape] : k.stages)
+    if (!threaded.count(f.name()) && !isInlined(f.function())) {
+      outside.push_back(f);
+      visit(f.function());
+    }
+  for (const Func &f : outside)
+    note(f, f.function());
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    auto f = inPlace.find(*it);
+    if (f == inPlace.end())
+      continue; // a stage outside
+    Func clone = Func(f->second).clone_in(inPlaceCallers.at(*it));
+    note(clone, f->second);
+  }
+  std::vector<std::pair<Func, Shape>> members, written;
+  for (auto &[f, shape] : k.stages)
+    if (k.tiled.count(f.name()))
+      members.push_back({f, shape});
+  for (auto &[name, callers] : stageCallers) {
+    // A copy whose loops are named as the outputs' (the coordinate
+    // `coord`): a Halide wrapper (Func::in) would name them after the
+    // stage's, and the loops fused must have the same names.
+    const Shape &shape = shapeOf.at(name);
+    std::vector<Var> vars; // innermost first
+    for (size_t d = 0; d + 1 < shape.size(); ++d)
+      vars.push_back(Var("d" + std::to_string(d)));
+    vars.push_back(Var("coord"));
+    Func copy(name + "_out");
+    copy(vars) = byName.at(name)(vars);
+    for (Func caller : callers)
+      redirect(caller, name, copy);
+    written.push_back({copy, shape});
+    members.push_back(written.back());
+  }
+  // The loop: a thread per coordinate (the outermost dimension), blocks of
+  // kThreads, the last shifted back to end at the last coordinate (a
+  // guard would leave the bounds of the stages in the thread past the
+  // end); the rest of each member's dimensions unrolled in the thread.
+  int64_t threads = std::min(kThreads, coords);
+  Var coordinate("c"), block("b"), thread("t");
+  Func leader = members.front().first;
+  for (auto &[f, shape] : members) {
+    boundAll(f, shape);
+    std::vector<Var> vars = f.args(); // innermost first
+    // (Halide names a split's loops after the split one: renamed first,
+    // so that the members' loops have the same names.)
+    f.compute_root()
+        .rename(vars.back(), coordinate)
+        .split(coordinate, block, thread, int(threads),
+               coords % threads ? TailStrategy::ShiftInwards : TailStrategy::Auto)
+        .gpu_blocks(block)
+        .gpu_threads(thread);
+    for (size_t d = 0; d + 1 < vars.size(); ++d)
+      f.unroll(vars[d]);
+    if (f.name() != leader.name())
+      f.compute_with(leader, thread);
+  }
+  // The stages in the thread: a coordinate's worth each, unrolled.
+  for (auto &[f, shape] : k.stages) {
+    if (!inThread(f.name()))
+      continue;
+    std::vector<Var> vars = f.args();
+    for (size_t d = 0; d + 1 < vars.size(); ++d)
+      f.bound(vars[d], 0, int(shape[shape.size() - 1 - d]));
+    f.compute_at(leader, thread);
+    for (size_t d = 0; d + 1 < vars.size(); ++d)
+      f.unroll(vars[d]);
+    for (int u = 0; u < f.num_update_definitions(); ++u) {
+      Stage st = f.update(u);
+      for (size_t d = 0; d + 1 < vars.size(); ++d)
+        st.unroll(vars[d]);
+      for (const RVar &r : f.rvars(u))
+        st.unroll(r);
+    }
+  }
+  return written;
+}
+
+} // namespace
+
+void scheduleForGpu(const KernelGraph &g, LoweredKernel &k, const Target &) {
+  std::map<std::string, Func> byName;
+  std::map<std::string, Shape> shapeOf;
+  for (auto &[f, shape] : k.stages) {
+    byName[f.name()] = f;
+    shapeOf[f.name()] = shape;
+  }
+  // The per-coordinate stages of a kernel run a thread per coordinate.
+  std::set<std::string> threaded;
+  if (k.coordinateThreads)
+    for (auto &[f, shape] : k.stages)
+      if (!shape.empty() && shape.front() == g.coords)
+        threaded.insert(f.name());
+  if (readsItselfThroughSums(k, threaded)) {
+    // A launch per stage, as for other kernels (the per-coordinate
+    // outputs are copies of stages, as any output may be).
+    k.coordinateThreads = false;
+    threaded.clear();
+  }
+  std::set<std::string> inlined = Recompute(k, threaded).run();
+  std::vector<std::pair<Func, Shape>> written;
+  if (k.coordinateThreads)
+    written = threadPerCoordinate(k, threaded, shapeOf, g.coords);
   // Each launched stage (by name): the Func whose loops it runs in (a
   // sum's: a wrapper that every consumer reads, the sum computed inside
   // each of its threads; an output copying a sum that nothing else reads:
@@ -617,7 +743,7 @@ void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
   for (auto &[name, sum] : k.copiedSums)
     copied.insert(sum);
   for (auto &[f, shape] : k.stages) {
-    if (inlined.count(f.name()) || copied.count(f.name()))
+    if (inlined.count(f.name()) || copied.count(f.name()) || threaded.count(f.name()))
       continue;
     auto copiedSum = k.copiedSums.find(f.name());
     if (copiedSum != k.copiedSums.end()) {
@@ -637,11 +763,15 @@ void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
   for (const Func &f : k.outputs)
     outputs.insert(f.name());
   k.deviceStageBytes = 0;
+  auto addStage = [&](const Func &f, const Shape &shape) {
+    k.deviceStageBytes += (numElements(shape) * f.output_types()[0].bytes() +
+                           kStageAlignment - 1) / kStageAlignment * kStageAlignment;
+  };
   for (auto &[name, loop] : launched)
     if (!outputs.count(name))
-      k.deviceStageBytes +=
-          (numElements(shapes.at(name)) * loop.output_types()[0].bytes() +
-           kStageAlignment - 1) / kStageAlignment * kStageAlignment;
+      addStage(loop, shapes.at(name));
+  for (auto &[f, shape] : written)
+    addStage(f, shape);
   // Launched alone: scalars (Halide 14 fails on fused scalar loops), and
   // stages of several dimensions with a sum inside their threads (their
   // own or an inline one; a stored sum they read is a load): fused, Halide
@@ -655,8 +785,35 @@ void scheduleForGpu(const KernelGraph &, LoweredKernel &k, const Target &) {
     if (shape.empty() || (shape.size() > 1 && sumInThreads))
       alone.insert(name);
   }
+  // What the launches compute: the outputs, and what a coordinate's
+  // thread reads (a weight laid out anew).
+  std::vector<std::string> roots;
+  for (const Func &o : k.outputs)
+    roots.push_back(o.name());
+  std::set<std::string> threadReads, seen;
+  for (auto &[f, shape] : k.stages)
+    if (threaded.count(f.name()))
+      storedReads(f.function(), launched, threadReads, seen);
+  for (auto &[f, shape] : written)
+    storedReads(f.function(), launched, threadReads, seen);
+  roots.insert(roots.end(), threadReads.begin(), threadReads.end());
+  // A stage that reads what the thread writes comes after the thread, so
+  // after every stage the thread reads: not in one launch with any (in
+  // one, their launch and the thread's would each wait for the other).
+  // (Its definition still calls the thread's stages: Halide substitutes
+  // the clones and copies when it lowers.)
+  std::map<std::string, Func> threadValues;
+  for (const std::string &n : threaded)
+    threadValues[n] = byName.at(n);
+  std::map<std::string, std::set<std::string>> afterThread;
+  for (auto &[name, loop] : launched) {
+    std::set<std::string> hits, seenHere;
+    storedReads(byName.at(name).function(), threadValues, hits, seenHere);
+    if (!hits.empty())
+      afterThread[name] = threadReads;
+  }
   for (const std::vector<std::string> &kernel :
-       kernelsByLevel(launched, byName, shapes, k.outputs, alone)) {
+       kernelsByLevel(launched, byName, shapes, roots, alone, afterThread)) {
     size_t dims = 1;
     for (const std::string &name : kernel)
       dims = std::max(dims, shapes.at(name).size());

@@ -210,7 +210,7 @@ public:
 
 private:
   bool lowerNode(int id, std::string &error);
-  void copyOutputsForTiles(LoweredKernel &out);
+  void copyPerCoordinateOutputs(LoweredKernel &out);
   /// In a kernel run tile by tile: per tile of coordinates, the sum of the
   /// per-coordinate `terms` ([coordinate, ..]).
   Val sumOfEachTile(const Val &terms);
@@ -618,9 +618,11 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
       return false;
   // On a CPU, a mapped kernel with a per-coordinate result runs its
   // per-coordinate stages tile by tile (CpuSchedule.cpp).
-  out.coordinateTiles =
-      mappedGraph && !forGpu &&
-      std::find(g.reduced.begin(), g.reduced.end(), false) != g.reduced.end();
+  bool perCoordinateResult =
+      mappedGraph && std::find(g.reduced.begin(), g.reduced.end(), false) != g.reduced.end();
+  out.coordinateTiles = perCoordinateResult && !forGpu;
+  // On a GPU, such a kernel runs a thread per coordinate (GpuSchedule.cpp).
+  out.coordinateThreads = perCoordinateResult && forGpu;
   for (size_t r = 0; r < g.results.size(); ++r) {
     const KernelNode &n = g.nodes[g.results[r]];
     Val v = n.result > 0 ? values[n.of][n.result] : values[g.results[r]][0];
@@ -674,7 +676,10 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     }
     // An output must be a Func of its own (not an argument, nor another
     // output; nor a sum where the schedule keeps sums in registers).
-    if ((forGpu && v.f.has_update_definition()) ||
+    // (A per-coordinate output of a kernel run a thread per coordinate is
+    // copied below, copyPerCoordinateOutputs.)
+    if ((forGpu && v.f.has_update_definition() &&
+         !(out.coordinateThreads && !g.reduced[r])) ||
         std::find_if(params.begin(), params.end(), [&](const ImageParam &p) {
           return p.name() == v.f.name();
         }) != params.end() ||
@@ -704,8 +709,8 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     outs.push_back(v.f);
     out.stages.push_back({v.f, v.shape});
   }
-  if (out.coordinateTiles)
-    copyOutputsForTiles(out);
+  if (out.coordinateTiles || out.coordinateThreads)
+    copyPerCoordinateOutputs(out);
   out.reuse = reuse;
   out.keptStored = keptStored;
   // Each stored Func once (outputs included).
@@ -740,12 +745,13 @@ Val Lowering::sumOfEachTile(const Val &terms) {
   return v;
 }
 
-void Lowering::copyOutputsForTiles(LoweredKernel &out) {
+void Lowering::copyPerCoordinateOutputs(LoweredKernel &out) {
   // The outputs' loops are one loop (Halide's compute_with): so no output
   // may read another (through any stage) nor be a sum (whose accumulators
   // the schedule places), and the loops fused must have the same names.
-  // Each per-coordinate output is a stage of the tile, copied into an
-  // output Func whose coordinate dimension is named `coord`.
+  // Each per-coordinate output is a stage of the tile (of the coordinate's
+  // thread on a GPU), copied into an output Func whose coordinate
+  // dimension is named `coord`.
   for (size_t r = 0; r < out.outputs.size(); ++r) {
     if (g.reduced[r])
       continue; // a sum of the tiles' sums, after their loop

@@ -59,6 +59,11 @@ struct LoweredKernel {
   /// which no stage reads) and by the sums of each tile (`tileSums`, [tile,
   /// ..]) that the sums over the coordinates add up afterwards.
   bool coordinateTiles = false;
+  /// Lowered forGpu, a mapped kernel with a per-coordinate result: one
+  /// thread computes all of a coordinate's per-coordinate stages, and its
+  /// per-coordinate outputs (`tiled`, copies as for tiles) are one loop
+  /// (GpuSchedule.cpp).
+  bool coordinateThreads = false;
   std::set<std::string> tiled;
   std::set<std::string> tileSums;
 };

@@ -10,8 +10,9 @@
 //   coordinate (threadPerCoordinate): one launch computes every
 //   per-coordinate stage of the cell, each thread its coordinate's values
 //   in registers, and writes its outputs and what the sums over the
-//   coordinates read (the cell's 21 launches of its VJP become 9, and
-//   no per-coordinate stage makes a round trip through global memory);
+//   coordinates read (the 21 launches of the Mini-ImageNet cell's VJP
+//   become 10, and no per-coordinate stage makes a round trip through
+//   global memory);
 // - a stage the algorithm stores that is cheap to recompute (no sum in it,
 //   at most kRecomputeCost operations per element counting the cheap
 //   stages it reads in turn) is not stored: it is computed wherever it is
@@ -338,40 +339,41 @@ void sumInThread(Func f, Func consumer, const Var &thread) {
   }
 }
 
+/// The Funcs `f`'s definitions call (each once).
+std::vector<Internal::Function> callees(const Internal::Function &f) {
+  struct Calls : Internal::IRGraphVisitor {
+    using IRGraphVisitor::visit;
+    std::vector<Internal::Function> found;
+    std::set<std::string> seen;
+    void visit(const Internal::Call *c) override {
+      if (c->call_type == Internal::Call::Halide && c->func.defined() &&
+          seen.insert(c->name).second)
+        found.push_back(Internal::Function(c->func));
+      IRGraphVisitor::visit(c);
+    }
+  } calls;
+  std::vector<Internal::Definition> defs = {f.definition()};
+  for (const Internal::Definition &u : f.updates())
+    defs.push_back(u);
+  for (const Internal::Definition &d : defs) {
+    for (const Expr &e : d.values())
+      e.accept(&calls);
+    for (const Expr &e : d.args())
+      e.accept(&calls);
+  }
+  return calls.found;
+}
+
 /// The stages (of `launched`, by name) whose stored values `fn` reads,
 /// looking through the Funcs computed where they are read.
 void storedReads(const Internal::Function &fn,
                  const std::map<std::string, Func> &launched,
                  std::set<std::string> &reads, std::set<std::string> &seen) {
-  struct Walk : Internal::IRVisitor {
-    using IRVisitor::visit;
-    std::vector<Internal::Function> inPlace;
-    const std::map<std::string, Func> *launched;
-    std::set<std::string> *reads, *seen;
-    void visit(const Internal::Call *c) override {
-      if (c->call_type == Internal::Call::Halide && c->func.defined()) {
-        if (launched->count(c->name))
-          reads->insert(c->name);
-        else if (seen->insert(c->name).second)
-          inPlace.push_back(Internal::Function(c->func));
-      }
-      IRVisitor::visit(c);
-    }
-  } walk;
-  walk.launched = &launched;
-  walk.reads = &reads;
-  walk.seen = &seen;
-  std::vector<Internal::Definition> defs = {fn.definition()};
-  for (const Internal::Definition &u : fn.updates())
-    defs.push_back(u);
-  for (const Internal::Definition &d : defs) {
-    for (const Expr &e : d.values())
-      e.accept(&walk);
-    for (const Expr &e : d.args())
-      e.accept(&walk);
-  }
-  for (const Internal::Function &f : walk.inPlace)
-    storedReads(f, launched, reads, seen);
+  for (const Internal::Function &c : callees(fn))
+    if (launched.count(c.name()))
+      reads.insert(c.name());
+    else if (seen.insert(c.name()).second)
+      storedReads(c, launched, reads, seen);
 }
 
 /// Groups the launched stages (by name) into kernels: stages that do not
@@ -482,31 +484,6 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
 }
 
 
-/// The Funcs `f`'s definitions call (each once).
-std::vector<Internal::Function> callees(const Internal::Function &f) {
-  struct Calls : Internal::IRGraphVisitor {
-    using IRGraphVisitor::visit;
-    std::vector<Internal::Function> found;
-    std::set<std::string> seen;
-    void visit(const Internal::Call *c) override {
-      if (c->call_type == Internal::Call::Halide && c->func.defined() &&
-          seen.insert(c->name).second)
-        found.push_back(Internal::Function(c->func));
-      IRGraphVisitor::visit(c);
-    }
-  } calls;
-  std::vector<Internal::Definition> defs = {f.definition()};
-  for (const Internal::Definition &u : f.updates())
-    defs.push_back(u);
-  for (const Internal::Definition &d : defs) {
-    for (const Expr &e : d.values())
-      e.accept(&calls);
-    for (const Expr &e : d.args())
-      e.accept(&calls);
-  }
-  return calls.found;
-}
-
 /// Makes `caller`'s definitions call `to` where they call the Func named
 /// `from`.
 void redirect(Func caller, const std::string &from, const Func &to) {
@@ -576,11 +553,11 @@ bool readsItselfThroughSums(const LoweredKernel &k, const std::set<std::string> 
 /// coordinate's outputs (the copies in `k.tiled`), all in one launch
 /// (Halide's compute_with). A stage of the thread that a stage outside it
 /// reads (the first level of a sum over the coordinates) is also written
-/// out, by a copy in the same loop (its wrapper for those readers, Halide's
-/// Func::in; the Funcs computed in place between them cloned for those
-/// readers, Func::clone_in, so the thread's own readers still read the
-/// thread's values). Returns the Funcs written out besides the outputs
-/// (stored on the device), with their shapes.
+/// out, by a copy in the same loop that those readers read instead (the
+/// Funcs computed in place between them cloned for those readers,
+/// Func::clone_in, so the thread's own readers still read the thread's
+/// values). Returns the Funcs written out besides the outputs (stored on
+/// the device), with their shapes.
 std::vector<std::pair<Func, Shape>>
 threadPerCoordinate(LoweredKernel &k, const std::set<std::string> &threaded,
                     const std::map<std::string, Shape> &shapeOf, int64_t coords) {

@@ -132,7 +132,9 @@ constexpr int kGpuRowBlock = 8;
 class Lowering {
 public:
   Lowering(const KernelGraph &g, bool forGpu)
-      : g(g), mappedGraph(g.coords > 0), forGpu(forGpu) {}
+      : g(g), mappedGraph(g.coords > 0), forGpu(forGpu),
+        perCoordinateResult(mappedGraph && std::find(g.reduced.begin(), g.reduced.end(),
+                                                     false) != g.reduced.end()) {}
 
   Shape full(const KernelNode &n) const {
     Shape s = n.shape;
@@ -219,6 +221,10 @@ private:
   const KernelGraph &g;
   bool mappedGraph;
   bool forGpu;
+  /// A mapped kernel with a result per coordinate: run tile by tile on a
+  /// CPU (coordinateTiles), a thread per coordinate on a GPU
+  /// (coordinateThreads).
+  bool perCoordinateResult;
   std::unordered_map<int, std::vector<Val>> values; // node -> results
   int counter = 0;
   std::vector<std::pair<Func, Shape>> stored; // computed at root
@@ -618,8 +624,6 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
       return false;
   // On a CPU, a mapped kernel with a per-coordinate result runs its
   // per-coordinate stages tile by tile (CpuSchedule.cpp).
-  bool perCoordinateResult =
-      mappedGraph && std::find(g.reduced.begin(), g.reduced.end(), false) != g.reduced.end();
   out.coordinateTiles = perCoordinateResult && !forGpu;
   // On a GPU, such a kernel runs a thread per coordinate (GpuSchedule.cpp).
   out.coordinateThreads = perCoordinateResult && forGpu;
@@ -1395,11 +1399,15 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Val dcv = define(vecH, [&](std::vector<Expr> idx) {
       return at(dcTot, idx) * gate(prefix(idx), idx.back(), 1);
     }, name("lstm_dcprev"));
-    // On a CPU, a mapped LSTM's input and state side by side, stored: the
+    // A mapped LSTM's input and state side by side, stored: on a CPU the
     // weight gradient's vectors along them are then plain loads (built in
-    // place from the two, they were gathers).
+    // place from the two, they were gathers); on a GPU, where a thread per
+    // coordinate computes it, the weight gradient's sums read it written
+    // out whole, 24 values a coordinate, instead of two buffers through a
+    // select that loads both (504 -> 384 loads a thread of its first level
+    // at Mini-ImageNet size).
     Val z;
-    if (mappedGraph && !forGpu) {
+    if (mappedGraph && (!forGpu || perCoordinateResult)) {
       z = define(vecIH, [&](std::vector<Expr> idx) {
         return zAt(prefix(idx), idx.back());
       }, name("lstm_z"));

@@ -237,6 +237,44 @@ Var scheduleElementwise(Func f, const Shape &shape, size_t dims, bool guarded,
   return flatBlocks(f, f.args(), numElements(shape), dims, guarded, threads);
 }
 
+/// A blocked sum's serial loops (those unrollShortReductions leaves) of
+/// more than this many iterations in all are a chain of waits for memory.
+constexpr int64_t kLongChain = 64;
+
+/// Where the serial reduction loops of `sum` (a blocked sum, its short
+/// innermost reductions unrolled) run more than kLongChain iterations in
+/// all, unrolls the innermost of them by up to 4 (the largest that divides
+/// it), so that a thread has that many iterations' loads in flight instead
+/// of waiting for each (a convolution's weight gradient: 294 iterations of
+/// 13 loads a thread at 42x42, one after another). A convolution's loop
+/// over its 32 input channels is left as it is.
+void unrollLongChain(Func sum) {
+  const std::vector<Internal::ReductionVariable> &rvars =
+      sum.function().update(0).schedule().rvars();
+  int64_t unrolled = 1, serial = 1;
+  std::string innermost;
+  int64_t innermostExtent = 0;
+  for (const Internal::ReductionVariable &rv : rvars) {
+    const int64_t *extent = Internal::as_const_int(Internal::simplify(rv.extent));
+    if (!extent)
+      return;
+    if (innermost.empty() && unrolled * *extent <= 32) { // as unrollShortReductions
+      unrolled *= *extent;
+      continue;
+    }
+    if (innermost.empty()) {
+      innermost = rv.var;
+      innermostExtent = *extent;
+    }
+    serial *= *extent;
+  }
+  int64_t by = largestDivisor(innermostExtent, 4);
+  if (innermost.empty() || serial <= kLongChain || by < 2)
+    return;
+  RVar outer("uo"), inner("ui");
+  sum.update().split(RVar(innermost), outer, inner, int(by)).unroll(inner);
+}
+
 /// A sum whose term reuses one loaded value across some of its dimensions
 /// (`reuse`, the lowering's hint: row-major dimension and block; a
 /// convolution's input pixel serves every output channel, a weight every
@@ -318,6 +356,7 @@ bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
       sumOrder.push_back(sumVars[h]);
   u.reorder(sumOrder);
   unrollShortReductions(sum);
+  unrollLongChain(sum);
   return true;
 }
 

@@ -363,7 +363,8 @@ bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
 /// Computes the sum `f` inside each thread of `consumer` (its storage a
 /// register), short reduction loops unrolled, as on the CPU; a longer
 /// single loop by 8 (the levels of a long sum: 8 loads in flight at once
-/// rather than one, each waiting for global memory).
+/// rather than one, each waiting for global memory), its tail guarded
+/// where 8 does not divide it.
 void sumInThread(Func f, Func consumer, const Var &thread) {
   f.compute_at(consumer, thread);
   unrollShortReductions(f);
@@ -372,9 +373,14 @@ void sumInThread(Func f, Func consumer, const Var &thread) {
   const int64_t *extent =
       rvars.size() == 1 ? Internal::as_const_int(Internal::simplify(rvars[0].extent))
                         : nullptr;
-  if (extent && *extent > 32 && *extent % 8 == 0) {
+  if (extent && *extent > 32) {
+    // (A length that 8 does not divide has its last 8 guarded: not split,
+    // it was left to LLVM, which unrolls some such loops and not others.)
     RVar outer("uo"), inner("ui");
-    f.update().split(RVar(rvars[0].var), outer, inner, 8).unroll(inner);
+    f.update()
+        .split(RVar(rvars[0].var), outer, inner, 8,
+               *extent % 8 ? TailStrategy::GuardWithIf : TailStrategy::Auto)
+        .unroll(inner);
   }
 }
 

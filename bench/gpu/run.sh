@@ -221,17 +221,21 @@ if (( ${NCU:-0} )); then
     echo "ncu: status $?, $(wc -l < "$out/ncu.csv") lines"; tail -3 "$work/ncu.err"
     # Why the slowest kernels take their time: for the first launch of
     # each kernel name that matches one of NCU_DETAIL's regular
-    # expressions (space-separated), its throughput against the peaks,
-    # occupancy, the warps' stall reasons and the memory traffic
-    # (ncu-detail.csv, one ncu run each: a few seconds).
-    for k in ${NCU_DETAIL-lstm_pre reduce_coords_l1_79 reduce_coords_l1_73 lstm_da lstm_dz lstm_gates conv2d_dw_columns_1__1_ conv2d_backward_filter_f64_l1 conv2d_dw_columns_37 copy_2__1_}; do
-      (( $(left) > 45 )) || { echo "ncu detail: no time left for $k"; break; }
-      timeout "$(cap 40)" "$ncu" --csv --page details -k "regex:$k" -c 1 \
+    # expressions (space-separated; REGEX@N: the launch after N matching
+    # ones), its throughput against the peaks, occupancy, the warps' stall
+    # reasons and the memory traffic (ncu-detail.csv, one ncu run each: a
+    # few seconds). coord_c_fused: the cell's thread kernel; @9: the cell
+    # VJP's (9 calls of the cell come before the first VJP in 5w5s).
+    for entry in ${NCU_DETAIL-coord_c_fused coord_c_fused@9 reduce_coords_l1_7 conv2d_dw_columns_1__1_ conv2d_dw_columns_37 conv2d_backward_filter_f64_l1 copy_2__1_ reduce_sum_15 bn_squares_f64_l1_5_ argmax_9__7}; do
+      k=${entry%@*} skip=0
+      [[ $entry == *@* ]] && skip=${entry##*@}
+      (( $(left) > 45 )) || { echo "ncu detail: no time left for $entry"; break; }
+      timeout "$(cap 40)" "$ncu" --csv --page details -k "regex:$k" -s "$skip" -c 1 \
         --section SpeedOfLight --section Occupancy --section LaunchStats \
         --section WarpStateStats --section MemoryWorkloadAnalysis \
         --section ComputeWorkloadAnalysis \
         "${iteration[@]}" 2>> "$work/ncu.err" | grep '^"' >> "$out/ncu-detail.csv"
-      echo "ncu detail $k: status ${PIPESTATUS[0]}"
+      echo "ncu detail $entry: status ${PIPESTATUS[0]}"
     done
   else
     echo "== ncu: not found, or no time left"

@@ -605,10 +605,8 @@ bool readsItselfThroughSums(const LoweredKernel &k, const std::set<std::string> 
 /// the device), with their shapes.
 std::vector<std::pair<Func, Shape>>
 threadPerCoordinate(LoweredKernel &k, const std::set<std::string> &threaded,
+                    const std::map<std::string, Func> &byName,
                     const std::map<std::string, Shape> &shapeOf, int64_t coords) {
-  std::map<std::string, Func> byName;
-  for (auto &[f, shape] : k.stages)
-    byName[f.name()] = f;
   auto inThread = [&](const std::string &n) {
     return threaded.count(n) && !k.tiled.count(n);
   };
@@ -626,10 +624,10 @@ threadPerCoordinate(LoweredKernel &k, const std::set<std::string> &threaded,
         r = true;
     return memo[f.name()] = r;
   };
-  // The readers outside the thread: its callers, stages outside it or
-  // clones of Funcs in place, of each Func in place that reads the thread
-  // (cloned callers first: topological order) and of each stage of the
-  // thread.
+  // The thread's readers outside it: each Func in place that reads the
+  // thread and that a stage outside reads is cloned for its callers there
+  // (stages outside, or clones: callers first, in topological order), and
+  // each stage of the thread gets the callers there that read it.
   std::map<std::string, std::vector<Func>> inPlaceCallers, stageCallers;
   std::map<std::string, Internal::Function> inPlace;
   std::vector<std::string> order; // callers after callees (reversed below)
@@ -696,8 +694,9 @@ threadPerCoordinate(LoweredKernel &k, const std::set<std::string> &threaded,
   for (auto &[f, shape] : members) {
     boundAll(f, shape);
     std::vector<Var> vars = f.args(); // innermost first
-    // (Halide names a split's loops after the split one: renamed first,
-    // so that the members' loops have the same names.)
+    // (Halide names a split's loops after the split one, here `coord` in
+    // every member, so their loops have the same names; the kernel is
+    // named after them, `.._coord_c_fused_b`.)
     f.compute_root()
         .rename(vars.back(), coordinate)
         .split(coordinate, block, thread, int(threads),
@@ -754,7 +753,7 @@ void scheduleForGpu(const KernelGraph &g, LoweredKernel &k, const Target &) {
   std::set<std::string> inlined = Recompute(k, threaded).run();
   std::vector<std::pair<Func, Shape>> written;
   if (k.coordinateThreads)
-    written = threadPerCoordinate(k, threaded, shapeOf, g.coords);
+    written = threadPerCoordinate(k, threaded, byName, shapeOf, g.coords);
   // Each launched stage (by name): the Func whose loops it runs in (a
   // sum's: a wrapper that every consumer reads, the sum computed inside
   // each of its threads; an output copying a sum that nothing else reads:

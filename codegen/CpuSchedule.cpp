@@ -336,8 +336,9 @@ int64_t inlineReductionTerms(const Func &f) {
 
 bool hasInlineReduction(const Func &f) { return inlineReductionTerms(f) > 0; }
 
-void unrollShortReductions(Func f, int64_t maxTerms) {
+size_t unrollShortReductions(Func f, int64_t maxTerms) {
   int64_t terms = 1;
+  size_t unrolled = 0;
   for (const Internal::ReductionVariable &rv :
        f.function().update(0).schedule().rvars()) {
     const int64_t *extent = Internal::as_const_int(Internal::simplify(rv.extent));
@@ -345,7 +346,9 @@ void unrollShortReductions(Func f, int64_t maxTerms) {
       break;
     f.update().unroll(RVar(rv.var));
     terms *= *extent;
+    ++unrolled;
   }
+  return unrolled;
 }
 
 void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,

@@ -241,38 +241,33 @@ Var scheduleElementwise(Func f, const Shape &shape, size_t dims, bool guarded,
 /// more than this many iterations in all are a chain of waits for memory.
 constexpr int64_t kLongChain = 64;
 
-/// Where the serial reduction loops of `sum` (a blocked sum, its short
-/// innermost reductions unrolled) run more than kLongChain iterations in
-/// all, unrolls the innermost of them by up to 4 (the largest that divides
-/// it), so that a thread has that many iterations' loads in flight instead
-/// of waiting for each (a convolution's weight gradient: 294 iterations of
-/// 13 loads a thread at 42x42, one after another). A convolution's loop
-/// over its 32 input channels is left as it is.
-void unrollLongChain(Func sum) {
+/// Where the serial reduction loops of `sum` (a blocked sum whose
+/// `unrolled` innermost reductions are unrolled, unrollShortReductions)
+/// run more than kLongChain iterations in all, unrolls the innermost of
+/// them by up to 4 (the largest that divides it), so that a thread has
+/// that many iterations' loads in flight instead of waiting for each (a
+/// convolution's weight gradient: 294 iterations of 13 loads a thread at
+/// 42x42, one after another). A convolution's loop over its 32 input
+/// channels is left as it is.
+void unrollLongChain(Func sum, size_t unrolled) {
   const std::vector<Internal::ReductionVariable> &rvars =
       sum.function().update(0).schedule().rvars();
-  int64_t unrolled = 1, serial = 1;
-  std::string innermost;
-  int64_t innermostExtent = 0;
-  for (const Internal::ReductionVariable &rv : rvars) {
-    const int64_t *extent = Internal::as_const_int(Internal::simplify(rv.extent));
+  if (unrolled >= rvars.size())
+    return;
+  int64_t serial = 1;
+  for (size_t r = unrolled; r < rvars.size(); ++r) {
+    const int64_t *extent = Internal::as_const_int(Internal::simplify(rvars[r].extent));
     if (!extent)
       return;
-    if (innermost.empty() && unrolled * *extent <= 32) { // as unrollShortReductions
-      unrolled *= *extent;
-      continue;
-    }
-    if (innermost.empty()) {
-      innermost = rv.var;
-      innermostExtent = *extent;
-    }
     serial *= *extent;
   }
-  int64_t by = largestDivisor(innermostExtent, 4);
-  if (innermost.empty() || serial <= kLongChain || by < 2)
+  const int64_t *innermost =
+      Internal::as_const_int(Internal::simplify(rvars[unrolled].extent));
+  int64_t by = largestDivisor(*innermost, 4);
+  if (serial <= kLongChain || by < 2)
     return;
   RVar outer("uo"), inner("ui");
-  sum.update().split(RVar(innermost), outer, inner, int(by)).unroll(inner);
+  sum.update().split(RVar(rvars[unrolled].var), outer, inner, int(by)).unroll(inner);
 }
 
 /// A sum whose term reuses one loaded value across some of its dimensions
@@ -355,8 +350,7 @@ bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
     if (!blockOf.count(h))
       sumOrder.push_back(sumVars[h]);
   u.reorder(sumOrder);
-  unrollShortReductions(sum);
-  unrollLongChain(sum);
+  unrollLongChain(sum, unrollShortReductions(sum));
   return true;
 }
 
@@ -555,23 +549,30 @@ bool isInlined(const Internal::Function &f) {
   return level.lock().is_inlined();
 }
 
+/// Whether `f` calls a Func that `hit` accepts (by name), directly or
+/// through the Funcs that `through` accepts; `memo` keeps the answers
+/// (for one pair of predicates).
+bool readsAny(const Internal::Function &f,
+              const std::function<bool(const std::string &)> &hit,
+              const std::function<bool(const Internal::Function &)> &through,
+              std::map<std::string, bool> &memo) {
+  auto known = memo.find(f.name());
+  if (known != memo.end())
+    return known->second;
+  bool r = false;
+  for (const Internal::Function &c : callees(f))
+    r = r || hit(c.name()) || (through(c) && readsAny(c, hit, through, memo));
+  return memo[f.name()] = r;
+}
+
 /// Whether a stage of `threaded` reads, through a stage outside it, a
 /// stage of `threaded` (a sum over the coordinates read back by every
 /// coordinate, as in a second-order cell gradient): then they cannot all be
 /// one loop.
 bool readsItselfThroughSums(const LoweredKernel &k, const std::set<std::string> &threaded) {
   std::map<std::string, bool> memo;
-  std::function<bool(const Internal::Function &)> readsThread =
-      [&](const Internal::Function &f) -> bool {
-    auto known = memo.find(f.name());
-    if (known != memo.end())
-      return known->second;
-    memo[f.name()] = false; // (no cycles among Funcs)
-    bool r = false;
-    for (const Internal::Function &c : callees(f))
-      r = r || threaded.count(c.name()) || readsThread(c);
-    return memo[f.name()] = r;
-  };
+  auto inThread = [&](const std::string &n) { return threaded.count(n) > 0; };
+  auto anything = [](const Internal::Function &) { return true; };
   // From a stage of the thread, through Funcs computed in place, to a stage
   // outside it.
   std::set<std::string> seen;
@@ -580,7 +581,7 @@ bool readsItselfThroughSums(const LoweredKernel &k, const std::set<std::string> 
     for (const Internal::Function &c : callees(f)) {
       if (threaded.count(c.name()) || !seen.insert(c.name()).second)
         continue;
-      if (isInlined(c) ? outsideReadsThread(c) : readsThread(c))
+      if (isInlined(c) ? outsideReadsThread(c) : readsAny(c, inThread, anything, memo))
         return true;
     }
     return false;
@@ -613,16 +614,8 @@ threadPerCoordinate(LoweredKernel &k, const std::set<std::string> &threaded,
   // Whether a Func reads a stage of the thread (looking through Funcs
   // computed in place).
   std::map<std::string, bool> memo;
-  std::function<bool(const Internal::Function &)> reaches =
-      [&](const Internal::Function &f) -> bool {
-    auto known = memo.find(f.name());
-    if (known != memo.end())
-      return known->second;
-    bool r = false;
-    for (const Internal::Function &c : callees(f))
-      if (inThread(c.name()) || (isInlined(c) && reaches(c)))
-        r = true;
-    return memo[f.name()] = r;
+  auto reaches = [&](const Internal::Function &f) {
+    return readsAny(f, inThread, isInlined, memo);
   };
   // The thread's readers outside it: each Func in place that reads the
   // thread and that a stage outside reads is cloned for its callers there
@@ -821,8 +814,9 @@ void scheduleForGpu(const KernelGraph &g, LoweredKernel &k, const Target &) {
   // A stage that reads what the thread writes comes after the thread, so
   // after every stage the thread reads: not in one launch with any (in
   // one, their launch and the thread's would each wait for the other).
-  // (Its definition still calls the thread's stages: Halide substitutes
-  // the clones and copies when it lowers.)
+  // (Looking through every Func, stored or not: a reader reaches the
+  // thread's stages through a copy written out, or through a Func in
+  // place whose clone Halide substitutes only when it lowers.)
   std::map<std::string, Func> threadValues;
   for (const std::string &n : threaded)
     threadValues[n] = byName.at(n);

@@ -103,8 +103,9 @@ bool hasInlineReduction(const Halide::Func &f);
 int64_t inlineReductionTerms(const Halide::Func &f);
 
 /// Unrolls the innermost reduction loops of `f`'s update while their terms
-/// multiply to at most `maxTerms` (shared by both schedules).
-void unrollShortReductions(Halide::Func f, int64_t maxTerms = 32);
+/// multiply to at most `maxTerms` (shared by both schedules); returns how
+/// many it unrolled.
+size_t unrollShortReductions(Halide::Func f, int64_t maxTerms = 32);
 
 /// Loop order, vectors and threads of every stage of `k` for a CPU target.
 void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,

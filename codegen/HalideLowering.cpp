@@ -122,7 +122,9 @@ constexpr int64_t kSumBlockRows = 4;
 constexpr int64_t kSumBlockColumns = 8;
 /// Per thread (GPU) or per block (CPU) of a matrix product over a weight
 /// that every coordinate shares (see coordinateBlocks): on a CPU,
-/// coordinates; on a GPU, result rows of an LSTM's input gradient. (Its
+/// coordinates; on a GPU, result rows of an LSTM's input gradient, where
+/// a kernel keeps a launch per stage (a cell's second-order gradient;
+/// otherwise a thread per coordinate computes both). (Its
 /// pre-activations take one row a thread. Measured on an H200 at
 /// Mini-ImageNet size: in blocks of 8 rows they took 44 us a call, on
 /// 329,216 threads, 1.2 waves of them; one row a thread 31 us, on
@@ -1413,7 +1415,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     // place from the two, they were gathers); on a GPU, where a thread per
     // coordinate computes it, the weight gradient's sums read it written
     // out whole, 24 values a coordinate, instead of two buffers through a
-    // select that loads both (504 -> 384 loads a thread of its first level
+    // select that loads both (504 -> 378 loads a thread of its first level
     // at Mini-ImageNet size).
     Val z;
     if (mappedGraph && (!forGpu || perCoordinateResult)) {

@@ -354,6 +354,33 @@ bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
   return true;
 }
 
+/// A sum taken by blocks of threads (LoweredKernel::blockSums): one block
+/// per element of `loop` (the wrapper the sum is computed in). In each
+/// block, kBlockSumThreads threads compute their partial sums (in a
+/// register, the loop over the terms unrolled by 8, as sumInThread) and
+/// store them in shared memory, kBlockSumThreads / kBlockGroup threads add
+/// groups of those, and one thread adds the groups' and stores the block's
+/// result (Halide puts a barrier between the stages). Every stage runs in
+/// threads (the sum in a loop of one): code at block level outside them
+/// runs in every thread. Returns the block loop.
+Var scheduleBlockSum(Func loop, Func sum, LoweredKernel::BlockSum b) {
+  Var block("b"), thread("t");
+  loop.split(loop.args()[0], block, thread, 1).gpu_blocks(block).gpu_threads(thread);
+  auto inThreads = [&](Func f, int width) {
+    Var v = f.args()[0];
+    f.compute_at(loop, block).bound_extent(v, width).gpu_threads(v);
+  };
+  inThreads(b.threads, int(kBlockSumThreads));
+  inThreads(b.groups, int(kBlockSumThreads / kBlockGroup));
+  b.terms.compute_at(b.threads, b.threads.args()[0]);
+  RVar terms = b.terms.rvars(0)[0], outer("uo"), inner("ui");
+  b.terms.update().split(terms, outer, inner, 8).unroll(inner);
+  sum.compute_at(loop, thread);
+  RVar groups = sum.rvars(0)[0], go("so"), gi("si");
+  sum.update().split(groups, go, gi, 8).unroll(gi);
+  return block;
+}
+
 /// Computes the sum `f` inside each thread of `consumer` (its storage a
 /// register), short reduction loops unrolled, as on the CPU; a longer
 /// single loop by 8 (the levels of a long sum: 8 loads in flight at once
@@ -435,6 +462,7 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
                const std::map<std::string, Shape> &shapes,
                const std::vector<std::string> &roots,
                const std::set<std::string> &alone,
+               const std::set<std::string> &blockSums,
                const std::map<std::string, std::set<std::string>> &extraReads) {
   std::map<std::string, std::set<std::string>> reads, readers;
   for (auto &[name, loop] : launched) {
@@ -477,6 +505,8 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
   // named d0, an argument's copy: Halide fuses only loops named alike),
   // larger ones one per size.
   auto sizeKey = [&](const std::string &n) {
+    if (blockSums.count(n))
+      return -2 - numElements(shapes.at(n));
     const Func &f = launched.at(n);
     bool d0 = f.dimensions() > 0 && f.args()[0].name() == "d0";
     int64_t elements = numElements(shapes.at(n));
@@ -792,8 +822,12 @@ void scheduleForGpu(const KernelGraph &g, LoweredKernel &k, const Target &) {
   // no longer sees that a thread needs the sum at one point and computes
   // it over whole dimensions (seen: 75 times the work, and pocl's stack
   // overflowed).
-  std::set<std::string> alone;
+  std::set<std::string> alone, blockSumStages;
   for (auto &[name, loop] : launched) {
+    if (sumInside.count(name) && k.blockSums.count(sumInside.at(name).name())) {
+      blockSumStages.insert(name);
+      continue;
+    }
     const Shape &shape = shapes.at(name);
     bool sumInThreads = sumInside.count(name) || hasInlineReduction(loop);
     if (shape.empty() || (shape.size() > 1 && sumInThreads))
@@ -828,11 +862,28 @@ void scheduleForGpu(const KernelGraph &g, LoweredKernel &k, const Target &) {
       afterThread[name] = threadReads;
   }
   for (const std::vector<std::string> &kernel :
-       kernelsByLevel(launched, byName, shapes, roots, alone, afterThread)) {
+       kernelsByLevel(launched, byName, shapes, roots, alone, blockSumStages, afterThread)) {
     size_t dims = 1;
     for (const std::string &name : kernel)
       dims = std::max(dims, shapes.at(name).size());
     int64_t threads = std::min(kThreads, numElements(shapes.at(kernel.front())));
+    auto blockSum = [&](const std::string &name) {
+      return sumInside.count(name) ? k.blockSums.find(sumInside.at(name).name())
+                                   : k.blockSums.end();
+    };
+    if (blockSum(kernel.front()) != k.blockSums.end()) {
+      // Block sums of one size: their blocks' loops fused.
+      Var block;
+      for (const std::string &name : kernel) {
+        Var b = scheduleBlockSum(launched.at(name), sumInside.at(name),
+                                 blockSum(name)->second);
+        if (name == kernel.front())
+          block = b;
+        else
+          launched.at(name).compute_with(launched.at(kernel.front()), block);
+      }
+      continue;
+    }
     for (const std::string &name : kernel) {
       Func loop = launched.at(name);
       auto reuse = sumInside.count(name) ? k.reuse.find(sumInside.at(name).name())

@@ -115,6 +115,13 @@ constexpr int64_t kLastLevelTerms = 128;
 /// Partial sums left to the reader of a sum in one level, where the
 /// level's terms per thread allow (at most kLevelTerms).
 constexpr int64_t kReaderTerms = 32;
+/// For a GPU, a sum into at most this many results (not over the
+/// coordinates) is taken in levels of blocks of threads (blockLevel), a
+/// block per result and span of terms: about as many threads as
+/// kBusyThreads where one span is enough. (A convolution's weight
+/// gradient, 9,216 results of 210 to 1,050 partial sums each, would be
+/// 9,216 blocks of mostly idle threads.)
+constexpr int64_t kBlockSumResults = kBusyThreads / kBlockSumThreads;
 /// For a GPU, the block of rows x columns of a matrix that each thread of
 /// the first level of a sum over the coordinates takes (treeSum): 12 loads
 /// per 32 multiply-adds for an outer product per coordinate.
@@ -236,6 +243,7 @@ private:
   std::set<std::string> argNames; // the arguments' Funcs (ImageParam p's: p_im)
   std::map<std::string, std::vector<std::pair<int, int>>> reuse;
   std::set<std::string> keptStored; // LoweredKernel::keptStored
+  std::map<std::string, LoweredKernel::BlockSum> blockSums; // LoweredKernel::blockSums
   std::map<std::string, std::pair<Val, Val>> lstmForward; // gates, new c
   /// Per-coordinate values (by Func name) to be summed over the coordinates
   /// as another Func holding the same values in another layout ([.., 4,
@@ -376,7 +384,12 @@ private:
   /// the same part of neighbouring results (where the results are: a
   /// coordinate sum of per-coordinate values [coordinate, ...], so that a
   /// warp reads one coordinate's values side by side, not one value of 32
-  /// coordinates).
+  /// coordinates). Into at most kBlockSumResults results (not
+  /// `resultsInner`: a batch norm's statistics, a bias gradient, logits),
+  /// each level is taken by blocks of threads instead (blockLevel), which
+  /// leave at most kReaderTerms partial sums where a thread's kLevelTerms
+  /// allow (524,288 terms a result), and one level is enough up to 2.1
+  /// million (kLastLevelTerms partial sums).
   using FlatTerm = std::function<Expr(std::vector<Expr>, Expr)>;
   Val treeSum(const Shape &shape, int64_t terms, Type acc, const FlatTerm &term,
               const std::string &nm, bool resultsInner = false,
@@ -450,6 +463,10 @@ private:
       firstLevel = 2;
     }
     for (int level = firstLevel; n > kLastLevelTerms; ++level) {
+      if (!resultsInner && results <= kBlockSumResults) {
+        n = blockLevel(read, shape, n, acc, nm + "_l" + std::to_string(level));
+        continue;
+      }
       int64_t per = level == 1 ? firstChunk(results) : kLevelTerms;
       int64_t parts = (n + per - 1) / per;
       RDom u(0, int(per), "u");
@@ -481,6 +498,64 @@ private:
     return define(shape, [&](std::vector<Expr> idx) {
       return sum(cast(acc, read(idx, Expr(u))));
     }, name(nm));
+  }
+
+  /// A level of treeSum (not `resultsInner`) taken by blocks of
+  /// kBlockSumThreads threads (LoweredKernel::blockSums): for every index
+  /// of `shape`, the partial sums of `parts` spans of `n` terms (read(idx,
+  /// r)), each span a block's: its threads take `per` terms each (thread t
+  /// the terms t, t + kBlockSumThreads, ...: neighbouring threads read
+  /// neighbouring terms), then groups of kBlockGroup threads' partial sums
+  /// are added, then the groups'. `per` (8 to kLevelTerms, a multiple of
+  /// 8) is the fewest that leave at most kReaderTerms partial sums. Where
+  /// each thread of a level took its own partial sum (kLevelTerms terms
+  /// at most), a sum over N x H x W terms took two or three levels of
+  /// launches and a reader summing up to 128 partial sums: on an H200
+  /// (5w5s, 2026-11-28), batch norm's statistics at 10x10 took 3.2 us for
+  /// the first level, 7.3 for the second (one block of 160 threads, each 64
+  /// loads in a chain) and 2.9 for the reader. Replaces `read` by the
+  /// level's partial sums and returns `parts`.
+  int64_t blockLevel(FlatTerm &read, const Shape &shape, int64_t n, Type acc,
+                     const std::string &nm) {
+    const int64_t threads = kBlockSumThreads;
+    int64_t per = (n + threads * kReaderTerms - 1) / (threads * kReaderTerms);
+    per = (std::clamp(per, kMinLevelTerms, kLevelTerms) + 7) / 8 * 8;
+    int64_t span = threads * per;
+    int64_t parts = (n + span - 1) / span;
+    int64_t results = numElements(shape);
+    Var t("t"), grp("g"), p("p");
+    std::vector<Expr> idx(shape.size());
+    Expr rest = p / int(parts);
+    for (size_t d = shape.size(); d-- > 0;) {
+      idx[d] = d ? rest % int(shape[d]) : rest;
+      rest = rest / int(shape[d]);
+    }
+    RDom u(0, int(per), "u");
+    Expr r = (p % int(parts)) * int(span) + u * int(threads) + t;
+    Expr term = cast(acc, read(idx, min(r, int(n) - 1)));
+    Func terms(name(nm + "_terms")), perThread(name(nm + "_threads"));
+    terms(t, p) = cast(acc, 0);
+    terms(t, p) += parts * span == n ? term : select(r < int(n), term, cast(acc, 0));
+    perThread(t, p) = terms(t, p);
+    Func perGroup(name(nm + "_groups"));
+    Expr group = perThread(grp * int(kBlockGroup), p);
+    for (int j = 1; j < kBlockGroup; ++j)
+      group = group + perThread(grp * int(kBlockGroup) + j, p);
+    perGroup(grp, p) = group;
+    RDom s(0, int(threads / kBlockGroup), "s");
+    Func f(name(nm));
+    f(p) = cast(acc, 0);
+    f(p) += perGroup(s, p);
+    Val partial{f, {results * parts}};
+    root(partial);
+    blockSums[f.name()] = {terms, perThread, perGroup};
+    read = [this, partial, parts, shape](std::vector<Expr> idx, Expr r) {
+      Expr e = 0;
+      for (size_t d = 0; d < idx.size(); ++d)
+        e = e * int(shape[d]) + idx[d];
+      return at(partial, {e * int(parts) + r});
+    };
+    return parts;
   }
 
   /// A convolution's weight gradient for a GPU: the CPU's partial sums per
@@ -544,23 +619,43 @@ private:
     }, name("conv2d_backward_filter"));
   }
 
-  /// A convolution's reuse hints: blocks of 4 output channels share each
+  /// A convolution's reuse hints: blocks of output channels share each
   /// input load, and blocks of output rows each weight load (and the input
-  /// rows they both read). On a CPU, pairs of rows, where they divide. On a
-  /// GPU, whose schedule takes the largest blocks up to the hints that
-  /// divide, up to 3 rows: a thread's 36 weight loads per input channel
-  /// (4 channels x 3 x 3) outnumber its input loads, so 3 rows take 0.47
-  /// loads per multiply-add instead of 2 rows' 0.67, and layers of odd
-  /// height (21 x 21) are blocked at all (1.25 loads in one row).
-  std::vector<std::pair<int, int>> channelBlock(int64_t channels,
-                                                int64_t rows) const {
-    if (forGpu)
-      return {{1, 4}, {2, 3}};
+  /// rows they both read). On a CPU, 4 channels and pairs of rows, where
+  /// they divide. On a GPU (whose schedule blocks a dimension by the
+  /// largest divisor up to its hint), the largest block of up to 4 channels
+  /// x 3 rows that leaves kBusyThreads / 2 threads: 3 rows take 0.47 loads
+  /// per multiply-add (a thread's 36 weight loads per input channel
+  /// outnumber its input loads) where 2 take 0.67 and one 1.25, but fewer
+  /// threads hide less of the loads' latency. Blocked 4 x 3 everywhere, the
+  /// layers ran on an H200 (2026-11-28, 5w5s) at 14 TFLOP/s at 42x42
+  /// (117,600 threads), 7 at 21x21 (29,400) and 1.7 at 10x10 (10,000);
+  /// the 5-image batches of 5w1s at 5.3 (42x42, 23,520) and 1.4 (21x21,
+  /// 5,880): the threads, not the loads per multiply-add, set the speed.
+  std::vector<std::pair<int, int>> channelBlock(const Shape &out) const {
+    int64_t channels = out[1], rows = out[2];
+    if (!forGpu) {
+      std::vector<std::pair<int, int>> blocks;
+      if (channels % 4 == 0)
+        blocks.push_back({1, 4});
+      if (rows % 2 == 0)
+        blocks.push_back({2, 2});
+      return blocks;
+    }
+    int64_t best = 1, bestChannels = 1, bestRows = 1;
+    for (int64_t c : {4, 2, 1})
+      for (int64_t r : {3, 2, 1})
+        if (channels % c == 0 && rows % r == 0 && c * r > best &&
+            numElements(out) / (c * r) >= kBusyThreads / 2) {
+          best = c * r;
+          bestChannels = c;
+          bestRows = r;
+        }
     std::vector<std::pair<int, int>> blocks;
-    if (channels % 4 == 0)
-      blocks.push_back({1, 4});
-    if (rows % 2 == 0)
-      blocks.push_back({2, 2});
+    if (bestChannels > 1)
+      blocks.push_back({1, int(bestChannels)});
+    if (bestRows > 1)
+      blocks.push_back({2, int(bestRows)});
     return blocks;
   }
 
@@ -728,6 +823,7 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     copyPerCoordinateOutputs(out);
   out.reuse = reuse;
   out.keptStored = keptStored;
+  out.blockSums = blockSums;
   // Each stored Func once (outputs included).
   for (auto &[f, shape] : stored)
     if (std::find_if(out.stages.begin(), out.stages.end(), [&](auto &st) {
@@ -1023,7 +1119,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
                       [&](std::vector<Expr> idx) {
       return at(xp, {idx[0], r.z, idx[2] * s + r.y, idx[3] * s + r.x}) *
              at(w, {idx[1], r.z, r.y, r.x});
-    }, op, false, channelBlock(out[1], out[2]))};
+    }, op, false, channelBlock(out))};
   }
   if (op == "conv2d_backward_filter") {
     // dw[co, ci, ky, kx] = sum over n, y, x of dy[n, co, y, x] *
@@ -1071,7 +1167,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       if (s > 1)
         dyv = select((hi % s == 0) && (wj % s == 0), dyv, 0.0f);
       return dyv * at(w, {r.z, idx[1], r.y, r.x});
-    }, op, false, channelBlock(out[1], out[2]))};
+    }, op, false, channelBlock(out))};
   }
   if (op == "maxpool" || op == "maxpool_gather" || op == "maxpool_backward") {
     Val x = in(n, 0);

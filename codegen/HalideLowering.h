@@ -49,6 +49,15 @@ struct LoweredKernel {
   /// - those that a sum's threads read many times over (a weight
   ///   gradient's dy, by the threads of every input channel).
   std::set<std::string> keptStored;
+  /// Lowered forGpu: sums taken by a block of threads (by the Func name of
+  /// the sum, which has one result per block): a thread's sum of its terms
+  /// [thread, block] (an update definition), the same as a stage of the
+  /// block, and the sums of kBlockGroup of those [group, block] that the
+  /// sum adds up (HalideLowering.cpp, treeSum).
+  struct BlockSum {
+    Halide::Func terms, threads, groups;
+  };
+  std::map<std::string, BlockSum> blockSums;
   /// Scheduled for a GPU: the bytes of the stages its call stores on the
   /// device besides its outputs, each rounded up to kStageAlignment: no
   /// more than that is held at once during a call.
@@ -72,6 +81,11 @@ struct LoweredKernel {
 /// tile of every stage stays in the first cache levels (an LSTM's 80 gates
 /// of 64 coordinates are 20 KB).
 constexpr int64_t kCoordinateTile = 64;
+
+/// Threads of a block that takes a sum (LoweredKernel::blockSums), and
+/// the partial sums of its threads that each group sums.
+constexpr int64_t kBlockSumThreads = 256;
+constexpr int64_t kBlockGroup = 8;
 
 /// The alignment of a stage that a GPU kernel call stores in its step's
 /// range of the arena (runtime/driver/Device.cpp places them there).

@@ -289,6 +289,14 @@ private:
     return forGpu ? std::vector<std::pair<int, int>>{{1, gpuRows}}
                   : std::vector<std::pair<int, int>>{{0, kCoordinateBlock}};
   }
+  /// Whether the graph computes no gradient and no sum over the
+  /// coordinates (a mapped cell's forward kernel).
+  bool forwardOnly() const {
+    return std::none_of(g.reduced.begin(), g.reduced.end(), [](bool r) { return r; }) &&
+           std::none_of(g.nodes.begin(), g.nodes.end(), [](const KernelNode &n) {
+             return n.op.size() > 5 && n.op.compare(n.op.size() - 5, 5, "_grad") == 0;
+           });
+  }
   /// Whether node `id` is an argument shared by all coordinates.
   bool isSharedArg(int id) const {
     for (size_t a = 0; a < g.args.size(); ++a)
@@ -1413,10 +1421,17 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     if (found == lstmForward.end()) {
       RDom r(0, int(I + H));
       // A weight shared by all coordinates is read transposed, so that
-      // vectors along the gate rows load contiguously.
+      // vectors along the gate rows load contiguously. Not by a GPU's
+      // thread per coordinate that computes no gradient (a cell's forward
+      // kernel): its loads are the same for every thread of a warp, in
+      // either layout, and the copy took a launch per call. (In a cell's
+      // VJP, read in place by both the pre-activations and the input
+      // gradient, LLVM kept the weight's 1,920 loads for both and the
+      // thread spilled 16 KB.)
       bool shared = isSharedArg(n.inputs[3]);
+      bool transposed = shared && !(perCoordinateResult && forGpu && forwardOnly());
       Val wt;
-      if (shared) {
+      if (transposed) {
         wt = define({I + H, 4 * H}, [&](std::vector<Expr> idx) {
           return at(w, {Expr(0), idx[1], idx[0]});
         }, name("lstm_wt"));
@@ -1426,8 +1441,9 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       Val a = defineSum(vec4H, [&](std::vector<Expr> idx) { return at(b, idx); },
                         [&](std::vector<Expr> idx) {
         std::vector<Expr> p = prefix(idx);
-        Expr wv = shared ? at(wt, {Expr(r), idx.back()})
-                         : at(w, cat(p, {idx.back(), r}));
+        Expr wv = transposed ? at(wt, {Expr(r), idx.back()})
+                  : shared   ? at(w, {Expr(0), idx.back(), r})
+                             : at(w, cat(p, {idx.back(), r}));
         return wv * zAt(p, r);
       }, "lstm_pre", false, coordinateBlocks(shared, 1));
       // The four gates once: sigmoid for input, forget and output, tanh

@@ -88,6 +88,40 @@ constexpr int64_t kRecomputeCost = 96;
 constexpr int64_t kLargeStage = int64_t(1) << 22;
 constexpr int64_t kRecomputeCostLarge = 3 * kRecomputeCost;
 
+/// The Funcs `f`'s definitions call (each once).
+std::vector<Internal::Function> callees(const Internal::Function &f) {
+  struct Calls : Internal::IRGraphVisitor {
+    using IRGraphVisitor::visit;
+    std::vector<Internal::Function> found;
+    std::set<std::string> seen;
+    void visit(const Internal::Call *c) override {
+      if (c->call_type == Internal::Call::Halide && c->func.defined() &&
+          seen.insert(c->name).second)
+        found.push_back(Internal::Function(c->func));
+      IRGraphVisitor::visit(c);
+    }
+  } calls;
+  std::vector<Internal::Definition> defs = {f.definition()};
+  for (const Internal::Definition &u : f.updates())
+    defs.push_back(u);
+  for (const Internal::Definition &d : defs) {
+    for (const Expr &e : d.values())
+      e.accept(&calls);
+    for (const Expr &e : d.args())
+      e.accept(&calls);
+  }
+  return calls.found;
+}
+
+bool isInlined(const Internal::Function &f) {
+  LoopLevel level = f.schedule().compute_level(); // a copy, to inspect
+  return level.lock().is_inlined();
+}
+
+/// An inline reduction of at most this many terms (a row of 5 logits'
+/// maximum) may be recomputed where it is read.
+constexpr int64_t kShortReduction = 8;
+
 /// Decides which stages the algorithm stores are computed where they are
 /// read instead: those neither an output, nor kept stored by the lowering
 /// (LoweredKernel::keptStored), nor a sum, whose element costs at most
@@ -95,19 +129,38 @@ constexpr int64_t kRecomputeCostLarge = 3 * kRecomputeCost;
 /// kLargeStage elements or more). An element's cost: its definition's IR
 /// nodes, and for each read of another Func the cost of that read: 1 (a
 /// load) for a stored stage, the Func's own cost for one computed in
-/// place; an inline reduction (a sum inside a definition) is never
-/// recomputed.
+/// place; an inline reduction (a sum inside a definition) costs its terms
+/// times one term's cost, and is never recomputed if longer than
+/// kShortReduction (a cross entropy's row maximum over 5 logits is
+/// recomputed by the loss of each row: one launch less).
 class Recompute {
 public:
   /// `threaded`: stages a thread per coordinate computes (coordinateThreads),
   /// never inlined.
   Recompute(const LoweredKernel &k, const std::set<std::string> &threaded) {
     for (auto &[f, shape] : k.stages)
+      elements[f.name()] = numElements(shape);
+    for (auto &[f, shape] : k.stages) {
+      // The stages f reads, directly or through Funcs the algorithm
+      // computes in place.
+      std::set<std::string> seen;
+      std::function<void(const Internal::Function &)> reads = [&](const Internal::Function &g) {
+        for (const Internal::Function &c : callees(g)) {
+          if (!seen.insert(c.name()).second)
+            continue;
+          if (elements.count(c.name()))
+            largestReader[c.name()] = std::max(largestReader[c.name()], numElements(shape));
+          else
+            reads(c);
+        }
+      };
+      reads(f.function());
       if (!f.has_update_definition() && !threaded.count(f.name())) {
         candidates[f.name()] = f;
         if (numElements(shape) >= kLargeStage)
           large.insert(f.name());
       }
+    }
     for (const Func &o : k.outputs)
       candidates.erase(o.name());
     for (const std::string &t : k.keptStored)
@@ -130,6 +183,7 @@ private:
     explicit Counter(Recompute &r) : r(r) {}
     Recompute &r;
     int64_t total = 0;
+    bool reduces = false; // an inline reduction is read
     using IRGraphVisitor::include;
     using IRGraphVisitor::visit;
     void include(const Expr &e) override {
@@ -137,8 +191,12 @@ private:
       IRGraphVisitor::include(e);
     }
     void visit(const Internal::Call *c) override {
-      if (c->call_type == Internal::Call::Halide && c->func.defined())
-        total = std::min(kNever, total + r.cost(Internal::Function(c->func)));
+      if (c->call_type == Internal::Call::Halide && c->func.defined()) {
+        Internal::Function fn(c->func);
+        total = std::min(kNever, total + r.cost(fn));
+        reduces = reduces || (fn.has_update_definition() && isInlined(fn)) ||
+                  r.reducing.count(fn.name());
+      }
       IRGraphVisitor::visit(c);
     }
   };
@@ -150,18 +208,37 @@ private:
       return known->second;
     LoopLevel level = fn.schedule().compute_level(); // a copy, to inspect
     bool inPlace = level.lock().is_inlined();
-    if (fn.has_update_definition())
-      return memo[fn.name()] = inPlace ? kNever : 1;
+    if (fn.has_update_definition() && !inPlace)
+      return memo[fn.name()] = 1;
+    if (fn.has_update_definition()) {
+      // An inline reduction (maximum(...) over a row): its terms times
+      // the cost of one, if at most kShortReduction.
+      int64_t terms = 1;
+      for (const Internal::ReductionVariable &rv : fn.update(0).schedule().rvars()) {
+        const int64_t *extent = Internal::as_const_int(Internal::simplify(rv.extent));
+        terms *= extent ? *extent : kNever;
+      }
+      if (fn.updates().size() != 1 || terms > kShortReduction)
+        return memo[fn.name()] = kNever;
+      memo[fn.name()] = 0; // its own value, read by its update
+      Counter counter(*this);
+      for (const Expr &e : fn.update(0).values())
+        counter.include(e);
+      return memo[fn.name()] = std::min(kNever, terms * counter.total);
+    }
     auto candidate = candidates.find(fn.name());
     if (candidate == candidates.end() && !inPlace)
       return memo[fn.name()] = 1; // an output
     Counter counter(*this);
     for (const Expr &e : fn.definition().values())
       counter.include(e);
+    if (counter.reduces)
+      reducing.insert(fn.name());
     if (candidate == candidates.end())
       return memo[fn.name()] = counter.total; // inlined by the algorithm
     if (counter.total >
-        (large.count(fn.name()) ? kRecomputeCostLarge : kRecomputeCost))
+            (large.count(fn.name()) ? kRecomputeCostLarge : kRecomputeCost) ||
+        (counter.reduces && largestReader[fn.name()] > elements.at(fn.name())))
       return memo[fn.name()] = 1;
     candidate->second.compute_inline();
     inlined.insert(fn.name());
@@ -170,6 +247,11 @@ private:
 
   std::map<std::string, Func> candidates;
   std::set<std::string> large; // candidates of kLargeStage elements or more
+  /// Per stage, its elements, and the most elements of a stage that reads
+  /// it: a short reduction is recomputed by readers no larger than its
+  /// stage (a row's loss, not every pixel reading a channel's mean).
+  std::map<std::string, int64_t> elements, largestReader;
+  std::set<std::string> reducing; // Funcs in place that read an inline reduction
   std::map<std::string, int64_t> memo;
   std::set<std::string> inlined;
 };
@@ -405,31 +487,6 @@ void sumInThread(Func f, Func consumer, const Var &thread) {
   }
 }
 
-/// The Funcs `f`'s definitions call (each once).
-std::vector<Internal::Function> callees(const Internal::Function &f) {
-  struct Calls : Internal::IRGraphVisitor {
-    using IRGraphVisitor::visit;
-    std::vector<Internal::Function> found;
-    std::set<std::string> seen;
-    void visit(const Internal::Call *c) override {
-      if (c->call_type == Internal::Call::Halide && c->func.defined() &&
-          seen.insert(c->name).second)
-        found.push_back(Internal::Function(c->func));
-      IRGraphVisitor::visit(c);
-    }
-  } calls;
-  std::vector<Internal::Definition> defs = {f.definition()};
-  for (const Internal::Definition &u : f.updates())
-    defs.push_back(u);
-  for (const Internal::Definition &d : defs) {
-    for (const Expr &e : d.values())
-      e.accept(&calls);
-    for (const Expr &e : d.args())
-      e.accept(&calls);
-  }
-  return calls.found;
-}
-
 /// The stages (of `launched`, by name) whose stored values `fn` reads,
 /// looking through the Funcs computed where they are read.
 void storedReads(const Internal::Function &fn,
@@ -574,10 +631,6 @@ void redirect(Func caller, const std::string &from, const Func &to) {
   caller.function().mutate(&r);
 }
 
-bool isInlined(const Internal::Function &f) {
-  LoopLevel level = f.schedule().compute_level(); // a copy, to inspect
-  return level.lock().is_inlined();
-}
 
 /// Whether `f` calls a Func that `hit` accepts (by name), directly or
 /// through the Funcs that `through` accepts; `memo` keeps the answers

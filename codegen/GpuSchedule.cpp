@@ -631,7 +631,6 @@ void redirect(Func caller, const std::string &from, const Func &to) {
   caller.function().mutate(&r);
 }
 
-
 /// Whether `f` calls a Func that `hit` accepts (by name), directly or
 /// through the Funcs that `through` accepts; `memo` keeps the answers
 /// (for one pair of predicates).

@@ -34,6 +34,11 @@
 //   mapped cell, are taken in levels of short sums, each a stage of its
 //   own; a sum's loop longer than 32 terms is unrolled by 8, so that a
 //   thread has 8 loads in flight);
+// - a level of such a sum into at most 256 results (not over the
+//   coordinates; LoweredKernel::blockSums): a block of 256 threads per
+//   result and span of terms, which add their partial sums in shared
+//   memory (scheduleBlockSum); the levels of several such sums of one
+//   size share a launch;
 // - a sum whose term reuses a loaded value across some of its dimensions
 //   (the lowering's reuse hints: convolutions, for a weight gradient its
 //   whole window, a cell's input gradient over a weight every coordinate

@@ -123,6 +123,18 @@ bool isInlined(const Internal::Function &f) {
   return level.lock().is_inlined();
 }
 
+/// The stages (of `launched`, by name) whose stored values `fn` reads,
+/// looking through the Funcs computed where they are read.
+void storedReads(const Internal::Function &fn,
+                 const std::map<std::string, Func> &launched,
+                 std::set<std::string> &reads, std::set<std::string> &seen) {
+  for (const Internal::Function &c : callees(fn))
+    if (launched.count(c.name()))
+      reads.insert(c.name());
+    else if (seen.insert(c.name()).second)
+      storedReads(c, launched, reads, seen);
+}
+
 /// An inline reduction of at most this many terms (a row of 5 logits'
 /// maximum) may be recomputed where it is read.
 constexpr int64_t kShortReduction = 8;
@@ -143,23 +155,16 @@ public:
   /// `threaded`: stages a thread per coordinate computes (coordinateThreads),
   /// never inlined.
   Recompute(const LoweredKernel &k, const std::set<std::string> &threaded) {
-    for (auto &[f, shape] : k.stages)
-      elements[f.name()] = numElements(shape);
+    std::map<std::string, Func> stages;
     for (auto &[f, shape] : k.stages) {
-      // The stages f reads, directly or through Funcs the algorithm
-      // computes in place.
-      std::set<std::string> seen;
-      std::function<void(const Internal::Function &)> reads = [&](const Internal::Function &g) {
-        for (const Internal::Function &c : callees(g)) {
-          if (!seen.insert(c.name()).second)
-            continue;
-          if (elements.count(c.name()))
-            largestReader[c.name()] = std::max(largestReader[c.name()], numElements(shape));
-          else
-            reads(c);
-        }
-      };
-      reads(f.function());
+      elements[f.name()] = numElements(shape);
+      stages[f.name()] = f;
+    }
+    for (auto &[f, shape] : k.stages) {
+      std::set<std::string> reads, seen;
+      storedReads(f.function(), stages, reads, seen);
+      for (const std::string &r : reads)
+        largestReader[r] = std::max(largestReader[r], numElements(shape));
       if (!f.has_update_definition() && !threaded.count(f.name())) {
         candidates[f.name()] = f;
         if (numElements(shape) >= kLargeStage)
@@ -211,8 +216,7 @@ private:
     auto known = memo.find(fn.name());
     if (known != memo.end())
       return known->second;
-    LoopLevel level = fn.schedule().compute_level(); // a copy, to inspect
-    bool inPlace = level.lock().is_inlined();
+    bool inPlace = isInlined(fn);
     if (fn.has_update_definition() && !inPlace)
       return memo[fn.name()] = 1;
     if (fn.has_update_definition()) {
@@ -492,18 +496,6 @@ void sumInThread(Func f, Func consumer, const Var &thread) {
   }
 }
 
-/// The stages (of `launched`, by name) whose stored values `fn` reads,
-/// looking through the Funcs computed where they are read.
-void storedReads(const Internal::Function &fn,
-                 const std::map<std::string, Func> &launched,
-                 std::set<std::string> &reads, std::set<std::string> &seen) {
-  for (const Internal::Function &c : callees(fn))
-    if (launched.count(c.name()))
-      reads.insert(c.name());
-    else if (seen.insert(c.name()).second)
-      storedReads(c, launched, reads, seen);
-}
-
 /// Groups the launched stages (by name) into kernels: stages that do not
 /// read one another's values and have as many elements, or are all small,
 /// run in one kernel (Halide's compute_with: their loops fused into the
@@ -613,7 +605,6 @@ kernelsByLevel(const std::map<std::string, Func> &launched,
   }
   return kernels;
 }
-
 
 /// Makes `caller`'s definitions call `to` where they call the Func named
 /// `from`.
@@ -879,9 +870,14 @@ void scheduleForGpu(const KernelGraph &g, LoweredKernel &k, const Target &) {
   // no longer sees that a thread needs the sum at one point and computes
   // it over whole dimensions (seen: 75 times the work, and pocl's stack
   // overflowed).
+  // The block sum (LoweredKernel::blockSums) a launched stage computes.
+  auto blockSum = [&](const std::string &name) {
+    return sumInside.count(name) ? k.blockSums.find(sumInside.at(name).name())
+                                 : k.blockSums.end();
+  };
   std::set<std::string> alone, blockSumStages;
   for (auto &[name, loop] : launched) {
-    if (sumInside.count(name) && k.blockSums.count(sumInside.at(name).name())) {
+    if (blockSum(name) != k.blockSums.end()) {
       blockSumStages.insert(name);
       continue;
     }
@@ -924,11 +920,7 @@ void scheduleForGpu(const KernelGraph &g, LoweredKernel &k, const Target &) {
     for (const std::string &name : kernel)
       dims = std::max(dims, shapes.at(name).size());
     int64_t threads = std::min(kThreads, numElements(shapes.at(kernel.front())));
-    auto blockSum = [&](const std::string &name) {
-      return sumInside.count(name) ? k.blockSums.find(sumInside.at(name).name())
-                                   : k.blockSums.end();
-    };
-    if (blockSum(kernel.front()) != k.blockSums.end()) {
+    if (blockSumStages.count(kernel.front())) {
       // Block sums of one size: their blocks' loops fused.
       Var block;
       for (const std::string &name : kernel) {

@@ -378,6 +378,30 @@ private:
     }, name(nm));
   }
 
+  /// The row-major flat index of `idx` in `shape`: a level's partial sums
+  /// (treeSum, blockLevel) are one dimension, so that the schedule may
+  /// launch the levels of several sums as one kernel.
+  static Expr flatIndex(const Shape &shape, const std::vector<Expr> &idx) {
+    Expr e = 0;
+    for (size_t d = 0; d < idx.size(); ++d)
+      e = e * int(shape[d]) + idx[d];
+    return e;
+  }
+  /// The index in `shape` of the row-major flat index `flat`.
+  static std::vector<Expr> unflatIndex(const Shape &shape, Expr flat) {
+    std::vector<Expr> idx(shape.size());
+    for (size_t d = shape.size(); d-- > 0;) {
+      idx[d] = d ? flat % int(shape[d]) : flat;
+      flat = flat / int(shape[d]);
+    }
+    return idx;
+  }
+  /// A level's term `t`, the r-th of `n`: zero past the last term where
+  /// the level's parts cover `covered` terms, more than n.
+  static Expr termOrZero(Expr t, Expr r, int64_t covered, int64_t n, Type acc) {
+    return covered == n ? t : select(r < int(n), t, cast(acc, 0));
+  }
+
   /// For a GPU: for every index of `shape`, the sum (in `acc`) of
   /// term(idx, r) over r in [0, terms), in levels, each a stored stage
   /// whose threads take a short sum each: the first of partial sums of
@@ -425,19 +449,6 @@ private:
       int64_t chunk = std::clamp(busy, kMinLevelTerms, kLevelTerms);
       return (chunk + 7) / 8 * 8; // unrolled by 8 (GpuSchedule.cpp)
     };
-    // A level's term r of n, zero past the last term where the parts
-    // overrun them.
-    auto termOrZero = [&](Expr t, Expr r, int64_t parts, int64_t per, int64_t n) {
-      return parts * per == n ? t : select(r < int(n), t, cast(acc, 0));
-    };
-    // A level's partial sums are one dimension, so that the schedule may
-    // launch the levels of several sums as one kernel.
-    auto flat = [shape](const std::vector<Expr> &idx) {
-      Expr e = 0;
-      for (size_t d = 0; d < idx.size(); ++d)
-        e = e * int(shape[d]) + idx[d];
-      return e;
-    };
     FlatTerm read = term;
     int64_t n = terms;
     // A sum over the coordinates into a matrix (an LSTM's shared weight's
@@ -460,7 +471,7 @@ private:
       Expr t = cast(acc, read({vs[1], vs[2]}, min(r, int(n) - 1)));
       Func f(name(nm + "_l1"));
       f(rev) = cast(acc, 0);
-      f(rev) += termOrZero(t, r, parts, per, n);
+      f(rev) += termOrZero(t, r, parts * per, n, acc);
       Val partial{f, {parts, shape[0], shape[1]}};
       root(partial);
       reuse[f.name()] = {{1, int(blockRows)}, {2, int(blockCols)}};
@@ -479,26 +490,21 @@ private:
       int64_t parts = (n + per - 1) / per;
       RDom u(0, int(per), "u");
       std::vector<Var> p = makeVars(1);
-      std::vector<Expr> idx(shape.size());
-      Expr rest = resultsInner ? p[0] % int(results) : p[0] / int(parts);
+      std::vector<Expr> idx = unflatIndex(
+          shape, resultsInner ? p[0] % int(results) : p[0] / int(parts));
       Expr part = resultsInner ? p[0] / int(results) : p[0] % int(parts);
-      for (size_t d = shape.size(); d-- > 0;) {
-        idx[d] = d ? rest % int(shape[d]) : rest;
-        rest = rest / int(shape[d]);
-      }
       Expr r = u * int(parts) + part;
       Expr t = cast(acc, read(idx, min(r, int(n) - 1)));
       // An update definition: the schedule keeps its accumulator in a
       // register and unrolls its loop.
       Func f(name(nm + "_l" + std::to_string(level)));
       f(p) = cast(acc, 0);
-      f(p) += termOrZero(t, r, parts, per, n);
+      f(p) += termOrZero(t, r, parts * per, n, acc);
       Val partial{f, {results * parts}};
       root(partial);
-      read = [this, partial, parts, results, resultsInner,
-              flat](std::vector<Expr> idx, Expr r) {
-        return at(partial, {resultsInner ? r * int(results) + flat(idx)
-                                         : flat(idx) * int(parts) + r});
+      read = [partial, parts, results, resultsInner, shape](std::vector<Expr> idx, Expr r) {
+        Expr flat = flatIndex(shape, idx);
+        return at(partial, {resultsInner ? r * int(results) + flat : flat * int(parts) + r});
       };
       n = parts;
     }
@@ -532,18 +538,13 @@ private:
     int64_t parts = (n + span - 1) / span;
     int64_t results = numElements(shape);
     Var t("t"), grp("g"), p("p");
-    std::vector<Expr> idx(shape.size());
-    Expr rest = p / int(parts);
-    for (size_t d = shape.size(); d-- > 0;) {
-      idx[d] = d ? rest % int(shape[d]) : rest;
-      rest = rest / int(shape[d]);
-    }
+    std::vector<Expr> idx = unflatIndex(shape, p / int(parts));
     RDom u(0, int(per), "u");
     Expr r = (p % int(parts)) * int(span) + u * int(threads) + t;
     Expr term = cast(acc, read(idx, min(r, int(n) - 1)));
     Func terms(name(nm + "_terms")), perThread(name(nm + "_threads"));
     terms(t, p) = cast(acc, 0);
-    terms(t, p) += parts * span == n ? term : select(r < int(n), term, cast(acc, 0));
+    terms(t, p) += termOrZero(term, r, parts * span, n, acc);
     perThread(t, p) = terms(t, p);
     Func perGroup(name(nm + "_groups"));
     Expr group = perThread(grp * int(kBlockGroup), p);
@@ -557,11 +558,8 @@ private:
     Val partial{f, {results * parts}};
     root(partial);
     blockSums[f.name()] = {terms, perThread, perGroup};
-    read = [this, partial, parts, shape](std::vector<Expr> idx, Expr r) {
-      Expr e = 0;
-      for (size_t d = 0; d < idx.size(); ++d)
-        e = e * int(shape[d]) + idx[d];
-      return at(partial, {e * int(parts) + r});
+    read = [partial, parts, shape](std::vector<Expr> idx, Expr r) {
+      return at(partial, {flatIndex(shape, idx) * int(parts) + r});
     };
     return parts;
   }

@@ -118,12 +118,32 @@ int addArg(KernelGraph &g, Value v) {
   return g.args.back();
 }
 
+/// Splat constants that every kernel reading them makes itself
+/// (buildProgram): no step, no buffer.
+using PerRunConstants = llvm::SmallPtrSet<Operation *, 16>;
+
+/// Adds `v`, read by a kernel, to its graph: as a node of its own when it
+/// is a constant of `perRun`, else as an argument (appended to
+/// `operands`).
+bool addInput(Value v, KernelGraph &g, llvm::DenseMap<Value, int> &nodeOf,
+              std::vector<Value> &operands, const PerRunConstants &perRun,
+              std::string &error) {
+  if (nodeOf.count(v))
+    return true;
+  Operation *def = v.getDefiningOp();
+  if (def && perRun.contains(def))
+    return addOpNode(def, g, nodeOf, error);
+  nodeOf[v] = addArg(g, v);
+  operands.push_back(v);
+  return true;
+}
+
 /// The kernel graph of one op: its cell's whole body for a map_cell, else
 /// the op alone with one argument per distinct operand (an op may use a
 /// value twice, as in mul %x, %x). `operands` gets the op's values in
-/// kernel argument order.
+/// kernel argument order (constants of `perRun` are nodes instead).
 bool opGraph(Operation &op, KernelGraph &g, std::vector<Value> &operands,
-             std::string &error) {
+             const PerRunConstants &perRun, std::string &error) {
   llvm::DenseMap<Value, int> nodeOf;
   if (auto map = dyn_cast<MapCellOp>(op)) {
     auto cell = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
@@ -149,10 +169,8 @@ bool opGraph(Operation &op, KernelGraph &g, std::vector<Value> &operands,
     return true;
   }
   for (Value v : op.getOperands())
-    if (!nodeOf.count(v)) {
-      nodeOf[v] = addArg(g, v);
-      operands.push_back(v);
-    }
+    if (!addInput(v, g, nodeOf, operands, perRun, error))
+      return false;
   if (!addOpNode(&op, g, nodeOf, error))
     return false;
   for (Value r : op.getResults())
@@ -186,17 +204,19 @@ constexpr int64_t kFusedFilterChannels = 4;
 
 /// Ops that begin a run of fusible ops: batch norm (its statistics are
 /// stages of the kernel; the element-wise ops and pooling after it read
-/// its normalised result where it is computed).
-bool beginsRun(Operation *op) { return isa<BatchNormOp>(op); }
+/// its normalised result where it is computed) and concat (a flat
+/// gradient's pieces, which the update's scaling then reads where they
+/// are gathered: one launch, not two).
+bool beginsRun(Operation *op) { return isa<BatchNormOp, ConcatOp>(op); }
 
 /// The kernel graph of a run of ops (one op: opGraph). `operands` gets the
 /// values the run reads from outside, `results` those it defines that are
 /// used after it.
 bool runGraph(const std::vector<Operation *> &run, KernelGraph &g,
               std::vector<Value> &operands, std::vector<Value> &results,
-              std::string &error) {
+              const PerRunConstants &perRun, std::string &error) {
   if (run.size() == 1) {
-    if (!opGraph(*run.front(), g, operands, error))
+    if (!opGraph(*run.front(), g, operands, perRun, error))
       return false;
     results.assign(run.front()->result_begin(), run.front()->result_end());
     return true;
@@ -205,10 +225,8 @@ bool runGraph(const std::vector<Operation *> &run, KernelGraph &g,
   llvm::SmallPtrSet<Operation *, 16> inRun(run.begin(), run.end());
   for (Operation *op : run) {
     for (Value v : op->getOperands())
-      if (!nodeOf.count(v)) {
-        nodeOf[v] = addArg(g, v);
-        operands.push_back(v);
-      }
+      if (!addInput(v, g, nodeOf, operands, perRun, error))
+        return false;
     if (!addOpNode(op, g, nodeOf, error))
       return false;
   }
@@ -271,6 +289,21 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
     prog.args.push_back(newSlot(a));
     prog.argInfo.push_back(tensorInfo(argInfo[i], a.getType()));
   }
+  // A scalar constant that only fusible ops read is made by each kernel
+  // that reads it, where it is needed: in a run of its own, or as a result
+  // of the first run that read it, it took a launch (one thread storing
+  // it: a batch norm's element count, a loss's 1 / N) and a buffer, and
+  // the first run's kernel differed from the later runs'. (Not a tensor:
+  // a batch norm's first running mean, zeros, would make the first step's
+  // kernel differ from the later steps', which read the previous step's.)
+  PerRunConstants perRun;
+  for (Operation &op : body)
+    if (isa<ConstantOp>(op) && isFusible(&op) && !op.use_empty() &&
+        shapeOf(op.getResult(0)).empty() &&
+        llvm::all_of(op.getUsers(), [](Operation *u) {
+          return isFusible(u) || beginsRun(u);
+        }))
+      perRun.insert(&op);
   // Runs of fusible ops (isFusible) become one kernel: only the values read
   // after the run are its results.
   std::vector<Operation *> run;
@@ -316,7 +349,7 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
     }
     KernelGraph g;
     std::vector<Value> operands, results;
-    if (!runGraph(run, g, operands, results, error)) {
+    if (!runGraph(run, g, operands, results, perRun, error)) {
       error = run.front()->getName().getStringRef().str() + ": " + error;
       return false;
     }
@@ -338,7 +371,7 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
     return true;
   };
   for (Operation &op : body) {
-    if (pulled.contains(&op))
+    if (pulled.contains(&op) || perRun.contains(&op))
       continue;
     if (beginsRun(&op) && !flush())
       return false;
@@ -365,6 +398,10 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
     }
     if (auto r = dyn_cast<ReshapeOp>(op)) {
       newView(r.getY(), r.getX(), 0);
+      continue;
+    }
+    if (auto f = dyn_cast<FlattenOp>(op)) {
+      newView(f.getY(), f.getX(), 0);
       continue;
     }
     if (auto s = dyn_cast<SliceOp>(op)) {

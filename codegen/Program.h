@@ -3,7 +3,7 @@
 // After the pipeline an episode function is straight-line code over static
 // shapes. A Program is that code as kernel calls: every op (or every
 // lopt.map_cell, as one kernel over all coordinates) is a step calling a
-// kernel of the shared KernelTable on value slots; reshapes,
+// kernel of the shared KernelTable on value slots; reshapes, flattens,
 // stop_gradients and slices of contiguous elements are views of their
 // operand's storage and cost nothing.
 // Both the JIT executor and the AOT compiler run Programs; the memory
@@ -79,7 +79,8 @@ struct Program {
 /// `prog`, interning its kernels in `table`. Runs of cheap element-wise ops,
 /// broadcasts, reduce_sums and maxpool_backwards (a max-pooling, relu and
 /// batch-norm backward, whole) are fused into one step whose intermediate
-/// values are not results; later reduce_sums of a run's values join it, and
+/// values are not results, and so are such ops after a batchnorm or a
+/// concat; later reduce_sums of a run's values join it, and
 /// so does a conv2d_backward_filter right after it (past sums that runs
 /// took in) that alone reads the gradient the run makes (a first layer's,
 /// of at most 4 input channels).

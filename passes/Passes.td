@@ -64,6 +64,53 @@ def MetaBackward : Pass<"lopt-meta-backward", "mlir::ModuleOp"> {
   }];
 }
 
+def FoldConstants : Pass<"lopt-fold-constants", "mlir::ModuleOp"> {
+  let summary = "Fold arithmetic on splat constants into a constant";
+  let description = [{
+    `lopt.add`, `sub`, `mul`, `div` and `neg` whose operands are splat f32
+    constants, and `lopt.broadcast` and `lopt.reshape` of one, become the
+    splat constant of their result, computed in float (as the reference
+    interpreter computes them: the same value to the bit). A reverse
+    sweep's `1 / N` is then a constant, not a kernel of its own each step.
+    Constants that nothing reads any more are removed.
+
+    Before:
+    ```mlir
+    %one = lopt.constant dense<1.0> : tensor<f32>
+    %n = lopt.constant dense<25.0> : tensor<f32>
+    %s = lopt.div %one, %n : (tensor<f32>, tensor<f32>) -> tensor<f32>
+    ```
+    After: `%s = lopt.constant dense<4.000000e-02> : tensor<f32>`.
+  }];
+  let dependentDialects = ["::lopt::LoptDialect"];
+}
+
+def FoldUnsliceSums : Pass<"lopt-fold-unslice-sums", "mlir::ModuleOp"> {
+  let summary = "Fold a sum of unslices of disjoint ranges into one concat";
+  let description = [{
+    A reverse sweep through slices of one flat vector (theta, sliced into
+    a learner's parameters) sums the parameters' adjoints unsliced into the
+    vector: a tree of `lopt.add`s over `lopt.unslice`s, a kernel each. Where
+    the tree's leaves (through adds that only the tree reads) are all
+    unslices of disjoint ranges of a vector, it becomes one `lopt.concat`
+    of the pieces in order, with zero constants between them. Exact: the
+    sum adds zeros to each element but one.
+
+    Before:
+    ```mlir
+    %a = lopt.unslice %x {offsets = array<i64: 0>} : (tensor<2xf32>) -> tensor<5xf32>
+    %b = lopt.unslice %y {offsets = array<i64: 3>} : (tensor<2xf32>) -> tensor<5xf32>
+    %s = lopt.add %a, %b : (tensor<5xf32>, tensor<5xf32>) -> tensor<5xf32>
+    ```
+    After:
+    ```mlir
+    %z = lopt.constant dense<0.000000e+00> : tensor<1xf32>
+    %s = lopt.concat %x, %z, %y : (tensor<2xf32>, tensor<1xf32>, tensor<2xf32>) -> tensor<5xf32>
+    ```
+  }];
+  let dependentDialects = ["::lopt::LoptDialect"];
+}
+
 def Rematerialize : Pass<"lopt-rematerialize", "mlir::ModuleOp"> {
   let summary = "Recompute activations where a backward reads them";
   let description = [{

@@ -19,6 +19,10 @@ void lopt::buildPipeline(OpPassManager &pm, Stage upTo) {
   // Backward sweeps recompute normalised activations rather than keep
   // them from the forward.
   pm.addPass(createRematerialize());
+  // A reverse sweep's 1 / N is a constant, and its sum of a flat vector's
+  // unsliced pieces their concatenation.
+  pm.addPass(createFoldConstants());
+  pm.addPass(createFoldUnsliceSums());
   // Reverse sweeps recompute shared subexpressions (batch statistics,
   // constants); CSE merges them.
   pm.addPass(createCSEPass());

@@ -154,6 +154,14 @@ public:
       s.insert(s.begin(), g.coords);
     return s;
   }
+  /// The shape of a kernel argument's or result's buffer: for a GPU, a
+  /// scalar is a buffer of one element, [1] (the runner passes its slot so;
+  /// Halide 14 cannot fuse a scalar output's loop-less launch with
+  /// others', so each took a launch of one thread: 3 of the 10 of a
+  /// Mini-ImageNet cell VJP).
+  Shape deviceShape(const Shape &s) const {
+    return forGpu && s.empty() ? Shape{1} : s;
+  }
   /// The per-coordinate prefix of an index list (k, or nothing).
   std::vector<Expr> prefix(const std::vector<Expr> &idx) const {
     return mappedGraph ? std::vector<Expr>{idx[0]} : std::vector<Expr>{};
@@ -718,16 +726,21 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     const KernelNode &n = g.nodes[g.args[a]];
     bool isMapped = !mappedGraph || g.mapped[a];
     Shape s = isMapped ? full(n) : n.shape;
-    ImageParam p(n.isInt ? Int(32) : Float(32), int(s.size()),
+    // For a GPU, a scalar is a buffer of one element (deviceShape).
+    ImageParam p(n.isInt ? Int(32) : Float(32), int(deviceShape(s).size()),
                  "arg" + std::to_string(a));
-    constrain(p, s);
+    constrain(p, deviceShape(s));
     params.push_back(p);
     Val v{Func(p), s};
+    if (s.empty() && forGpu)
+      v = define(s, [&](std::vector<Expr>) { return p(0); }, name("scalar"));
     argNames.insert(v.f.name());
-    if (mappedGraph && !isMapped) // shared: the same value at every k
+    if (mappedGraph && !isMapped) { // shared: the same value at every k
+      Val value = v;
       v = define(full(n),
-                 [&](std::vector<Expr> idx) { return at({Func(p), s}, local(idx)); },
+                 [&](std::vector<Expr> idx) { return at(value, local(idx)); },
                  name("shared"));
+    }
     values[g.args[a]] = {v};
   }
   for (size_t id = 0; id < g.nodes.size(); ++id)
@@ -791,10 +804,12 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
       }
     }
     // An output must be a Func of its own (not an argument, nor another
-    // output; nor a sum where the schedule keeps sums in registers).
+    // output; nor a sum where the schedule keeps sums in registers; nor,
+    // for a GPU, a scalar: it is copied into a buffer of one element).
     // (A per-coordinate output of a kernel run a thread per coordinate is
     // copied below, copyPerCoordinateOutputs.)
-    if ((forGpu && v.f.has_update_definition() &&
+    if ((forGpu && v.shape.empty()) ||
+        (forGpu && v.f.has_update_definition() &&
          !(out.coordinateThreads && !g.reduced[r])) ||
         std::find_if(params.begin(), params.end(), [&](const ImageParam &p) {
           return p.name() == v.f.name();
@@ -803,8 +818,19 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
           return o.name() == v.f.name();
         }) != outs.end()) {
       Val vv = v;
-      v = define(vv.shape, [&](std::vector<Expr> idx) { return at(vv, idx); },
-                 name("copy"));
+      // A scalar stored only to be this result: computed in the copy's
+      // thread instead (a loss's mean over the rows, one launch, not two).
+      if (forGpu && vv.shape.empty() && readOnlyHere &&
+          !vv.f.has_update_definition() && !argNames.count(vv.f.name()) &&
+          isStored(vv.f)) {
+        vv.f.compute_inline();
+        stored.erase(std::find_if(stored.begin(), stored.end(), [&](auto &st) {
+          return st.first.name() == vv.f.name();
+        }));
+      }
+      v = define(deviceShape(vv.shape), [&](std::vector<Expr> idx) {
+        return at(vv, vv.shape.empty() ? std::vector<Expr>{} : idx);
+      }, name("copy"));
       if (vv.f.has_update_definition()) {
         if (!isStored(vv.f))
           root(vv); // a coordinate sum, now a stage of its own

@@ -24,7 +24,8 @@ struct halide_device_interface_t;
 typedef const struct halide_device_interface_t *(*lopt_device_fn)(void);
 
 /// One tensor slot: row-major `shape`, float32 or int32, at `offset` bytes
-/// in the function's arena (a view: inside its storage's bytes).
+/// in the function's arena (a view: inside its storage's bytes). A GPU
+/// module's kernels take a scalar (rank 0) as a buffer of one element.
 struct lopt_buffer {
   int64_t offset;
   int32_t rank, is_int;

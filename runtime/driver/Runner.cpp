@@ -89,7 +89,11 @@ FunctionRunner::FunctionRunner(const lopt_module &module,
       dims[s].push_back({0, extent, stride, 0});
       stride *= extent;
     }
-    hb.dimensions = b.rank;
+    // A GPU kernel takes a scalar as a buffer of one element (the
+    // lowering's deviceShape).
+    if (b.rank == 0 && module.device_interface)
+      dims[s].push_back({0, 1, 1, 0});
+    hb.dimensions = int32_t(dims[s].size());
     hb.dim = dims[s].empty() ? nullptr : dims[s].data();
   }
   if (module.device_interface)

@@ -227,10 +227,10 @@ if (( ${NCU:-0} )); then
     # few seconds). coord_c_fused: the cell's thread kernel; @9: the cell
     # VJP's (9 calls of the cell come before the first VJP in 5w5s);
     # copy_2__1_ to copy_2__3_: the forward convolutions at 42x42, 21x21
-    # and 10x10; bn_squares_f64_l1_10_ and reduce_sum_f64_l1_16__6: sums
+    # and 10x10; bn_squares_f64_l1_10_ and reduce_sum_f64_l1_16__2_: sums
     # taken by blocks of threads (batch norm's statistics at 84x84, its
     # backward's at 42x42).
-    for entry in ${NCU_DETAIL-coord_c_fused coord_c_fused@9 reduce_coords_l1_7 conv2d_dw_columns_1__1_ conv2d_dw_columns_43 conv2d_backward_filter_f64_l1 copy_2__1_ copy_2__2_ copy_2__3_ bn_squares_f64_l1_10_ reduce_sum_f64_l1_16__6 argmax_9__7}; do
+    for entry in ${NCU_DETAIL-coord_c_fused coord_c_fused@9 reduce_coords_l1_7 conv2d_dw_columns_1__1_ conv2d_dw_columns_44 conv2d_backward_filter_f64_l1 copy_2__1_ copy_2__2_ copy_2__3_ bn_squares_f64_l1_10_ reduce_sum_f64_l1_16__2_ argmax_9__3_}; do
       k=${entry%@*} skip=0
       [[ $entry == *@* ]] && skip=${entry##*@}
       (( $(left) > 45 )) || { echo "ncu detail: no time left for $entry"; break; }

@@ -185,7 +185,10 @@ bool opGraph(Operation &op, KernelGraph &g, std::vector<Value> &operands,
 /// normalised activation is pooled where it is made, never stored) and
 /// its backward (a gradient scattered to each window's maximum: per
 /// element, a test and a read; so the relu and batch-norm backward that
-/// follow it read it in the same kernel, never from memory).
+/// follow it read it in the same kernel, never from memory), and matmuls
+/// (a linear layer's backward: its input's and weight's gradients and the
+/// bias gradient read the loss gradient where the run computes it, one
+/// kernel and, on a GPU, 3 launches a step where there were 4).
 bool isFusible(Operation *op) {
   if (auto c = dyn_cast<ConstantOp>(op)) {
     auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
@@ -195,7 +198,7 @@ bool isFusible(Operation *op) {
     return false;
   std::string name = op->getName().stripDialect().str();
   return isElementwise(name) || name == "broadcast" || name == "reduce_sum" ||
-         name == "maxpool" || name == "maxpool_backward";
+         name == "maxpool" || name == "maxpool_backward" || name == "matmul";
 }
 
 /// The most input channels of a weight gradient that joins the run making

@@ -77,7 +77,7 @@ struct Program {
 
 /// Translates `fn` (straight-line lopt ops, map_cells and a return) into
 /// `prog`, interning its kernels in `table`. Runs of cheap element-wise ops,
-/// broadcasts, reduce_sums and maxpool_backwards (a max-pooling, relu and
+/// broadcasts, reduce_sums, matmuls and maxpool_backwards (a max-pooling, relu and
 /// batch-norm backward, whole) are fused into one step whose intermediate
 /// values are not results, and so are such ops after a batchnorm or a
 /// concat; later reduce_sums of a run's values join it, and

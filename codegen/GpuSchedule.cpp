@@ -864,9 +864,9 @@ void scheduleForGpu(const KernelGraph &g, LoweredKernel &k, const Target &) {
       addStage(loop, shapes.at(name));
   for (auto &[f, shape] : written)
     addStage(f, shape);
-  // Launched alone: scalars (Halide 14 fails on fused scalar loops; a
-  // kernel's scalar results are buffers of one element for this, so only
-  // scalar stages in between are), and
+  // Launched alone: scalar stages (Halide 14 fails on fused scalar loops;
+  // so a kernel's scalar results are buffers of one element, and only
+  // scalars stored for other stages remain), and
   // stages of several dimensions with a sum inside their threads (their
   // own or an inline one; a stored sum they read is a load): fused, Halide
   // no longer sees that a thread needs the sum at one point and computes

@@ -316,11 +316,12 @@ private:
     v.f.compute_root();
     stored.push_back({v.f, v.shape});
   }
-  bool isStored(const Func &f) const {
-    return std::find_if(stored.begin(), stored.end(), [&](auto &st) {
-             return st.first.name() == f.name();
-           }) != stored.end();
+  /// `f`'s entry in `stored` (the end where it is not stored).
+  std::vector<std::pair<Func, Shape>>::const_iterator storedEntry(const Func &f) const {
+    return std::find_if(stored.begin(), stored.end(),
+                        [&](auto &st) { return st.first.name() == f.name(); });
   }
+  bool isStored(const Func &f) const { return storedEntry(f) != stored.end(); }
   std::string name(const std::string &op) {
     return op + "_" + std::to_string(counter++);
   }
@@ -808,9 +809,9 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     // for a GPU, a scalar: it is copied into a buffer of one element).
     // (A per-coordinate output of a kernel run a thread per coordinate is
     // copied below, copyPerCoordinateOutputs.)
-    if ((forGpu && v.shape.empty()) ||
-        (forGpu && v.f.has_update_definition() &&
-         !(out.coordinateThreads && !g.reduced[r])) ||
+    if ((forGpu && (v.shape.empty() ||
+                    (v.f.has_update_definition() &&
+                     !(out.coordinateThreads && !g.reduced[r])))) ||
         std::find_if(params.begin(), params.end(), [&](const ImageParam &p) {
           return p.name() == v.f.name();
         }) != params.end() ||
@@ -820,13 +821,11 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
       Val vv = v;
       // A scalar stored only to be this result: computed in the copy's
       // thread instead (a loss's mean over the rows, one launch, not two).
+      auto entry = storedEntry(vv.f);
       if (forGpu && vv.shape.empty() && readOnlyHere &&
-          !vv.f.has_update_definition() && !argNames.count(vv.f.name()) &&
-          isStored(vv.f)) {
+          !vv.f.has_update_definition() && entry != stored.end()) {
         vv.f.compute_inline();
-        stored.erase(std::find_if(stored.begin(), stored.end(), [&](auto &st) {
-          return st.first.name() == vv.f.name();
-        }));
+        stored.erase(entry);
       }
       v = define(deviceShape(vv.shape), [&](std::vector<Expr> idx) {
         return at(vv, vv.shape.empty() ? std::vector<Expr>{} : idx);

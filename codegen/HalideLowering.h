@@ -53,7 +53,7 @@ struct LoweredKernel {
   /// the sum, which has one result per block): a thread's sum of its terms
   /// [thread, block] (an update definition), the same as a stage of the
   /// block, and the sums of kBlockGroup of those [group, block] that the
-  /// sum adds up (HalideLowering.cpp, treeSum).
+  /// sum adds up (HalideLowering.cpp, blockLevel).
   struct BlockSum {
     Halide::Func terms, threads, groups;
   };

@@ -11,6 +11,7 @@
 
 #include "codegen/MemoryPlan.h"
 #include "codegen/Program.h"
+#include "codegen/StreamPlan.h"
 
 #include <map>
 #include <string>
@@ -32,11 +33,13 @@ struct BinaryInfo {
   std::vector<InitEntry> inits;
 };
 
-/// The program's source text; `programs[i]` is planned by `plans[i]`.
+/// The program's source text; `programs[i]` is planned by `plans[i]` and
+/// `streams[i]`.
 std::string generateProgramSource(const BinaryInfo &info,
                                   const KernelTable &table,
                                   const std::vector<Program> &programs,
-                                  const std::vector<MemoryPlan> &plans);
+                                  const std::vector<MemoryPlan> &plans,
+                                  const std::vector<StreamPlan> &streams);
 
 } // namespace lopt::codegen
 

@@ -113,15 +113,17 @@ check() { # NAME EPISODE-FLAGS...: binary NAME's episode against ref/{ref,exact}
       python3 "$here/compare.py" "$work/got.npz" "$bundle/ref/ref_$name.npz" \
         --exact "$bundle/ref/exact_$name.npz" > "$work/cmp"
   }
-  local flags=("$@") graph
-  if run_check; then
+  local flags=("$@") graph label="$name${CHECK_ENV:+ ($CHECK_ENV)}"
+  local envs=(${CHECK_ENV:-})
+  if run_check "${envs[@]}"; then
     # (A CUDA binary says what became of its graph; "!!" where none replayed.)
     graph=$(grep -o 'CUDA graph: .*' "$work/log")
     [[ -n $graph && $graph != *replayed* ]] && graph+=" !!"
-    echo "$name $(tail -1 "$work/cmp") [$graph]" | tee -a "$out/correctness.txt"
+    [[ -n ${CHECK_ENV:-} ]] && graph+="; $(grep -o 'CUDA streams: .*' "$work/log")"
+    echo "$label $(tail -1 "$work/cmp") [$graph]" | tee -a "$out/correctness.txt"
   else
     fails=$((fails + 1))
-    { echo "$name FAIL [$(grep -o 'CUDA graph: .*' "$work/log")]"; tail -5 "$work/log"
+    { echo "$label FAIL [$(grep -o 'CUDA graph: .*' "$work/log")]"; tail -5 "$work/log"
       cat "$work/cmp" 2> /dev/null; } | tee -a "$out/correctness.txt"
     # Whether it is the graph's doing.
     if (( $(left) > 60 )) && run_check LOPT_CUDA_GRAPH=0; then
@@ -138,6 +140,11 @@ for input in "$bundle"/ref/in_*.npz; do
 done
 for cfg in 5w1s 5w5s; do
   check "mi_$cfg" --seed 7
+done
+# The steps on several streams (StepStreams in Device.cpp; off by
+# default): the same results, bit for bit on every run.
+for cfg in 5w1s 5w5s; do
+  CHECK_ENV=LOPT_CUDA_STREAMS=1 check "mi_$cfg" --seed 7
 done
 echo "correctness: $fails failing or skipped" | tee -a "$out/correctness.txt"
 
@@ -176,6 +183,9 @@ for cfg in 5w5s 5w1s; do
         --inner-batch $batch --iters $iters --warmup 5)
   record lopt $cfg 90 -- python3 "$here/gpumem.py" "${lopt[@]}" "$bin/mi_$cfg" bench \
     --iters $iters --warmup 5
+  # The steps on several streams (StepStreams in Device.cpp; off by default).
+  record lopt-streams $cfg 90 -- python3 "$here/gpumem.py" \
+    env LOPT_CUDA_STREAMS=1 "${lopt[@]}" "$bin/mi_$cfg" bench --iters $iters --warmup 5
   # What replaying the kernel launches as a CUDA graph saves (Device.cpp).
   record lopt-no-graph $cfg 90 -- python3 "$here/gpumem.py" \
     env LOPT_CUDA_GRAPH=0 "${lopt[@]}" "$bin/mi_$cfg" bench --iters $iters --warmup 5

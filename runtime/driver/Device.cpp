@@ -85,6 +85,11 @@ std::unordered_map<CUdeviceptr, int> pinned;
 /// Whether a kernel call is in progress (StageScratch): only its stages
 /// are served from the kept allocations, which a graph may hold.
 bool inKernelCall = false;
+/// During a run on several streams (StepStreams), the current step's
+/// stream; and the stages freed in that run, kept for reuse once it joins.
+void *stepStream = nullptr;
+bool onSteps = false;
+std::vector<std::pair<size_t, CUdeviceptr>> freedOnSteps;
 
 /// The arena's free range during the current kernel call (StageScratch),
 /// handed out in order to the stages the kernel stores on the device, and
@@ -257,7 +262,12 @@ extern "C" int halide_cuda_device_free(void *uc, halide_buffer_t *buf) {
       buf->device_interface = nullptr;
       return halide_error_code_success;
     }
-    kept.emplace(made->second, buf->device);
+    // (During a run on several streams, a later step on another stream
+    // could be handed what a step still running uses.)
+    if (onSteps)
+      freedOnSteps.push_back({made->second, buf->device});
+    else
+      kept.emplace(made->second, buf->device);
   }
   // LOPT_DEVICE_CACHE=0: every free a cuMemFree (to measure what the cache
   // saves, or to rule it out).
@@ -375,7 +385,7 @@ extern "C" int halide_cuda_get_stream(void *, void *, void **stream) {
         graphApi().create(&theStream, 0) != 0)
       theStream = nullptr;
   });
-  *stream = theStream;
+  *stream = onSteps && stepStream ? stepStream : theStream;
   return 0;
 }
 
@@ -467,6 +477,184 @@ bool KernelGraph::launch(std::string &error) {
     error = cudaFailure("launching the recorded kernels (cuGraphLaunch)", err) +
             "; LOPT_CUDA_GRAPH=0 calls them one by one";
   return err == 0;
+}
+
+namespace {
+/// The CUDA driver's stream and event functions (any null: no streams).
+struct StreamApi {
+  int (*create)(void **, unsigned) = cudaFunction<int (*)(void **, unsigned)>(
+      "cuStreamCreate");
+  int (*destroy)(void *) = cudaFunction<int (*)(void *)>("cuStreamDestroy_v2");
+  int (*event)(void **, unsigned) =
+      cudaFunction<int (*)(void **, unsigned)>("cuEventCreate");
+  int (*destroyEvent)(void *) =
+      cudaFunction<int (*)(void *)>("cuEventDestroy_v2");
+  int (*record)(void *, void *) =
+      cudaFunction<int (*)(void *, void *)>("cuEventRecord");
+  int (*wait)(void *, void *, unsigned) =
+      cudaFunction<int (*)(void *, void *, unsigned)>("cuStreamWaitEvent");
+  bool complete() const {
+    return create && destroy && event && destroyEvent && record && wait;
+  }
+};
+const StreamApi &streamApi() {
+  static const StreamApi api;
+  return api;
+}
+constexpr unsigned kNonBlocking = 1;   // CU_STREAM_NON_BLOCKING
+constexpr unsigned kDisableTiming = 2; // CU_EVENT_DISABLE_TIMING
+
+/// Runs `work` (CUDA calls) in the binary's context; false with `error`
+/// saying `what` failed.
+template <typename Work>
+bool cudaStep(const char *what, std::string &error, const Work &work) {
+  bool noContext = false;
+  int err = inContext(nullptr, noContext, work);
+  if (err == 0)
+    return true;
+  error = cudaFailure(what, err);
+  return false;
+}
+
+/// An event of the binary's context in `e`, made once.
+int madeEvent(void *&e) {
+  return e ? 0 : streamApi().event(&e, kDisableTiming);
+}
+} // namespace
+
+bool StepStreams::usable(std::string &why) {
+  if (!usesCuda())
+    return false;
+  if (std::getenv("LOPT_CUDA_STREAMS") == nullptr ||
+      std::strcmp(std::getenv("LOPT_CUDA_STREAMS"), "1") != 0) {
+    why = "off (LOPT_CUDA_STREAMS=1 turns them on)";
+    return false;
+  }
+  if (!KernelGraph::usable(why)) {
+    why = "off: they fork the graphs' stream, and graphs are " + why;
+    return false;
+  }
+  if (!streamApi().complete()) {
+    why = "off: the CUDA driver lacks the stream or event functions";
+    return false;
+  }
+  return true;
+}
+
+bool StepStreams::fork(int count, int steps, std::string &error) {
+  if (!theStream) {
+    error = "several streams: the binary has no stream of its own to fork";
+    return false;
+  }
+  const StreamApi &api = streamApi();
+  if (!cudaStep("making streams (cuStreamCreate)", error, [&] {
+        streams.resize(size_t(std::max(count, 1)), nullptr);
+        streams[0] = theStream;
+        for (void *&s : streams)
+          if (!s)
+            if (int e = api.create(&s, kNonBlocking))
+              return e;
+        events.resize(size_t(steps), nullptr);
+        ends.resize(streams.size(), nullptr);
+        for (void *&e : events)
+          if (int err = madeEvent(e))
+            return err;
+        for (void *&e : ends)
+          if (int err = madeEvent(e))
+            return err;
+        return 0;
+      }))
+    return false;
+  // Every stream starts after the work already on the binary's.
+  if (!cudaStep("forking streams (cuEventRecord, cuStreamWaitEvent)", error, [&] {
+        if (int e = api.record(ends[0], theStream))
+          return e;
+        for (size_t s = 1; s < streams.size(); ++s)
+          if (int e = api.wait(streams[s], ends[0], 0))
+            return e;
+        return 0;
+      }))
+    return false;
+  std::lock_guard<std::mutex> lock(poolLock);
+  onSteps = true;
+  stepStream = theStream;
+  current = 0;
+  used = int(streams.size());
+  return true;
+}
+
+bool StepStreams::before(int k, int stream, const int32_t *waits,
+                         int numWaits, std::string &error) {
+  if (stream < 0 || stream >= used) {
+    error = "step " + std::to_string(k) + " is planned on stream " +
+            std::to_string(stream) + " of " + std::to_string(used);
+    return false;
+  }
+  const StreamApi &api = streamApi();
+  if (!cudaStep("waiting for earlier steps (cuStreamWaitEvent)", error, [&] {
+        for (int w = 0; w < numWaits; ++w) {
+          int j = waits[w];
+          if (j < 0 || j >= int(events.size()) || !events[size_t(j)])
+            return -1;
+          if (int e = api.wait(streams[size_t(stream)], events[size_t(j)], 0))
+            return e;
+        }
+        return 0;
+      }))
+    return false;
+  std::lock_guard<std::mutex> lock(poolLock);
+  current = stream;
+  stepStream = streams[size_t(stream)];
+  return true;
+}
+
+bool StepStreams::after(int k, std::string &error) {
+  const StreamApi &api = streamApi();
+  return cudaStep("marking a step's end (cuEventRecord)", error, [&] {
+    return k >= 0 && k < int(events.size())
+               ? api.record(events[size_t(k)], streams[size_t(current)])
+               : -1;
+  });
+}
+
+bool StepStreams::join(std::string &error) {
+  const StreamApi &api = streamApi();
+  bool ok = cudaStep("joining streams (cuEventRecord, cuStreamWaitEvent)",
+                     error, [&] {
+                       for (int s = 1; s < used; ++s) {
+                         if (int e = api.record(ends[size_t(s)], streams[size_t(s)]))
+                           return e;
+                         if (int e = api.wait(theStream, ends[size_t(s)], 0))
+                           return e;
+                       }
+                       return 0;
+                     });
+  std::lock_guard<std::mutex> lock(poolLock);
+  onSteps = false;
+  stepStream = nullptr;
+  for (auto &[size, ptr] : freedOnSteps)
+    kept.emplace(size, ptr);
+  freedOnSteps.clear();
+  return ok;
+}
+
+StepStreams::~StepStreams() {
+  if (streams.empty() && events.empty())
+    return;
+  bool noContext = false;
+  inContext(nullptr, noContext, [&] {
+    const StreamApi &api = streamApi();
+    for (void *e : events)
+      if (e)
+        api.destroyEvent(e);
+    for (void *e : ends)
+      if (e)
+        api.destroyEvent(e);
+    for (size_t s = 1; s < streams.size(); ++s)
+      if (streams[s])
+        api.destroy(streams[s]);
+    return 0;
+  });
 }
 
 KernelGraph::~KernelGraph() {

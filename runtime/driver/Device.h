@@ -79,6 +79,44 @@ private:
   size_t nodes = 0;
   std::vector<uint64_t> holds; // the driver's allocations it uses
 };
+/// A CUDA binary's steps on several streams, as the compiler planned them
+/// (codegen/StreamPlan.h: a step waits only for the earlier steps that
+/// touch its bytes, so a weight gradient runs beside the rest of the
+/// backward pass). A run forks the streams from the binary's own stream,
+/// each step's kernels go to its stream after the steps it waits for, and
+/// the run joins them back; a CUDA graph records that as its edges. Stages
+/// freed during such a run are kept for reuse only once it has joined (a
+/// step on another stream may still be using them). Off unless
+/// LOPT_CUDA_STREAMS=1 (not yet measured on a GPU), and only with graphs
+/// (their stream is the one forked).
+class StepStreams {
+public:
+  StepStreams() = default;
+  ~StepStreams();
+  StepStreams(const StepStreams &) = delete;
+  StepStreams &operator=(const StepStreams &) = delete;
+  /// Whether steps run on several streams in this process; if not, `why`
+  /// ("" for a binary that does not run on CUDA).
+  static bool usable(std::string &why);
+  /// Before a run's first step: `streams` streams (made at the first run)
+  /// start after the work on the binary's stream; `steps`: the run's.
+  bool fork(int streams, int steps, std::string &error);
+  /// Before step `k`'s kernel call: its kernels go to `stream`, after the
+  /// steps `waits` (on other streams; each marked by `after`).
+  bool before(int k, int stream, const int32_t *waits, int numWaits,
+              std::string &error);
+  /// After step `k`'s kernel call: marks where it ends on its stream.
+  bool after(int k, std::string &error);
+  /// After the last step (or a failed one): the binary's stream waits for
+  /// every stream, and kernels go to it again.
+  bool join(std::string &error);
+
+private:
+  std::vector<void *> streams; // [0]: the binary's stream
+  std::vector<void *> events;  // per step; and per stream, for fork and join
+  std::vector<void *> ends;
+  int current = 0, used = 0;
+};
 /// The most bytes of stages one kernel call placed in the arena, in MiB
 /// (0 but in a CUDA binary).
 double stageScratchPeakMb();

@@ -208,18 +208,21 @@ int bench(const Flags &f) {
   // Whether the timed runs replayed a CUDA graph of the kernel launches.
   std::string graph = runner.graphStatus();
   graph = graph.empty() ? "null" : "\"" + graph + "\"";
+  // And whether they ran on several streams (StepStreams).
+  std::string streams = runner.streamsStatus();
+  streams = streams.empty() ? "null" : "\"" + streams + "\"";
   std::printf("{\"binary\": \"%s\", \"episode\": \"%s\", \"threads\": %lld, "
               "\"iters\": %lld, \"ms_per_iter\": %.3f, \"ms_per_iter_min\": "
               "%.3f, \"gflop_per_iter\": %.4f, \"gflops\": %.2f, "
               "\"peak_rss_mb\": %.1f, \"arena_mb\": %.1f, "
               "\"stage_scratch_mb\": %.1f, \"stages_beside_arena\": %s, "
               "\"device_alloc_mb\": %s, \"cuda_graph\": %s, "
-              "\"meta_loss\": %.6f}\n",
+              "\"cuda_streams\": %s, \"meta_loss\": %.6f}\n",
               programName, M.episode, (long long)threads, (long long)iters, median,
               ms.front(), fn.flops / 1e9, fn.flops / 1e6 / median,
               peakRssMb(), double(fn.arena_bytes) / (1 << 20),
               stageScratchPeakMb(), besideJson.c_str(), heldMb, graph.c_str(),
-              metaLoss);
+              streams.c_str(), metaLoss);
   if (profile)
     printProfile(runner, iters, size_t(profile));
   return std::isfinite(metaLoss) ? 0 : fail("the meta-loss is not finite");
@@ -298,6 +301,8 @@ int episode(const Flags &f) {
     std::printf("runs: %lld, each identical to the first\n", (long long)repeat);
   if (std::string graph = runner.graphStatus(); !graph.empty())
     std::printf("CUDA graph: %s\n", graph.c_str());
+  if (std::string streams = runner.streamsStatus(); !streams.empty())
+    std::printf("CUDA streams: %s\n", streams.c_str());
   std::string dump = f.str("--dump");
   if (dump.empty())
     return 0;

@@ -15,7 +15,7 @@
 extern "C" {
 
 /// Bump when a structure below changes.
-#define LOPT_ABI_VERSION 5
+#define LOPT_ABI_VERSION 6
 #define LOPT_MAX_RANK 8
 
 typedef int (*lopt_kernel_fn)(void **args);
@@ -39,9 +39,13 @@ struct lopt_tensor {
 };
 
 /// A kernel call on slots step_args[first_arg .. first_arg + num_args):
-/// inputs, then outputs.
+/// inputs, then outputs. On a CUDA device it may run on its `stream` (of
+/// the function's num_streams) after the steps step_waits[first_wait ..
+/// first_wait + num_waits) on other streams (codegen/StreamPlan.h); run
+/// in order on one stream, it needs neither.
 struct lopt_step {
   int32_t kernel, first_arg, num_args;
+  int32_t stream, first_wait, num_waits;
 };
 
 /// One compiled function (the meta-gradient of an episode, or its forward).
@@ -56,10 +60,15 @@ struct lopt_function {
   int32_t num_steps;
   const lopt_step *steps;
   const int32_t *step_args;
-  /// Per step, two numbers: the offset and size in bytes of the largest
-  /// range of the arena no buffer alive at the step occupies, where the
-  /// driver places the stages the step's kernel stores, when they fit.
+  /// Per step, three numbers: the offset and size in bytes of the largest
+  /// range of the arena no buffer alive at the step occupies (for a step
+  /// off the longest chains, its top part: codegen/StreamPlan.h), where
+  /// the driver places the stages the step's kernel stores, when they fit;
+  /// and the bytes of stages planned (a CUDA binary's; a step running
+  /// beside others takes no more of the range).
   const int64_t *step_scratch;
+  const int32_t *step_waits;
+  int32_t num_streams;
   int64_t arena_bytes;     // planned from liveness
   int64_t unplanned_bytes; // every buffer apart
   double flops;            // per run

@@ -100,6 +100,17 @@ FunctionRunner::FunctionRunner(const lopt_module &module,
     setUpDevice();
   if (device && KernelGraph::usable(graphNote))
     graph = std::make_unique<KernelGraph>();
+  if (!device)
+    return;
+  if (fn.num_streams < 2)
+    streamsNote = "one: the plan has no steps to run beside others";
+  else if (StepStreams::usable(streamsNote)) {
+    streams = std::make_unique<StepStreams>();
+    waitedFor.assign(size_t(fn.num_steps), 0);
+    for (int k = 0; k < fn.num_steps; ++k)
+      for (int w = 0; w < fn.steps[k].num_waits; ++w)
+        waitedFor[size_t(fn.step_waits[fn.steps[k].first_wait + w])] = 1;
+  }
 }
 
 void FunctionRunner::setUpDevice() {
@@ -132,6 +143,7 @@ void FunctionRunner::setUpDevice() {
 
 FunctionRunner::~FunctionRunner() {
   graph.reset(); // (its launches use the arena)
+  streams.reset();
   for (halide_buffer_t &b : buffers)
     if (b.device)
       halide_device_release_crop(nullptr, &b);
@@ -258,7 +270,31 @@ std::string FunctionRunner::graphStatus() const {
   }
 }
 
+std::string FunctionRunner::streamsStatus() const {
+  if (!streams)
+    return streamsNote;
+  return std::to_string(fn.num_streams) + " streams (LOPT_CUDA_STREAMS=1" +
+         std::string(runs < 2 || profile ? "; the first run, and profiled "
+                                           "runs, use one)"
+                                         : ")");
+}
+
 bool FunctionRunner::runSteps(std::string &error) {
+  // The first run (which loads the kernels) and profiled runs call the
+  // steps in order on one stream.
+  bool several = streams && runs >= 2 && !profile;
+  if (several && !streams->fork(fn.num_streams, fn.num_steps, error))
+    return false;
+  if (!callSteps(several, error)) {
+    std::string ignored;
+    if (several)
+      streams->join(ignored);
+    return false;
+  }
+  return !several || streams->join(error);
+}
+
+bool FunctionRunner::callSteps(bool several, std::string &error) {
   for (int k = 0; k < fn.num_steps; ++k) {
     const lopt_step &step = fn.steps[k];
     argv.resize(size_t(step.num_args));
@@ -274,13 +310,22 @@ bool FunctionRunner::runSteps(std::string &error) {
     }
     auto start = profile ? std::chrono::steady_clock::now()
                          : std::chrono::steady_clock::time_point();
+    if (several && !streams->before(k, step.stream,
+                                     fn.step_waits + step.first_wait,
+                                     step.num_waits, error))
+      return false;
     int rc;
     {
-      const int64_t *range = fn.step_scratch + 2 * k; // offset, bytes
+      // offset, bytes; and the bytes of stages planned, all that a step
+      // running beside others may use
+      const int64_t *range = fn.step_scratch + 3 * k;
       StageScratch stages(device ? deviceArena->device + uint64_t(range[0]) : 0,
-                          range[1]);
+                          several ? std::min(range[1], range[2]) : range[1]);
       rc = module.kernels[step.kernel](argv.data());
     }
+    if (rc == 0 && several && waitedFor[size_t(k)] &&
+        !streams->after(k, error))
+      return false;
     if (profile && device && rc == 0)
       rc = halide_device_sync(nullptr, &buffers[fn.step_args[step.first_arg]]);
     if (profile) {

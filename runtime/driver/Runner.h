@@ -34,6 +34,7 @@ struct halide_device_interface_t;
 namespace lopt::driver {
 
 class KernelGraph;
+class StepStreams;
 
 using NamedTensors = std::map<std::string, Tensor<float>>;
 
@@ -89,6 +90,9 @@ public:
   /// kernel launches ("replayed: N launches"), recorded it, or why not;
   /// "" for other binaries.
   std::string graphStatus() const;
+  /// For a CUDA binary, whether its steps run on several streams ("N
+  /// streams") or why not; "" for other binaries.
+  std::string streamsStatus() const;
 
   /// Time every kernel call from now on (seconds and calls per kernel);
   /// a profiled run calls the kernels one by one.
@@ -108,6 +112,9 @@ private:
   std::string setupError; // why the device arena could not be made
   std::unique_ptr<KernelGraph> graph; // CUDA: the runs' kernel launches
   std::string graphNote;              // why there is no graph
+  std::unique_ptr<StepStreams> streams; // CUDA: the steps on several streams
+  std::string streamsNote;              // why not
+  std::vector<char> waitedFor;          // per step: a later step waits for it
   int64_t runs = 0;
   enum class LastRun { Called, Recorded, Replayed } lastRun = LastRun::Called;
   bool profile = false;
@@ -122,8 +129,10 @@ private:
   template <typename T>
   bool bind(const std::string &name, const Tensor<T> &t, std::string &error);
   bool upload(int slot, std::string &error);
-  /// Calls every step's kernel.
+  /// Calls every step's kernel (on several streams where planned, from
+  /// the second run on).
   bool runSteps(std::string &error);
+  bool callSteps(bool several, std::string &error);
   /// Waits for the device's kernels to finish.
   bool finish(std::string &error);
 };

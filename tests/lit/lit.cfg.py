@@ -48,6 +48,11 @@ if os.access(_ptxas, os.X_OK):
 config.substitutions.append(("%stages", "%s %s" % (
     sys.executable, os.path.join(config.lopt_src_root, "bench", "gpu", "stages.py"))))
 
+# bench/gpu/launches.py: GPU launches per program, and with a stream plan
+# the longest chain of them.
+config.substitutions.append(("%launches", "%s %s" % (
+    sys.executable, os.path.join(config.lopt_src_root, "bench", "gpu", "launches.py"))))
+
 # Kernel objects shared by the tests that build binaries (loptc --cache):
 # keyed by kernel, target and the loptc executable, so never stale.
 config.substitutions.append(("%kernel_cache", os.path.join(config.test_exec_root, "kernel-cache")))

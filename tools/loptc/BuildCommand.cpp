@@ -16,6 +16,7 @@
 #include "codegen/DriverGen.h"
 #include "codegen/MemoryPlan.h"
 #include "codegen/Program.h"
+#include "codegen/StreamPlan.h"
 #include "interpreter/EpisodeRunner.h"
 #include "tools/loptc/BuildConfig.h"
 
@@ -37,11 +38,17 @@ using namespace mlir;
 
 namespace {
 
+/// The most streams a CUDA binary's steps run on (StreamPlan.h): a
+/// meta-gradient's backward needs two (the chain, and the weight
+/// gradients beside it), the rest is for steps that need nothing.
+constexpr int kMaxStreams = 4;
+
 struct Compiled {
   EpisodeFunctions fns;
   KernelTable table;
   std::vector<Program> programs;
   std::vector<MemoryPlan> plans;
+  std::vector<StreamPlan> streams; // per program
   std::string fingerprint; // of the description, see ProgramABI.h
   bool trains = false;     // programs[0] is the meta-training step
 };
@@ -134,6 +141,13 @@ void printPrograms(const Compiled &c, llvm::raw_ostream &os) {
                   p.name.c_str(), p.steps.size(), programFlops(p, c.table),
                   (long long)plan.arenaBytes, (long long)plan.totalBytes);
     os << head;
+    const StreamPlan &streams = c.streams[f];
+    if (streams.streams > 1)
+      os << "  streams " << streams.streams << ": the longest chain of "
+         << "dependent steps " << streams.chainSteps << "; "
+         << streams.sideSteps << " steps off the longest chains of their "
+         << "data, " << streams.movedStages << " of them with their stages "
+         << "at the top of their range\n";
     auto slot = [&](int s) {
       std::string t = "%" + std::to_string(s);
       if (p.values[s].storage != s)
@@ -157,6 +171,13 @@ void printPrograms(const Compiled &c, llvm::raw_ostream &os) {
       if (plan.stageBytes[k] > 0)
         os << " stages " << plan.stageBytes[k] << " in "
            << plan.scratch[k].second << "@" << plan.scratch[k].first;
+      // On which stream, after which steps of other streams (numbered from
+      // 0 in this listing).
+      if (streams.streams > 1) {
+        os << " on stream " << streams.stream[k];
+        for (size_t w = 0; w < streams.waits[k].size(); ++w)
+          os << (w ? ", " : " after step ") << streams.waits[k][w];
+      }
       os << "  // " << s.op << "\n";
     }
     for (size_t r = 0; r < p.results.size(); ++r)
@@ -311,7 +332,7 @@ bool compileObjects(const BuildOptions &opts, const ResolvedTarget &target,
   {
     std::ofstream out(src);
     out << generateProgramSource(binaryInfo(opts, target, c), c.table,
-                                 c.programs, c.plans);
+                                 c.programs, c.plans, c.streams);
     if (!out) {
       error = "cannot write " + src;
       return false;
@@ -415,9 +436,16 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
       for (const ProgramStep &step : p.steps)
         stages.push_back(stageBytes[step.kernel]);
     MemoryPlan plan = planMemory(p, stages);
+    // A CUDA binary's steps may run on several streams (StreamPlan.h).
+    StreamPlan streams = target.deviceApi == "cuda"
+                             ? planStreams(p, plan, kMaxStreams)
+                             : singleStream(p);
     if (std::string bad = verifyMemoryPlan(p, plan); !bad.empty())
       return commandError(cmd, "memory plan of " + p.name + ": " + bad);
+    if (std::string bad = verifyStreamPlan(p, plan, streams); !bad.empty())
+      return commandError(cmd, "stream plan of " + p.name + ": " + bad);
     c.plans.push_back(std::move(plan));
+    c.streams.push_back(std::move(streams));
   }
 
   if (text) {

@@ -1,0 +1,201 @@
+//===- StreamPlan.cpp - which kernel calls may run at the same time --------===//
+#include "codegen/StreamPlan.h"
+
+#include <algorithm>
+
+namespace lopt::codegen {
+
+namespace {
+
+using Range = std::pair<int64_t, int64_t>; // [first byte, end)
+
+/// The bytes a step reads and writes.
+struct Touch {
+  std::vector<Range> reads, writes;
+};
+
+/// Byte alignment of a side step's stages moved to the top of its range
+/// (as the driver aligns each stage it places).
+constexpr int64_t kStageAlignment = 256;
+
+Range slotRange(const Program &prog, const MemoryPlan &plan, int s) {
+  return {plan.offset[s], plan.offset[s] + slotBytes(prog.values[s])};
+}
+
+/// Per step, what it touches; with `stages`, its kernel's stages (at the
+/// start of its scratch range, where the driver places them) among its
+/// writes.
+std::vector<Touch> touches(const Program &prog, const MemoryPlan &plan,
+                           bool stages) {
+  std::vector<Touch> t(prog.steps.size());
+  for (size_t k = 0; k < prog.steps.size(); ++k) {
+    for (int s : prog.steps[k].inputs)
+      t[k].reads.push_back(slotRange(prog, plan, s));
+    for (int s : prog.steps[k].outputs)
+      t[k].writes.push_back(slotRange(prog, plan, s));
+    if (stages && k < plan.stageBytes.size() && plan.stageBytes[k] > 0)
+      t[k].writes.push_back(
+          {plan.scratch[k].first, plan.scratch[k].first + plan.stageBytes[k]});
+  }
+  return t;
+}
+
+bool overlap(const std::vector<Range> &a, const std::vector<Range> &b) {
+  for (const Range &x : a)
+    for (const Range &y : b)
+      if (x.first < y.second && y.first < x.second && x.first < x.second &&
+          y.first < y.second)
+        return true;
+  return false;
+}
+
+/// Whether step `later` must wait for step `earlier`.
+bool conflicts(const Touch &later, const Touch &earlier) {
+  return overlap(later.writes, earlier.reads) ||
+         overlap(later.writes, earlier.writes) ||
+         overlap(later.reads, earlier.writes);
+}
+
+/// Per step, the earlier steps it must wait for, latest first.
+std::vector<std::vector<int>> dependences(const std::vector<Touch> &t) {
+  std::vector<std::vector<int>> deps(t.size());
+  for (int i = 0; i < int(t.size()); ++i)
+    for (int j = i - 1; j >= 0; --j)
+      if (conflicts(t[i], t[j]))
+        deps[i].push_back(j);
+  return deps;
+}
+
+/// Per step, the most steps in a chain of dependences that ends with it
+/// (`before`) and that starts with it (`after`).
+void chains(const std::vector<std::vector<int>> &deps, std::vector<int> &before,
+            std::vector<int> &after) {
+  int n = int(deps.size());
+  before.assign(size_t(n), 1);
+  after.assign(size_t(n), 1);
+  for (int i = 0; i < n; ++i)
+    for (int j : deps[i])
+      before[i] = std::max(before[i], before[j] + 1);
+  for (int i = n - 1; i >= 0; --i)
+    for (int j : deps[i])
+      after[j] = std::max(after[j], after[i] + 1);
+}
+
+/// Per step, the latest step of each stream known finished when the step
+/// starts (-1: none), from `stream` and `waits`: a stream runs its steps
+/// in order, and a step waited for implies what it knew.
+std::vector<std::vector<int>> knownAtStart(const StreamPlan &p) {
+  int n = int(p.stream.size());
+  std::vector<std::vector<int>> start(static_cast<size_t>(n)),
+      done(static_cast<size_t>(n));
+  std::vector<int> tail(size_t(p.streams), -1);
+  for (int i = 0; i < n; ++i) {
+    int s = p.stream[i];
+    std::vector<int> known =
+        tail[s] < 0 ? std::vector<int>(size_t(p.streams), -1) : done[tail[s]];
+    for (int w : p.waits[i])
+      for (int x = 0; x < p.streams; ++x)
+        known[x] = std::max(known[x], done[w][x]);
+    start[i] = known;
+    known[s] = i;
+    done[i] = known;
+    tail[s] = i;
+  }
+  return start;
+}
+
+} // namespace
+
+StreamPlan singleStream(const Program &prog) {
+  StreamPlan p;
+  p.stream.assign(prog.steps.size(), 0);
+  p.waits.assign(prog.steps.size(), {});
+  p.chainSteps = int(prog.steps.size());
+  return p;
+}
+
+StreamPlan planStreams(const Program &prog, MemoryPlan &plan, int maxStreams) {
+  StreamPlan p = singleStream(prog);
+  int n = int(prog.steps.size());
+  if (maxStreams < 2 || n == 0)
+    return p;
+  // Side steps, from the data dependences alone: their stages go to the
+  // top of their range.
+  std::vector<int> before, after;
+  chains(dependences(touches(prog, plan, false)), before, after);
+  int longest = *std::max_element(before.begin(), before.end());
+  for (int k = 0; k < n; ++k) {
+    if (before[k] + after[k] - 1 == longest)
+      continue;
+    ++p.sideSteps;
+    int64_t stages = k < int(plan.stageBytes.size()) ? plan.stageBytes[k] : 0;
+    auto &[lo, bytes] = plan.scratch[k];
+    int64_t top = (lo + bytes - stages) / kStageAlignment * kStageAlignment;
+    if (stages > 0 && top > lo) {
+      bytes = lo + bytes - top;
+      lo = top;
+      ++p.movedStages;
+    }
+  }
+  std::vector<std::vector<int>> deps = dependences(touches(prog, plan, true));
+  chains(deps, before, after);
+  p.chainSteps = *std::max_element(before.begin(), before.end());
+  // Each step on the stream whose last step it depends on latest (no wait
+  // for that one), else on the stream idle longest; then a wait for its
+  // latest dependence on each other stream not yet known finished.
+  std::vector<int> tail(size_t(maxStreams), -1);
+  std::vector<std::vector<int>> done(static_cast<size_t>(n));
+  p.streams = 1;
+  for (int i = 0; i < n; ++i) {
+    int s = -1;
+    for (int j : deps[i]) { // latest first
+      auto on = std::find(tail.begin(), tail.end(), j);
+      if (on != tail.end()) {
+        s = int(on - tail.begin());
+        break;
+      }
+    }
+    if (s < 0)
+      s = int(std::min_element(tail.begin(), tail.end()) - tail.begin());
+    p.streams = std::max(p.streams, s + 1);
+    std::vector<int> known =
+        tail[s] < 0 ? std::vector<int>(size_t(maxStreams), -1) : done[tail[s]];
+    for (int j : deps[i]) {
+      int on = p.stream[j];
+      if (known[on] >= j)
+        continue;
+      p.waits[i].push_back(j);
+      for (int x = 0; x < maxStreams; ++x)
+        known[x] = std::max(known[x], done[j][x]);
+    }
+    known[s] = i;
+    done[i] = known;
+    p.stream[i] = s;
+    tail[s] = i;
+  }
+  return p;
+}
+
+std::string verifyStreamPlan(const Program &prog, const MemoryPlan &plan,
+                             const StreamPlan &streams) {
+  int n = int(prog.steps.size());
+  if (int(streams.stream.size()) != n || int(streams.waits.size()) != n)
+    return "the plan has not one stream and wait list per step";
+  for (int i = 0; i < n; ++i) {
+    if (streams.stream[i] < 0 || streams.stream[i] >= streams.streams)
+      return "step " + std::to_string(i) + " is on no planned stream";
+    for (int w : streams.waits[i])
+      if (w < 0 || w >= i)
+        return "step " + std::to_string(i) + " waits for a step not before it";
+  }
+  std::vector<Touch> t = touches(prog, plan, true);
+  std::vector<std::vector<int>> start = knownAtStart(streams);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < i; ++j)
+      if (conflicts(t[i], t[j]) && start[i][streams.stream[j]] < j)
+        return "step " + std::to_string(i) + " may run before step " +
+               std::to_string(j) + ", which touches its bytes";
+  return "";
+}
+
+} // namespace lopt::codegen

@@ -1,0 +1,61 @@
+//===- StreamPlan.h - which kernel calls may run at the same time -*- C++ -*-===//
+//
+// A Program runs its steps one after another, but a step only has to wait
+// for the earlier steps that touch its bytes: that wrote what it reads, or
+// read or wrote what it writes (its results, and the arena range its
+// kernel's stages go in on a CUDA device). The bytes, not the values:
+// the memory plan reuses a dead buffer's bytes for a later one. Off the
+// longest chain of such dependences lie, in a meta-gradient, the weight
+// gradients: a layer's weight gradient and its data gradient both read the
+// layer's output gradient, and only the data gradient leads on. On a GPU
+// whose launches are small, the weight gradient can then run beside the
+// rest of the backward pass, on another stream.
+//
+// planStreams gives each step a stream and the steps on other streams it
+// waits for (the fewest: a stream runs its steps in order, and a step
+// waited for implies what it waited for). Steps off every longest chain
+// ("side" steps) take the stages their kernel stores from the top of
+// their step's free range instead of the bottom, so that the chain's next
+// steps, whose ranges start at the same bottom, do not wait for them.
+//
+//===----------------------------------------------------------------------===//
+#ifndef LOPT_CODEGEN_STREAMPLAN_H
+#define LOPT_CODEGEN_STREAMPLAN_H
+
+#include "codegen/MemoryPlan.h"
+
+namespace lopt::codegen {
+
+struct StreamPlan {
+  int streams = 1;                     // streams used
+  std::vector<int> stream;             // per step
+  std::vector<std::vector<int>> waits; // per step: earlier steps, by index
+  /// The longest chain of steps each of which waits for the one before:
+  /// the steps that would run one after another with any number of
+  /// streams.
+  int chainSteps = 0;
+  /// Steps off every longest chain (of their data dependences, before
+  /// their stages are placed), and of those, the ones whose stages were
+  /// moved to the top of their range.
+  int sideSteps = 0, movedStages = 0;
+};
+
+/// Every step on stream 0, waiting for nothing (a CPU target's, or one
+/// stream asked for).
+StreamPlan singleStream(const Program &prog);
+
+/// Plans the steps of `prog` (placed by `plan`) on at most `maxStreams`
+/// streams; moves the side steps' stage ranges in `plan.scratch` to the
+/// top of their free range (verifyMemoryPlan still holds).
+StreamPlan planStreams(const Program &prog, MemoryPlan &plan, int maxStreams);
+
+/// Checks that every two steps that touch the same bytes, one of them
+/// writing, run in program order: on one stream, or the later one waiting
+/// (directly or through the steps it waits for) for the earlier; returns
+/// an empty string, or the first pair that does not.
+std::string verifyStreamPlan(const Program &prog, const MemoryPlan &plan,
+                             const StreamPlan &streams);
+
+} // namespace lopt::codegen
+
+#endif // LOPT_CODEGEN_STREAMPLAN_H

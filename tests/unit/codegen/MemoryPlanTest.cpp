@@ -12,47 +12,17 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/MemoryPlan.h"
 
+#include "tests/unit/codegen/HandBuiltPrograms.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 using namespace lopt;
 using namespace lopt::codegen;
+using namespace lopt::codegen::handbuilt;
 
 namespace {
-
-/// A value, or a view of `viewOf` from its element `first` on.
-int addValue(Program &p, Shape shape, int viewOf = -1, int64_t first = 0) {
-  int id = int(p.values.size());
-  p.values.push_back(
-      viewOf < 0 ? ProgramValue{std::move(shape), false, id}
-                 : ProgramValue{std::move(shape), false, p.values[viewOf].storage,
-                                p.values[viewOf].offset + first});
-  return id;
-}
-
-void addStep(Program &p, std::vector<int> in, std::vector<int> out) {
-  ProgramStep s;
-  s.kernel = 0;
-  s.inputs = std::move(in);
-  s.outputs = std::move(out);
-  p.steps.push_back(std::move(s));
-}
-
-/// A chain x -> a -> b -> c -> y of 1 KiB buffers (steps 0 to 3).
-Program chain() {
-  Program p;
-  int x = addValue(p, {256});
-  p.args = {x};
-  int prev = x;
-  for (int i = 0; i < 4; ++i) {
-    int next = addValue(p, {256});
-    addStep(p, {prev}, {next});
-    prev = next;
-  }
-  p.results = {prev};
-  return p;
-}
 
 TEST(MemoryPlanTest, ChainReusesDeadBuffers) {
   Program p = chain();
@@ -203,26 +173,9 @@ TEST(MemoryPlanTest, VerifyCatchesOverlap) {
 TEST(MemoryPlanTest, RandomProgramsNeverShareLiveBytes) {
   std::mt19937 rng(7);
   for (int trial = 0; trial < 50; ++trial) {
-    Program p;
-    for (int a = 0; a < 3; ++a)
-      p.args.push_back(addValue(p, {int64_t(1 + rng() % 300)}));
-    for (int k = 0; k < 40; ++k) {
-      std::vector<int> in;
-      for (int i = 0; i < 1 + int(rng() % 3); ++i)
-        in.push_back(int(rng() % p.values.size()));
-      std::vector<int> out;
-      for (int o = 0; o < 1 + int(rng() % 2); ++o)
-        out.push_back(addValue(p, {int64_t(1 + rng() % 500)}));
-      if (rng() % 4 == 0)
-        addValue(p, p.values[out[0]].shape, out[0]); // an unused view
-      addStep(p, in, out);
-    }
-    p.results = {int(p.values.size()) - 1, int(rng() % p.values.size())};
     // Every other trial, stages at some steps.
     std::vector<int64_t> stages;
-    if (trial % 2)
-      for (size_t k = 0; k < p.steps.size(); ++k)
-        stages.push_back(rng() % 3 == 0 ? int64_t(256 * (1 + rng() % 8)) : 0);
+    Program p = randomProgram(rng, trial % 2 ? &stages : nullptr);
     MemoryPlan plan = planMemory(p, stages);
     ASSERT_EQ(verifyMemoryPlan(p, plan), "") << "trial " << trial;
     EXPECT_LE(plan.arenaBytes, plan.totalBytes);

@@ -13,42 +13,15 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/StreamPlan.h"
 
-#include <gtest/gtest.h>
+#include "tests/unit/codegen/HandBuiltPrograms.h"
 
-#include <random>
+#include <gtest/gtest.h>
 
 using namespace lopt;
 using namespace lopt::codegen;
+using namespace lopt::codegen::handbuilt;
 
 namespace {
-
-int addValue(Program &p, Shape shape) {
-  int id = int(p.values.size());
-  p.values.push_back(ProgramValue{std::move(shape), false, id});
-  return id;
-}
-
-void addStep(Program &p, std::vector<int> in, std::vector<int> out) {
-  ProgramStep s;
-  s.kernel = 0;
-  s.inputs = std::move(in);
-  s.outputs = std::move(out);
-  p.steps.push_back(std::move(s));
-}
-
-/// A chain x -> a -> b -> c -> y of 1 KiB buffers (steps 0 to 3).
-Program chain() {
-  Program p;
-  int prev = addValue(p, {256});
-  p.args = {prev};
-  for (int i = 0; i < 4; ++i) {
-    int next = addValue(p, {256});
-    addStep(p, {prev}, {next});
-    prev = next;
-  }
-  p.results = {prev};
-  return p;
-}
 
 TEST(StreamPlanTest, ChainStaysOnOneStream) {
   Program p = chain();
@@ -150,23 +123,8 @@ TEST(StreamPlanTest, RandomProgramsRunInOrderWhereTheyShareBytes) {
   std::mt19937 rng(11);
   int concurrent = 0;
   for (int trial = 0; trial < 50; ++trial) {
-    Program p;
-    for (int a = 0; a < 3; ++a)
-      p.args.push_back(addValue(p, {int64_t(1 + rng() % 300)}));
-    for (int k = 0; k < 40; ++k) {
-      std::vector<int> in;
-      for (int i = 0; i < 1 + int(rng() % 3); ++i)
-        in.push_back(int(rng() % p.values.size()));
-      std::vector<int> out;
-      for (int o = 0; o < 1 + int(rng() % 2); ++o)
-        out.push_back(addValue(p, {int64_t(1 + rng() % 500)}));
-      addStep(p, in, out);
-    }
-    p.results = {int(p.values.size()) - 1, int(rng() % p.values.size())};
     std::vector<int64_t> stages;
-    if (trial % 2)
-      for (size_t k = 0; k < p.steps.size(); ++k)
-        stages.push_back(rng() % 3 == 0 ? int64_t(256 * (1 + rng() % 8)) : 0);
+    Program p = randomProgram(rng, trial % 2 ? &stages : nullptr);
     MemoryPlan plan = planMemory(p, stages);
     StreamPlan s = planStreams(p, plan, 1 + trial % 4);
     ASSERT_EQ(verifyMemoryPlan(p, plan), "") << "trial " << trial;

@@ -74,9 +74,18 @@ int64_t place(const Items &items, const std::vector<int> &order,
 } // namespace
 
 MemoryPlan planMemory(const Program &prog,
-                      const std::vector<int64_t> &stageBytes) {
+                      const std::vector<int64_t> &stageBytes,
+                      const std::vector<int> &keepUntil) {
   MemoryPlan plan;
   std::vector<Interval> live = lifetimes(prog);
+  auto until = [&](size_t k) {
+    return k < keepUntil.size() ? std::max(int(k), keepUntil[k]) : int(k);
+  };
+  for (size_t k = 0; k < prog.steps.size(); ++k)
+    for (int s : prog.steps[k].inputs) {
+      Interval &l = live[size_t(prog.values[size_t(s)].storage)];
+      l.last = std::max(l.last, until(k));
+    }
   Items items;
   std::vector<int> order;
   for (size_t s = 0; s < prog.values.size(); ++s) {
@@ -90,12 +99,14 @@ MemoryPlan planMemory(const Program &prog,
   }
   const std::vector<int> slots = order; // the storage slots
   plan.stageBytes.assign(prog.steps.size(), 0);
+  std::vector<int> stageItem(prog.steps.size(), -1); // per step
   for (size_t k = 0; k < stageBytes.size() && k < prog.steps.size(); ++k)
     if (stageBytes[k] > 0) {
       plan.stageBytes[k] = stageBytes[k];
-      order.push_back(int(items.bytes.size()));
+      stageItem[k] = int(items.bytes.size());
+      order.push_back(stageItem[k]);
       items.bytes.push_back(stageBytes[k]);
-      items.live.push_back({int(k), int(k)});
+      items.live.push_back({int(k), until(k)});
       plan.totalBytes += stageBytes[k];
     }
   std::vector<int64_t> alive(prog.steps.size() + 2, 0); // steps -1..end
@@ -147,10 +158,20 @@ MemoryPlan planMemory(const Program &prog,
   for (const Interval &l : live)
     plan.lifetime.push_back({l.first, l.last});
   for (int k = 0; k < int(prog.steps.size()); ++k) {
+    // A step whose stages are kept past it: where they were placed.
+    if (stageItem[k] >= 0 && until(size_t(k)) > k) {
+      plan.scratch.push_back({plan.offset[stageItem[k]], plan.stageBytes[k]});
+      continue;
+    }
     std::vector<std::pair<int64_t, int64_t>> busy;
     for (int s : slots)
       if (live[s].first <= k && k <= live[s].last)
         busy.push_back({plan.offset[s], plan.offset[s] + slotBytes(prog.values[s])});
+    // (And the stages of earlier steps kept until this one.)
+    for (int j = 0; j < k; ++j)
+      if (stageItem[j] >= 0 && k <= until(size_t(j)))
+        busy.push_back({plan.offset[stageItem[j]],
+                        plan.offset[stageItem[j]] + plan.stageBytes[j]});
     busy.push_back({plan.arenaBytes, plan.arenaBytes});
     std::sort(busy.begin(), busy.end());
     std::pair<int64_t, int64_t> best = {0, 0};

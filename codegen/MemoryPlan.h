@@ -30,8 +30,8 @@ struct MemoryPlan {
   /// The step at which they are alive (-1: before the first step).
   int peakStep = -1;
   /// Per storage slot, the steps from the one that writes it to the last
-  /// that reads it (-1: before the first; steps.size(): after the last);
-  /// {-1, -1} for other slots.
+  /// that reads it (-1: before the first; steps.size(): after the last),
+  /// or that keeps it (keepUntil); {-1, -1} for other slots.
   std::vector<std::pair<int, int>> lifetime;
   /// Per step, the largest range of the arena (offset, bytes) that no
   /// buffer alive at the step occupies: where the stages its kernel stores
@@ -43,9 +43,14 @@ struct MemoryPlan {
 };
 
 /// `stageBytes`: per step, the bytes of the stages its kernel stores (may
-/// be empty: none planned).
+/// be empty: none planned). `keepUntil` (may be empty): per step, the last
+/// step through which its inputs and its stages keep their bytes (a step
+/// that may run beside the steps after it, StreamPlan.h, needs them
+/// untouched until then); such a step's scratch is where its stages were
+/// placed, not the largest free range.
 MemoryPlan planMemory(const Program &prog,
-                      const std::vector<int64_t> &stageBytes = {});
+                      const std::vector<int64_t> &stageBytes = {},
+                      const std::vector<int> &keepUntil = {});
 
 /// Checks that no two buffers live at the same time share bytes, and that
 /// no step's scratch range holds a buffer alive at that step or is smaller

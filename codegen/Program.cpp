@@ -268,7 +268,7 @@ TensorInfo tensorInfo(const OperandInfo &o, Type t) {
 
 bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
                   std::string &error, std::vector<Operation *> *stepOps,
-                  int64_t viewAlignment) {
+                  const ProgramOptions &options) {
   prog = Program();
   prog.name = fn.getSymName().str();
   llvm::DenseMap<Value, int> slot;
@@ -320,10 +320,19 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
     if (isFusible(run.front()) || beginsRun(run.front())) {
       Operation *next = run.back()->getNextNode();
       llvm::SmallPtrSet<Operation *, 16> inRun(run.begin(), run.end());
+      // (Apart, where the options say: a value that a later op other
+      // than the sum reads is a result of the run anyway.)
+      auto readAfter = [&](Value v, Operation *sum) {
+        return llvm::any_of(v.getUsers(), [&](Operation *u) {
+          return u != sum && !inRun.contains(u);
+        });
+      };
       for (Operation *op = next; op; op = op->getNextNode())
         if (auto sum = dyn_cast<ReduceSumOp>(op)) {
           Operation *def = sum.getX().getDefiningOp();
-          if (def && inRun.contains(def) && pulled.insert(op).second)
+          if (def && inRun.contains(def) &&
+              !(options.sumsOfResultsApart && readAfter(sum.getX(), op)) &&
+              pulled.insert(op).second)
             run.push_back(op);
         }
       // A weight gradient right after the run, of a gradient that the run
@@ -411,7 +420,7 @@ bool buildProgram(func::FuncOp fn, KernelTable &table, Program &prog,
       int64_t first = contiguousSlice(shapeOf(s.getX()), shapeOf(s.getY()),
                                       s.getOffsets());
       int64_t at = (prog.values[slot.at(s.getX())].offset + first) * 4;
-      if (first >= 0 && at % viewAlignment == 0) {
+      if (first >= 0 && at % options.viewAlignment == 0) {
         newView(s.getY(), s.getX(), first);
         continue;
       }

@@ -80,20 +80,30 @@ struct Program {
 /// broadcasts, reduce_sums, matmuls and maxpool_backwards (a max-pooling, relu and
 /// batch-norm backward, whole) are fused into one step whose intermediate
 /// values are not results, and so are such ops after a batchnorm or a
-/// concat; later reduce_sums of a run's values join it, and
+/// concat; later reduce_sums of a run's values join it (but see
+/// ProgramOptions::sumsOfResultsApart), and
 /// so does a conv2d_backward_filter right after it (past sums that runs
 /// took in) that alone reads the gradient the run makes (a first layer's,
 /// of at most 4 input channels).
 /// `stepOps`, when given, gets the op of each step (null for a fused run).
-/// A slice whose elements are contiguous in its operand is a view when its
-/// byte offset is a multiple of `viewAlignment` (OpenCL sub-buffers need
-/// kSlotAlignment; CPU and CUDA buffers may start at any element), else a
-/// step. False with `error` on an op that
-/// has no kernel.
+/// False with `error` on an op that has no kernel.
+struct ProgramOptions {
+  /// A slice whose elements are contiguous in its operand is a view when
+  /// its byte offset is a multiple of this (OpenCL sub-buffers need
+  /// kSlotAlignment; CPU and CUDA buffers may start at any element), else
+  /// a step.
+  int64_t viewAlignment = 4;
+  /// A later reduce_sum of a value that the run makes and that steps
+  /// after the run read anyway (a bias gradient, the sum of the gradient
+  /// a batch norm's backward hands to the convolution below) stays a step
+  /// of its own instead of joining the run: on a CUDA device it can then
+  /// run beside the steps that go on from that gradient (StreamPlan.h).
+  bool sumsOfResultsApart = false;
+};
 bool buildProgram(mlir::func::FuncOp fn, KernelTable &table, Program &prog,
                   std::string &error,
                   std::vector<mlir::Operation *> *stepOps = nullptr,
-                  int64_t viewAlignment = 4);
+                  const ProgramOptions &options = {});
 
 /// Floating-point operations of one run of `g` (a multiply-add counts 2,
 /// any other arithmetic or transcendental op 1, data movement 0).

@@ -13,10 +13,11 @@
 //
 // planStreams gives each step a stream and the steps on other streams it
 // waits for (the fewest: a stream runs its steps in order, and a step
-// waited for implies what it waited for). Steps off every longest chain
-// ("side" steps) take the stages their kernel stores from the top of
-// their step's free range instead of the bottom, so that the chain's next
-// steps, whose ranges start at the same bottom, do not wait for them.
+// waited for implies what it waited for). A step off every longest chain
+// of data dependences (a "side" step) can only run beside the steps after
+// it if they leave its bytes alone: keepUntilForStreams says until which
+// step the memory plan keeps its inputs and its stages (planMemory's
+// keepUntil), the step before the first that reads its results.
 //
 //===----------------------------------------------------------------------===//
 #ifndef LOPT_CODEGEN_STREAMPLAN_H
@@ -34,20 +35,24 @@ struct StreamPlan {
   /// the steps that would run one after another with any number of
   /// streams.
   int chainSteps = 0;
-  /// Steps off every longest chain (of their data dependences, before
-  /// their stages are placed), and of those, the ones whose stages were
-  /// moved to the top of their range.
-  int sideSteps = 0, movedStages = 0;
+  /// Steps off every longest chain of their data dependences whose bytes
+  /// the memory plan is to keep for steps after them (keepUntilForStreams).
+  int sideSteps = 0;
 };
 
 /// Every step on stream 0, waiting for nothing (a CPU target's, or one
 /// stream asked for).
 StreamPlan singleStream(const Program &prog);
 
-/// Plans the steps of `prog` (placed by `plan`) on at most `maxStreams`
-/// streams; moves the side steps' stage ranges in `plan.scratch` to the
-/// top of their free range (verifyMemoryPlan still holds).
-StreamPlan planStreams(const Program &prog, MemoryPlan &plan, int maxStreams);
+/// Per step, the last step through which the memory plan keeps its
+/// inputs and stages: a side step's, the step before the first that reads
+/// its results (the last step where none does); any other step, itself.
+std::vector<int> keepUntilForStreams(const Program &prog);
+
+/// Plans the steps of `prog` (placed by `plan`, best with
+/// keepUntilForStreams) on at most `maxStreams` streams.
+StreamPlan planStreams(const Program &prog, const MemoryPlan &plan,
+                       int maxStreams);
 
 /// Checks that every two steps that touch the same bytes, one of them
 /// writing, run in program order: on one stream, or the later one waiting

@@ -62,10 +62,11 @@ struct lopt_function {
   const int32_t *step_args;
   /// Per step, three numbers: the offset and size in bytes of the largest
   /// range of the arena no buffer alive at the step occupies (for a step
-  /// off the longest chains, its top part: codegen/StreamPlan.h), where
-  /// the driver places the stages the step's kernel stores, when they fit;
-  /// and the bytes of stages planned (a CUDA binary's; a step running
-  /// beside others takes no more of the range).
+  /// whose bytes are kept for the steps after it, codegen/StreamPlan.h,
+  /// the range its stages were placed at), where the driver places the
+  /// stages the step's kernel stores, when they fit; and the bytes of
+  /// stages planned (a CUDA binary's; a step running beside others takes
+  /// no more of the range).
   const int64_t *step_scratch;
   const int32_t *step_waits;
   int32_t num_streams;

@@ -145,9 +145,8 @@ void printPrograms(const Compiled &c, llvm::raw_ostream &os) {
     if (streams.streams > 1)
       os << "  streams " << streams.streams << ": the longest chain of "
          << "dependent steps " << streams.chainSteps << "; "
-         << streams.sideSteps << " steps off the longest chains of their "
-         << "data, " << streams.movedStages << " of them with their stages "
-         << "at the top of their range\n";
+         << streams.sideSteps << " steps beside the longest chains of "
+         << "their data\n";
     auto slot = [&](int s) {
       std::string t = "%" + std::to_string(s);
       if (p.values[s].storage != s)
@@ -407,9 +406,12 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
     fns.insert(fns.begin(), c.fns.metaGrad);
   for (func::FuncOp fn : fns) {
     Program p;
-    // OpenCL sub-buffers must start at planned slot alignments.
-    if (!buildProgram(fn, c.table, p, error, nullptr,
-                      target.deviceApi == "opencl" ? kSlotAlignment : 4))
+    // OpenCL sub-buffers must start at planned slot alignments; on CUDA
+    // a bias gradient's sum may run beside the steps after it.
+    ProgramOptions po;
+    po.viewAlignment = target.deviceApi == "opencl" ? kSlotAlignment : 4;
+    po.sumsOfResultsApart = target.deviceApi == "cuda";
+    if (!buildProgram(fn, c.table, p, error, nullptr, po))
       return commandError(cmd, fn.getSymName() + ": " + error);
     if (fn == c.fns.metaGrad) {
       // Without meta-parameters (e.g. SGD from a random init, the
@@ -435,11 +437,14 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
     if (!stageBytes.empty())
       for (const ProgramStep &step : p.steps)
         stages.push_back(stageBytes[step.kernel]);
-    MemoryPlan plan = planMemory(p, stages);
-    // A CUDA binary's steps may run on several streams (StreamPlan.h).
-    StreamPlan streams = target.deviceApi == "cuda"
-                             ? planStreams(p, plan, kMaxStreams)
-                             : singleStream(p);
+    // A CUDA binary's steps may run on several streams (StreamPlan.h):
+    // what a step off the longest chains touches is kept for the steps
+    // it may run beside.
+    bool cuda = target.deviceApi == "cuda";
+    MemoryPlan plan = planMemory(
+        p, stages, cuda ? keepUntilForStreams(p) : std::vector<int>{});
+    StreamPlan streams =
+        cuda ? planStreams(p, plan, kMaxStreams) : singleStream(p);
     if (std::string bad = verifyMemoryPlan(p, plan); !bad.empty())
       return commandError(cmd, "memory plan of " + p.name + ": " + bad);
     if (std::string bad = verifyStreamPlan(p, plan, streams); !bad.empty())

@@ -2,13 +2,12 @@
 //
 // Hand-built kernel programs (no MLIR, no Halide): a chain stays on one
 // stream; a weight gradient that only the last step reads runs on a
-// stream of its own, and the step that reads it waits for it; a side
-// step's stages move to the top of its range, so the chain's next step
-// (whose stages start at the same bottom) need not wait; bytes the memory
-// plan reuses make a step wait even where no value passes between them;
-// on random programs every two steps that touch the same bytes, one
-// writing, run in order (verifyStreamPlan); verifyStreamPlan itself
-// catches a missing wait.
+// stream of its own, and the step that reads it waits for it, where the
+// memory plan keeps its input and its stages for the step after it
+// (keepUntilForStreams; without, the next step's stages take its bytes
+// and that step waits); on random programs, with and without bytes kept,
+// every two steps that touch the same bytes, one writing, run in order
+// (verifyStreamPlan); verifyStreamPlan itself catches a missing wait.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/StreamPlan.h"
@@ -16,6 +15,8 @@
 #include "tests/unit/codegen/HandBuiltPrograms.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 using namespace lopt;
 using namespace lopt::codegen;
@@ -62,18 +63,31 @@ Program backward(std::vector<int64_t> &stages) {
 TEST(StreamPlanTest, WeightGradientBesideTheChain) {
   std::vector<int64_t> stages;
   Program p = backward(stages);
-  MemoryPlan plan = planMemory(p, stages);
-  ASSERT_EQ(verifyMemoryPlan(p, plan), "");
-  // Without the move, both stage ranges would start at the same bottom.
-  std::vector<std::pair<int64_t, int64_t>> before = plan.scratch;
-  ASSERT_EQ(before[2].first, before[3].first);
-  ASSERT_GE(before[2].second, 2048 + 512);
-  StreamPlan s = planStreams(p, plan, 4);
+  // The weight gradient's bytes kept for the steps after it, up to the one
+  // that reads its result (at most 2 steps).
+  std::vector<int> keep = keepUntilForStreams(p);
+  EXPECT_EQ(keep, (std::vector<int>{0, 1, 3, 3, 4}));
+  // Without them kept, the next step's stages go where its stages were:
+  // that step waits for it.
+  MemoryPlan tight = planMemory(p, stages);
+  ASSERT_EQ(tight.scratch[2].first, tight.scratch[3].first);
+  StreamPlan serial = planStreams(p, tight, 4);
+  EXPECT_EQ(verifyStreamPlan(p, tight, serial), "");
+  EXPECT_TRUE(serial.stream[3] == serial.stream[2] ||
+              std::count(serial.waits[3].begin(), serial.waits[3].end(), 2));
+  MemoryPlan plan = planMemory(p, stages, keep);
   EXPECT_EQ(verifyMemoryPlan(p, plan), "");
+  // Its input g kept through step 3; its stages where they were placed,
+  // apart from step 3's.
+  const int g = 1;
+  EXPECT_EQ(plan.lifetime[g], std::make_pair(0, 3));
+  EXPECT_EQ(plan.scratch[2].second, 2048);
+  EXPECT_TRUE(plan.scratch[2].first + 2048 <= plan.scratch[3].first ||
+              plan.scratch[3].first + 512 <= plan.scratch[2].first);
+  StreamPlan s = planStreams(p, plan, 4);
   EXPECT_EQ(verifyStreamPlan(p, plan, s), "");
   EXPECT_EQ(s.chainSteps, 4);
   EXPECT_EQ(s.sideSteps, 1);
-  EXPECT_EQ(s.movedStages, 1);
   EXPECT_EQ(s.streams, 2);
   // The weight gradient on its own stream, after the output gradient.
   EXPECT_EQ(s.stream[0], s.stream[1]);
@@ -83,21 +97,15 @@ TEST(StreamPlanTest, WeightGradientBesideTheChain) {
   EXPECT_EQ(s.stream[3], s.stream[1]);
   EXPECT_TRUE(s.waits[3].empty());
   EXPECT_EQ(s.waits[4], std::vector<int>{2});
-  // Its stages at the top of its range, the chain's at the bottom.
-  EXPECT_EQ(plan.scratch[2].first + plan.scratch[2].second,
-            before[2].first + before[2].second);
-  EXPECT_EQ(plan.scratch[2].second, 2048);
-  EXPECT_EQ(plan.scratch[3], before[3]);
 }
 
 TEST(StreamPlanTest, OneStreamAskedFor) {
   std::vector<int64_t> stages;
   Program p = backward(stages);
-  MemoryPlan plan = planMemory(p, stages);
-  std::vector<std::pair<int64_t, int64_t>> before = plan.scratch;
+  MemoryPlan plan = planMemory(p, stages, keepUntilForStreams(p));
   StreamPlan s = planStreams(p, plan, 1);
   EXPECT_EQ(s.streams, 1);
-  EXPECT_EQ(plan.scratch, before);
+  EXPECT_EQ(s.chainSteps, 5);
   EXPECT_EQ(verifyStreamPlan(p, plan, s), "");
 }
 
@@ -108,7 +116,7 @@ TEST(StreamPlanTest, OneStreamAskedFor) {
 TEST(StreamPlanTest, VerifyCatchesAMissingWait) {
   std::vector<int64_t> stages;
   Program p = backward(stages);
-  MemoryPlan plan = planMemory(p, stages);
+  MemoryPlan plan = planMemory(p, stages, keepUntilForStreams(p));
   StreamPlan s = planStreams(p, plan, 4);
   ASSERT_EQ(verifyStreamPlan(p, plan, s), "");
   s.waits[4].clear();
@@ -125,7 +133,9 @@ TEST(StreamPlanTest, RandomProgramsRunInOrderWhereTheyShareBytes) {
   for (int trial = 0; trial < 50; ++trial) {
     std::vector<int64_t> stages;
     Program p = randomProgram(rng, trial % 2 ? &stages : nullptr);
-    MemoryPlan plan = planMemory(p, stages);
+    // Every other pair of trials, what side steps touch kept for them.
+    MemoryPlan plan = planMemory(
+        p, stages, trial % 4 < 2 ? keepUntilForStreams(p) : std::vector<int>{});
     StreamPlan s = planStreams(p, plan, 1 + trial % 4);
     ASSERT_EQ(verifyMemoryPlan(p, plan), "") << "trial " << trial;
     ASSERT_EQ(verifyStreamPlan(p, plan, s), "") << "trial " << trial;

@@ -119,10 +119,16 @@ int info() {
   for (int f = 0; f < M.num_functions; ++f) {
     const lopt_function &fn = M.functions[f];
     std::printf("function %s: %d steps, %.3f GFLOP per run, planned memory "
-                "%s (%s without reuse)\n",
+                "%s (%s without reuse)",
                 fn.name, fn.num_steps, fn.flops / 1e9,
                 mebibytes(fn.arena_bytes).c_str(),
                 mebibytes(fn.unplanned_bytes).c_str());
+    // A CUDA binary's steps may run on several streams (StepStreams).
+    if (fn.num_streams > 1)
+      std::printf("; its steps planned on %d streams (LOPT_CUDA_STREAMS=1 "
+                  "uses them)",
+                  fn.num_streams);
+    std::printf("\n");
   }
   return 0;
 }

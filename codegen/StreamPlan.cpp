@@ -153,9 +153,18 @@ std::vector<int> keepUntilForStreams(const Program &prog) {
   for (int i = 0; i < n; ++i)
     for (int j : deps[i])
       firstReader[j] = std::min(firstReader[j], i);
-  for (int k = 0; k < n; ++k)
-    if (before[k] + after[k] - 1 < longest)
-      keep[k] = std::min(firstReader[k] - 1, k + kSideWindow);
+  // Steps on a longest chain at the same depth do not depend on each
+  // other (the first layer's weight and bias gradients): all but the
+  // last are side steps too, so that the later ones can run beside them.
+  std::vector<char> depthTaken(size_t(longest) + 1, 0);
+  for (int k = n - 1; k >= 0; --k) {
+    bool onChain = before[k] + after[k] - 1 == longest;
+    if (onChain && !depthTaken[size_t(before[k])]) {
+      depthTaken[size_t(before[k])] = 1;
+      continue;
+    }
+    keep[k] = std::min(firstReader[k] - 1, k + kSideWindow);
+  }
   return keep;
 }
 

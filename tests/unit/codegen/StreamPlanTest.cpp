@@ -5,7 +5,8 @@
 // stream of its own, and the step that reads it waits for it, where the
 // memory plan keeps its input and its stages for the step after it
 // (keepUntilForStreams; without, the next step's stages take its bytes
-// and that step waits); on random programs, with and without bytes kept,
+// and that step waits); of two steps at one depth of the longest chains,
+// the first keeps its bytes for the second; on random programs, with and without bytes kept,
 // every two steps that touch the same bytes, one writing, run in order
 // (verifyStreamPlan); verifyStreamPlan itself catches a missing wait.
 //
@@ -97,6 +98,30 @@ TEST(StreamPlanTest, WeightGradientBesideTheChain) {
   EXPECT_EQ(s.stream[3], s.stream[1]);
   EXPECT_TRUE(s.waits[3].empty());
   EXPECT_EQ(s.waits[4], std::vector<int>{2});
+}
+
+// Two steps on longest chains at the same depth (the first layer's weight
+// and bias gradients, both read by the update): the first keeps its bytes
+// for the second, which may run beside it.
+TEST(StreamPlanTest, ParallelStepsOfOneDepth) {
+  Program p;
+  int x = addValue(p, {256}), g = addValue(p, {256}), w = addValue(p, {64}),
+      b = addValue(p, {64}), u = addValue(p, {64});
+  p.args = {x};
+  addStep(p, {x}, {g});
+  addStep(p, {g}, {w});
+  addStep(p, {g}, {b});
+  addStep(p, {w, b}, {u});
+  p.results = {u};
+  std::vector<int64_t> stages = {0, 1024, 512, 0};
+  EXPECT_EQ(keepUntilForStreams(p), (std::vector<int>{0, 2, 2, 3}));
+  MemoryPlan plan = planMemory(p, stages, keepUntilForStreams(p));
+  EXPECT_EQ(verifyMemoryPlan(p, plan), "");
+  StreamPlan s = planStreams(p, plan, 4);
+  EXPECT_EQ(verifyStreamPlan(p, plan, s), "");
+  EXPECT_NE(s.stream[1], s.stream[2]);
+  EXPECT_EQ(s.chainSteps, 3);
+  EXPECT_EQ(s.sideSteps, 1);
 }
 
 TEST(StreamPlanTest, OneStreamAskedFor) {

@@ -541,30 +541,38 @@ bool StepStreams::usable(std::string &why) {
   return true;
 }
 
-bool StepStreams::fork(int count, int steps, std::string &error) {
-  if (!theStream) {
-    error = "several streams: the binary has no stream of its own to fork";
+bool StepStreams::make(int count, int steps, std::string &error) {
+  const StreamApi &api = streamApi();
+  return cudaStep("making streams (cuStreamCreate)", error, [&] {
+    // (The binary's stream, made in the context at its first request.)
+    void *own = nullptr;
+    halide_cuda_get_stream(nullptr, nullptr, &own);
+    if (!theStream)
+      return -1;
+    streams.resize(size_t(std::max(count, 1)), nullptr);
+    streams[0] = theStream;
+    for (void *&s : streams)
+      if (!s)
+        if (int e = api.create(&s, kNonBlocking))
+          return e;
+    events.resize(size_t(steps), nullptr);
+    ends.resize(streams.size(), nullptr);
+    for (void *&e : events)
+      if (int err = madeEvent(e))
+        return err;
+    for (void *&e : ends)
+      if (int err = madeEvent(e))
+        return err;
+    return 0;
+  });
+}
+
+bool StepStreams::fork(std::string &error) {
+  const StreamApi &api = streamApi();
+  if (streams.empty() || !theStream) {
+    error = "several streams: forked before they were made";
     return false;
   }
-  const StreamApi &api = streamApi();
-  if (!cudaStep("making streams (cuStreamCreate)", error, [&] {
-        streams.resize(size_t(std::max(count, 1)), nullptr);
-        streams[0] = theStream;
-        for (void *&s : streams)
-          if (!s)
-            if (int e = api.create(&s, kNonBlocking))
-              return e;
-        events.resize(size_t(steps), nullptr);
-        ends.resize(streams.size(), nullptr);
-        for (void *&e : events)
-          if (int err = madeEvent(e))
-            return err;
-        for (void *&e : ends)
-          if (int err = madeEvent(e))
-            return err;
-        return 0;
-      }))
-    return false;
   // Every stream starts after the work already on the binary's.
   if (!cudaStep("forking streams (cuEventRecord, cuStreamWaitEvent)", error, [&] {
         if (int e = api.record(ends[0], theStream))

@@ -98,9 +98,12 @@ public:
   /// Whether steps run on several streams in this process; if not, `why`
   /// ("" for a binary that does not run on CUDA).
   static bool usable(std::string &why);
-  /// Before a run's first step: `streams` streams (made at the first run)
-  /// start after the work on the binary's stream; `steps`: the run's.
-  bool fork(int streams, int steps, std::string &error);
+  /// Makes `streams` streams and the events of `steps` steps, outside any
+  /// recording (the first run, which calls its steps in order).
+  bool make(int streams, int steps, std::string &error);
+  /// Before a run's first step: the streams start after the work on the
+  /// binary's stream.
+  bool fork(std::string &error);
   /// Before step `k`'s kernel call: its kernels go to `stream`, after the
   /// steps `waits` (on other streams; each marked by `after`).
   bool before(int k, int stream, const int32_t *waits, int numWaits,

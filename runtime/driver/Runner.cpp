@@ -283,7 +283,14 @@ bool FunctionRunner::runSteps(std::string &error) {
   // The first run (which loads the kernels) and profiled runs call the
   // steps in order on one stream.
   bool several = streams && runs >= 2 && !profile;
-  if (several && !streams->fork(fn.num_streams, fn.num_steps, error))
+  // (The streams and events are made by the first run, never while a
+  // graph is recorded.)
+  if (streams && runs == 1 &&
+      !streams->make(fn.num_streams, fn.num_steps, streamsNote)) {
+    streams.reset();
+    streamsNote = "off: " + streamsNote;
+  }
+  if (several && !streams->fork(error))
     return false;
   if (!callSteps(several, error)) {
     std::string ignored;

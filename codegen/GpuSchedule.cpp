@@ -331,11 +331,6 @@ Var scheduleElementwise(Func f, const Shape &shape, size_t dims, bool guarded,
 /// A blocked sum's serial loops (those unrollShortReductions leaves) of
 /// more than this many iterations in all are a chain of waits for memory.
 constexpr int64_t kLongChain = 64;
-/// A blocked sum launched on fewer threads than this hides little of its
-/// loads' latency by switching threads (the 10x10 and 21x21 convolutions
-/// of a 5-shot batch: 40,000 and 58,800 threads, about 10 and 14 warps an
-/// SM).
-constexpr int64_t kFewThreads = 65536;
 
 /// Where the serial reduction loops of `sum` (a blocked sum whose
 /// `unrolled` innermost reductions are unrolled, unrollShortReductions)
@@ -345,7 +340,10 @@ constexpr int64_t kFewThreads = 65536;
 /// convolution's weight gradient: 294 iterations of 13 loads a thread at
 /// 42x42, one after another). A shorter chain (a convolution's loop over
 /// its 32 input channels) is unrolled by 2 where the sum runs on fewer
-/// than kFewThreads `threads`: two input channels' loads in flight.
+/// than kBusyThreads `threads`, which hide little of its loads' latency by
+/// switching threads (the 10x10 and 21x21 convolutions of a 5-shot batch:
+/// 40,000 and 58,800 threads, about 10 and 14 warps an SM): two input
+/// channels' loads in flight.
 void unrollLongChain(Func sum, size_t unrolled, int64_t threads) {
   const std::vector<Internal::ReductionVariable> &rvars =
       sum.function().update(0).schedule().rvars();
@@ -361,7 +359,7 @@ void unrollLongChain(Func sum, size_t unrolled, int64_t threads) {
   const int64_t *innermost =
       Internal::as_const_int(Internal::simplify(rvars[unrolled].extent));
   int64_t by = largestDivisor(*innermost, serial > kLongChain ? 4
-                                          : threads < kFewThreads ? 2 : 1);
+                                          : threads < kBusyThreads ? 2 : 1);
   if (by < 2)
     return;
   RVar outer("uo"), inner("ui");

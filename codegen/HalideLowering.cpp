@@ -96,9 +96,6 @@ Expr sigmoid(Expr x) { return 1.0f / (1.0f + exp(-x)); }
 /// call per lane); exact to rounding at both ends.
 Expr tanhExp(Expr x) { return 1.0f - 2.0f / (1.0f + exp(2.0f * x)); }
 
-/// The threads the first level of a sum in levels (treeSum) aims to keep
-/// busy.
-constexpr int64_t kBusyThreads = 65536;
 /// For a GPU, a long sum into fewer results than this is taken in levels
 /// (more results keep enough threads busy by themselves). In one level, a
 /// convolution's weight gradient (9,216 results of 210 to 525 partial sums

@@ -87,6 +87,11 @@ constexpr int64_t kCoordinateTile = 64;
 constexpr int64_t kBlockSumThreads = 256;
 constexpr int64_t kBlockGroup = 8;
 
+/// The threads that keep a GPU busy: what the first level of a sum in
+/// levels (treeSum) aims for, and below which a blocked sum's threads hide
+/// little of its loads' latency (GpuSchedule's unrollLongChain).
+constexpr int64_t kBusyThreads = 65536;
+
 /// The alignment of a stage that a GPU kernel call stores in its step's
 /// range of the arena (runtime/driver/Device.cpp places them there).
 constexpr int64_t kStageAlignment = 256;

@@ -78,9 +78,10 @@ MemoryPlan planMemory(const Program &prog,
                       const std::vector<int> &keepUntil) {
   MemoryPlan plan;
   std::vector<Interval> live = lifetimes(prog);
-  auto until = [&](size_t k) {
-    return k < keepUntil.size() ? std::max(int(k), keepUntil[k]) : int(k);
-  };
+  for (size_t k = 0; k < prog.steps.size(); ++k)
+    plan.keepUntil.push_back(
+        k < keepUntil.size() ? std::max(int(k), keepUntil[k]) : int(k));
+  auto until = [&](size_t k) { return plan.keepUntil[k]; };
   for (size_t k = 0; k < prog.steps.size(); ++k)
     for (int s : prog.steps[k].inputs) {
       Interval &l = live[size_t(prog.values[size_t(s)].storage)];

@@ -40,6 +40,9 @@ struct MemoryPlan {
   /// Per step, the bytes of stages planned (planMemory's stageBytes,
   /// zeros where it had none).
   std::vector<int64_t> stageBytes;
+  /// Per step, the last step through which its inputs and stages keep
+  /// their bytes (planMemory's keepUntil; the step itself where none).
+  std::vector<int> keepUntil;
 };
 
 /// `stageBytes`: per step, the bytes of the stages its kernel stores (may

@@ -174,9 +174,8 @@ StreamPlan planStreams(const Program &prog, const MemoryPlan &plan,
   int n = int(prog.steps.size());
   if (maxStreams < 2 || n == 0)
     return p;
-  std::vector<int> keep = keepUntilForStreams(prog);
-  for (int k = 0; k < n; ++k)
-    p.sideSteps += keep[k] > k;
+  for (int k = 0; k < n && k < int(plan.keepUntil.size()); ++k)
+    p.sideSteps += plan.keepUntil[k] > k;
   std::vector<int> before, after;
   std::vector<std::vector<int>> deps = dependences(touches(prog, plan));
   chains(deps, before, after);

@@ -35,8 +35,9 @@ struct StreamPlan {
   /// the steps that would run one after another with any number of
   /// streams.
   int chainSteps = 0;
-  /// Steps off every longest chain of their data dependences whose bytes
-  /// the memory plan is to keep for steps after them (keepUntilForStreams).
+  /// Steps whose bytes the memory plan keeps for steps after them
+  /// (MemoryPlan::keepUntil, from keepUntilForStreams: steps off every
+  /// longest chain of their data dependences).
   int sideSteps = 0;
 };
 

@@ -525,8 +525,8 @@ int madeEvent(void *&e) {
 bool StepStreams::usable(std::string &why) {
   if (!usesCuda())
     return false;
-  if (std::getenv("LOPT_CUDA_STREAMS") == nullptr ||
-      std::strcmp(std::getenv("LOPT_CUDA_STREAMS"), "1") != 0) {
+  const char *on = std::getenv("LOPT_CUDA_STREAMS");
+  if (!on || std::strcmp(on, "1") != 0) {
     why = "off (LOPT_CUDA_STREAMS=1 turns them on)";
     return false;
   }

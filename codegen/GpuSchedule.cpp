@@ -81,17 +81,21 @@ constexpr int64_t kSmallStage = 65536;
 
 /// The most IR operations per element of a stage computed where it is read
 /// instead of stored (with those of the cheap stages it reads in turn).
-constexpr int64_t kRecomputeCost = 96;
+/// Batch norm's masked gradient below a max-pooling (142: the window
+/// offset's test, the pooled gradient, and the activation's batch norm
+/// again for relu's step) is recomputed by the sums and the input gradient
+/// that read it: stored, it took a launch of its own in every batch-norm
+/// backward (Mini-ImageNet 5w5s: 633 -> 607 launches a meta-iteration).
+constexpr int64_t kRecomputeCost = 144;
 /// A stage of at least kLargeStage elements is recomputed up to this cost:
 /// stored, it is a device allocation as large as a layer's activations,
-/// beside the planned arena. The first layer's masked gradient in the
-/// query's backward (141 operations) and its batch-norm gradient inside
+/// beside the planned arena. The first layer's batch-norm gradient inside
 /// the weight gradient that reads it (251: the maximum's window offset,
 /// the pooled gradient and the activation read, the rest per-channel
-/// values a thread's loop holds, and the index arithmetic) would each be
+/// values a thread's loop holds, and the index arithmetic) would be
 /// 64.6 MiB.
 constexpr int64_t kLargeStage = int64_t(1) << 22;
-constexpr int64_t kRecomputeCostLarge = 3 * kRecomputeCost;
+constexpr int64_t kRecomputeCostLarge = 288;
 
 /// The Funcs `f`'s definitions call (each once).
 std::vector<Internal::Function> callees(const Internal::Function &f) {

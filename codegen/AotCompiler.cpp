@@ -71,7 +71,7 @@ Pipeline lowered(const KernelGraph &g, const Target &t,
                  int64_t *stageBytes = nullptr) {
   LoweredKernel k;
   bool gpu = t.has_gpu_feature();
-  ok = lowerKernel(g, k, error, /*forGpu=*/gpu);
+  ok = lowerKernel(g, k, error, gpu ? &t : nullptr);
   if (!ok)
     return Pipeline();
   if (gpu)

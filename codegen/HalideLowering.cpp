@@ -91,10 +91,36 @@ Val define(const Shape &shape, const std::function<Expr(std::vector<Expr>)> &bod
   return {f, shape};
 }
 
-Expr sigmoid(Expr x) { return 1.0f / (1.0f + exp(-x)); }
-/// tanh through exp, which Halide vectorises (its tanh is a scalar libm
-/// call per lane); exact to rounding at both ends.
-Expr tanhExp(Expr x) { return 1.0f - 2.0f / (1.0f + exp(2.0f * x)); }
+/// The exponential and the division of the sigmoid and tanh gates. On a
+/// CPU, Halide's exp (a polynomial that vectorises) and an IEEE division.
+/// On a GPU, the device's fast forms: CUDA's ex2.approx and div.approx
+/// (libdevice's __nv_fast_expf, __nv_fast_fdividef), OpenCL's native_exp
+/// and native_divide. Halide's exp there is its CPU polynomial (about 20
+/// instructions) and its division div.rn.f32 (about 10 in SASS, a slow
+/// path beside), 35 instructions a gate of which the fast forms leave 4:
+/// in the Mini-ImageNet cell's thread per coordinate, 102 gates (an LSTM
+/// of 20 cells: 80 gates and 20 tanh; the two affine gates) were more than
+/// half its instructions. Their relative error, about 2^-22 for ex2 and 2
+/// ulp for the division (PTX ISA), plus the rounding of x log2(e) (1e-6
+/// relative at |x| = 16), is far below the 1e-4 the device's results are
+/// held to (bench/gpu, binary-gpu-*.test).
+struct GateMath {
+  std::string fastExp, fastDivide; // extern names; empty on a CPU
+  Expr exp(Expr x) const {
+    if (fastExp.empty())
+      return Halide::exp(x);
+    return Internal::Call::make(Float(32), fastExp, {x}, Internal::Call::PureExtern);
+  }
+  Expr divide(Expr a, Expr b) const {
+    if (fastDivide.empty())
+      return a / b;
+    return Internal::Call::make(Float(32), fastDivide, {a, b}, Internal::Call::PureExtern);
+  }
+  Expr sigmoid(Expr x) const { return divide(1.0f, 1.0f + exp(-x)); }
+  /// tanh through exp, which Halide vectorises (its tanh is a scalar libm
+  /// call per lane); exact to rounding at both ends.
+  Expr tanh(Expr x) const { return 1.0f - divide(2.0f, 1.0f + exp(2.0f * x)); }
+};
 
 /// For a GPU, a long sum into fewer results than this is taken in levels
 /// (more results keep enough threads busy by themselves). In one level, a
@@ -140,10 +166,15 @@ constexpr int kGpuRowBlock = 8;
 /// prepended in mapped graphs.
 class Lowering {
 public:
-  Lowering(const KernelGraph &g, bool forGpu)
-      : g(g), mappedGraph(g.coords > 0), forGpu(forGpu),
+  Lowering(const KernelGraph &g, const Target *gpu)
+      : g(g), mappedGraph(g.coords > 0), forGpu(gpu != nullptr),
         perCoordinateResult(mappedGraph && std::find(g.reduced.begin(), g.reduced.end(),
-                                                     false) != g.reduced.end()) {}
+                                                     false) != g.reduced.end()) {
+    if (gpu && gpu->has_feature(Target::CUDA))
+      gates = {"__nv_fast_expf", "__nv_fast_fdividef"};
+    else if (gpu && gpu->has_feature(Target::OpenCL))
+      gates = {"native_exp", "native_divide"};
+  }
 
   Shape full(const KernelNode &n) const {
     Shape s = n.shape;
@@ -238,6 +269,7 @@ private:
   const KernelGraph &g;
   bool mappedGraph;
   bool forGpu;
+  GateMath gates; // the sigmoid and tanh gates' exponential and division
   /// A mapped kernel with a result per coordinate: run tile by tile on a
   /// CPU (coordinateTiles), a thread per coordinate on a GPU
   /// (coordinateThreads).
@@ -996,8 +1028,8 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     return {define(out, [&](std::vector<Expr>) { return Expr(num("value")); }, name(op))};
   if (op == "neg") return unary([](Expr x) { return -x; });
   if (op == "relu") return unary([](Expr x) { return max(x, 0.0f); });
-  if (op == "sigmoid") return unary(sigmoid);
-  if (op == "tanh") return unary(tanhExp);
+  if (op == "sigmoid") return unary([&](Expr x) { return gates.sigmoid(x); });
+  if (op == "tanh") return unary([&](Expr x) { return gates.tanh(x); });
   if (op == "exp") return unary([](Expr x) { return exp(x); });
   if (op == "log") return unary([](Expr x) { return log(x); });
   if (op == "abs") return unary([](Expr x) { return abs(x); });
@@ -1509,7 +1541,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       Val act = define(vec4H, [&](std::vector<Expr> idx) {
         Expr isCell = idx.back() >= 3 * int(H);
         Expr v = at(a, idx);
-        Expr sg = sigmoid(select(isCell, 2 * v, v));
+        Expr sg = gates.sigmoid(select(isCell, 2 * v, v));
         return select(isCell, 2 * sg - 1, sg);
       }, name("lstm_gates"));
       root(act);
@@ -1528,13 +1560,13 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     };
     if (op == "lstm") {
       Val hNew = define(vecH, [&](std::vector<Expr> idx) {
-        return gate(prefix(idx), idx.back(), 2) * tanhExp(at(cNew, idx));
+        return gate(prefix(idx), idx.back(), 2) * gates.tanh(at(cNew, idx));
       }, name("lstm_h"));
       return {hNew, cNew};
     }
     Val dh1 = in(n, 5), dc1 = in(n, 6);
     Val tanhC = define(vecH, [&](std::vector<Expr> idx) {
-      return tanhExp(at(cNew, idx));
+      return gates.tanh(at(cNew, idx));
     }, name("lstm_tanh_c"));
     root(tanhC);
     Val dcTot = define(vecH, [&](std::vector<Expr> idx) {
@@ -1647,8 +1679,8 @@ struct Compiled {
 } // namespace
 
 bool lowerKernel(const KernelGraph &graph, LoweredKernel &out,
-                 std::string &error, bool forGpu) {
-  Lowering lowering(graph, forGpu);
+                 std::string &error, const Target *gpu) {
+  Lowering lowering(graph, gpu);
   return lowering.lower(out, error);
 }
 

@@ -97,13 +97,14 @@ constexpr int64_t kBusyThreads = 65536;
 constexpr int64_t kStageAlignment = 256;
 
 /// The algorithm of `graph`; false with `error` for an op with no lowering.
-/// `forGpu`: the variant for GPU schedules, the same values computed with
-/// more parallelism: an output that is a sum (an update definition) is
-/// copied into an output Func of its own, so that the schedule may keep the
-/// sum in a thread's registers, and long sums into few results are taken in
-/// levels of short sums.
+/// `gpu` (null for a CPU): the GPU target of the variant for GPU schedules,
+/// the same values computed with more parallelism: an output that is a sum
+/// (an update definition) is copied into an output Func of its own, so that
+/// the schedule may keep the sum in a thread's registers, and long sums
+/// into few results are taken in levels of short sums; the gates'
+/// exponentials and divisions are the device's fast forms.
 bool lowerKernel(const KernelGraph &graph, LoweredKernel &out,
-                 std::string &error, bool forGpu = false);
+                 std::string &error, const Halide::Target *gpu = nullptr);
 
 /// The largest block of at most `most` that divides `extent` (1 if none).
 inline int64_t largestDivisor(int64_t extent, int64_t most) {

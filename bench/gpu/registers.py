@@ -29,12 +29,19 @@ MAX_WARPS_PER_SM = 64
 THREADS_PER_BLOCK = 256
 
 
-def find_ptxas(given):
-    for candidate in (given, os.environ.get("PTXAS"), shutil.which("ptxas"),
-                      "/usr/local/cuda/bin/ptxas"):
+def find_tool(name, given, package):
+    """The first of `given`, $NAME, `name` on PATH and the CUDA toolkit's that
+    can run; exits naming the pip `package` that installs it if none."""
+    for candidate in (given, os.environ.get(name.upper()), shutil.which(name),
+                      f"/usr/local/cuda/bin/{name}"):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    sys.exit("registers.py: no ptxas (pip install nvidia-cuda-nvcc, or --ptxas PATH)")
+    sys.exit(f"{os.path.basename(sys.argv[0])}: no {name} "
+             f"(pip install {package}, or --{name} PATH)")
+
+
+def find_ptxas(given):
+    return find_tool("ptxas", given, "nvidia-cuda-nvcc")
 
 
 def kernels_ptx(halide):

@@ -23,21 +23,12 @@ import argparse
 import collections
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from registers import find_ptxas, kernels_ptx  # noqa: E402
-
-
-def find_cuobjdump(given):
-    for candidate in (given, os.environ.get("CUOBJDUMP"), shutil.which("cuobjdump"),
-                      "/usr/local/cuda/bin/cuobjdump"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    sys.exit("sass.py: no cuobjdump (pip install nvidia-cuda-cuobjdump, or --cuobjdump PATH)")
+from registers import find_ptxas, find_tool, kernels_ptx  # noqa: E402
 
 
 def launches(halide, fused):
@@ -87,7 +78,8 @@ def main(argv):
     parser.add_argument("--top", type=int, default=20)
     parser.add_argument("--kernel", action="append", default=[])
     args = parser.parse_args(argv[1:])
-    ptxas, cuobjdump = find_ptxas(args.ptxas), find_cuobjdump(args.cuobjdump)
+    ptxas = find_ptxas(args.ptxas)
+    cuobjdump = find_tool("cuobjdump", args.cuobjdump, "nvidia-cuda-cuobjdump")
     halide = open(args.halide, "rb").read().decode("latin1")
     grid, calls = launches(halide, open(args.fused, "rb").read().decode("latin1"))
     rows = []  # (work, kernel, calls, function, blocks, threads, instructions, ops, loop)

@@ -234,13 +234,20 @@ if (( ${NCU:-0} )); then
     # expressions (space-separated; REGEX@N: the launch after N matching
     # ones), its throughput against the peaks, occupancy, the warps' stall
     # reasons and the memory traffic (ncu-detail.csv, one ncu run each: a
-    # few seconds). coord_c_fused: the cell's thread kernel; @9: the cell
-    # VJP's (9 calls of the cell come before the first VJP in 5w5s);
-    # copy_2__1_ to copy_2__3_: the forward convolutions at 42x42, 21x21
-    # and 10x10; bn_squares_f64_l1_10_ and reduce_sum_f64_l1_16__2_: sums
-    # taken by blocks of threads (batch norm's statistics at 84x84, its
-    # backward's at 42x42).
-    for entry in ${NCU_DETAIL-coord_c_fused coord_c_fused@9 reduce_coords_l1_7 conv2d_dw_columns_1__1_ conv2d_dw_columns_44 conv2d_backward_filter_f64_l1 copy_2__1_ copy_2__2_ copy_2__3_ bn_squares_f64_l1_10_ reduce_sum_f64_l1_16__2_ argmax_9__3_}; do
+    # few seconds). By default the NCU_TOP (10) kernels of the most time
+    # in ncu.csv, each by its whole name (the names change with the code:
+    # a fixed list named kernels that no longer existed).
+    detail=${NCU_DETAIL-$(python3 - "$out/ncu.csv" "${NCU_TOP:-10}" <<'PY'
+import collections, csv, re, sys
+time = collections.Counter()
+for row in csv.reader(open(sys.argv[1], errors="replace")):
+    if len(row) > 14 and row[0].isdigit() and row[12] == "gpu__time_duration.sum":
+        time[row[4]] += float(row[14].replace(",", ""))
+print(" ".join("^" + re.escape(name) + "$" for name, _ in time.most_common(int(sys.argv[2]))))
+PY
+)}
+    echo "ncu detail for: $detail"
+    for entry in $detail; do
       k=${entry%@*} skip=0
       [[ $entry == *@* ]] && skip=${entry##*@}
       (( $(left) > 45 )) || { echo "ncu detail: no time left for $entry"; break; }

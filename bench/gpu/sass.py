@@ -7,7 +7,7 @@ Usage: sass.py HALIDE FUSED [--arch sm_90] [--top N] [--kernel kN ...]
 Assembles each kernel's PTX with NVIDIA's ptxas (as registers.py) and
 disassembles it with cuobjdump (`pip install nvidia-cuda-cuobjdump`: its
 `nvidia/cu13/bin/cuobjdump`; or --cuobjdump, $CUOBJDUMP, `cuobjdump` on
-PATH). For each launched function: its SASS instructions (static: both
+PATH; it runs `nvdisasm`, from nvidia-cuda-nvdisasm, found on PATH). For each launched function: its SASS instructions (static: both
 sides of a branch, a loop's body once; LOOP marks a function with a
 backward branch), the most frequent opcodes, and its instructions times
 its threads times its launches in a meta-iteration (the first program of

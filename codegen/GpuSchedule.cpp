@@ -251,7 +251,8 @@ private:
       return memo[fn.name()] = counter.total; // inlined by the algorithm
     if (counter.total >
             (large.count(fn.name()) ? kRecomputeCostLarge : kRecomputeCost) ||
-        (counter.reduces && largestReader[fn.name()] > elements.at(fn.name())))
+        (counter.reduces && largestReader[fn.name()] > elements.at(fn.name()) &&
+         largestReader[fn.name()] > kSmallStage))
       return memo[fn.name()] = 1;
     candidate->second.compute_inline();
     inlined.insert(fn.name());
@@ -262,7 +263,9 @@ private:
   std::set<std::string> large; // candidates of kLargeStage elements or more
   /// Per stage, its elements, and the most elements of a stage that reads
   /// it: a short reduction is recomputed by readers no larger than its
-  /// stage (a row's loss, not every pixel reading a channel's mean).
+  /// stage (a row's loss, not every pixel reading a channel's mean) or
+  /// than kSmallStage (a loss gradient's rows reading their log-sum-exp:
+  /// such readers share a launch, which costs more than their work).
   std::map<std::string, int64_t> elements, largestReader;
   std::set<std::string> reducing; // Funcs in place that read an inline reduction
   std::map<std::string, int64_t> memo;

@@ -188,7 +188,10 @@ bool opGraph(Operation &op, KernelGraph &g, std::vector<Value> &operands,
 /// follow it read it in the same kernel, never from memory), and matmuls
 /// (a linear layer's backward: its input's and weight's gradients and the
 /// bias gradient read the loss gradient where the run computes it, one
-/// kernel and, on a GPU, 3 launches a step where there were 4).
+/// kernel and, on a GPU, 3 launches a step where there were 4), and the
+/// loss's ops, log-sum-exp, cross entropy and one-hot labels (the loss
+/// and its gradient one kernel where they were five: on a GPU a step's
+/// loss head takes 6 launches, 8 before).
 bool isFusible(Operation *op) {
   if (auto c = dyn_cast<ConstantOp>(op)) {
     auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
@@ -198,7 +201,8 @@ bool isFusible(Operation *op) {
     return false;
   std::string name = op->getName().stripDialect().str();
   return isElementwise(name) || name == "broadcast" || name == "reduce_sum" ||
-         name == "maxpool" || name == "maxpool_backward" || name == "matmul";
+         name == "maxpool" || name == "maxpool_backward" || name == "matmul" ||
+         name == "logsumexp" || name == "cross_entropy" || name == "one_hot";
 }
 
 /// The most input channels of a weight gradient that joins the run making

@@ -1,6 +1,7 @@
 //===- AotCompiler.cpp - kernels as object files --------------------------===//
 #include "codegen/AotCompiler.h"
 #include "codegen/HalideLowering.h"
+#include "codegen/HostTarget.h"
 
 #include <cstdio>
 #include <cstring>
@@ -41,6 +42,8 @@ bool parseTarget(const std::string &name, Target &t, std::string &error) {
     return false;
   }
   t = Target(full);
+  if (full.rfind("host", 0) == 0)
+    t = runnableHere(t);
   // Without a named capability Halide 14 emits PTX for sm_20, which no
   // current GPU runs: sm_80 PTX, JIT-compiled by the driver for newer GPUs.
   if (t.has_feature(Target::CUDA) && t.get_cuda_capability_lower_bound() < 30)

@@ -1,5 +1,6 @@
 //===- HalideCheck.cpp - Halide 14 in the compiler's process --------------===//
 #include "codegen/HalideCheck.h"
+#include "codegen/HostTarget.h"
 
 #include <Halide.h>
 
@@ -18,7 +19,7 @@ bool checkHalide(std::string &report) {
     y.split(x, xo, xi, 64, Halide::TailStrategy::GuardWithIf)
         .vectorize(xi, 16)
         .parallel(xo);
-    Halide::Target target = Halide::get_jit_target_from_environment();
+    Halide::Target target = jitTarget();
     Halide::Buffer<float> out = y.realize({1000}, target);
     for (int i = 0; i < 1000; ++i)
       if (out(i) != float(i) + 1.0f) {

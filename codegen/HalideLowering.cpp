@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/HalideLowering.h"
+#include "codegen/HostTarget.h"
 
 #include <Halide.h>
 
@@ -1688,7 +1689,7 @@ bool lowerKernel(const KernelGraph &graph, LoweredKernel &out,
 struct KernelCompiler::Impl {
   std::unordered_map<std::string, std::unique_ptr<Compiled>> cache;
   double seconds = 0;
-  Target target = get_jit_target_from_environment();
+  Target target = jitTarget();
 };
 
 KernelCompiler::KernelCompiler() : impl(std::make_unique<Impl>()) {}

@@ -15,6 +15,7 @@
 #include "runtime/Npz.h"
 #include "runtime/driver/Checkpoint.h"
 #include "runtime/driver/Commands.h"
+#include "runtime/driver/CpuCheck.h"
 #include "runtime/driver/Device.h"
 #include "runtime/driver/MetaOptimizer.h"
 #include "runtime/driver/Module.h"
@@ -367,8 +368,13 @@ int main(int argc, char **argv) {
     return argc == 2 ? info() : fail("info takes no options");
   bool runs = cmd == "bench" || cmd == "episode" || cmd == "train" ||
               cmd == "test";
-  if (runs && !checkDevice(error))
-    return fail(error);
+  if (runs) {
+    // Before any kernel runs: on a CPU without the target's features the
+    // first one stops on SIGILL.
+    error = checkCpu(M.target);
+    if (!error.empty() || !checkDevice(error))
+      return fail(error);
+  }
   if (cmd == "bench") {
     if (!f.parse(argc, argv, 2,
                  {"--iters", "--warmup", "--threads", "--seed", "--profile"},

@@ -466,18 +466,36 @@ bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
 /// result (Halide puts a barrier between the stages). Every stage runs in
 /// threads (the sum in a loop of one): code at block level outside them
 /// runs in every thread. Returns the block loop.
-Var scheduleBlockSum(Func loop, Func sum, LoweredKernel::BlockSum b) {
+/// With `first` (the block sum of `leader`, the launch's first loop), the
+/// sum shares the launch's stages: its threads' and groups' loops, and its
+/// threads' loop over the terms, are fused with `first`'s, so that each
+/// term read by both sums (batch norm's sum and sum of squares of the same
+/// pixel, its backward's two sums of the same recomputed gradient) is
+/// loaded and computed once, and the block waits at 2 barriers, not 2 a
+/// sum and more between sums. (PTX of Mini-ImageNet 5w5s: batch norm's
+/// statistics at 84x84, 16 -> 8 loads a thread and 5 -> 2 barriers; its
+/// backward's three sums, 68 -> 44 loads and 8 -> 2 barriers. Not
+/// measured on a GPU yet.)
+Var scheduleBlockSum(Func loop, Func sum, LoweredKernel::BlockSum b,
+                     Func leader = Func(), LoweredKernel::BlockSum *first = nullptr) {
   Var block("b"), thread("t");
   loop.split(loop.args()[0], block, thread, 1).gpu_blocks(block).gpu_threads(thread);
+  Func at = first ? leader : loop;
   auto inThreads = [&](Func f, int width) {
     Var v = f.args()[0];
-    f.compute_at(loop, block).bound_extent(v, width).gpu_threads(v);
+    f.compute_at(at, block).bound_extent(v, width).gpu_threads(v);
   };
   inThreads(b.threads, int(kBlockSumThreads));
   inThreads(b.groups, int(kBlockSumThreads / kBlockGroup));
-  b.terms.compute_at(b.threads, b.threads.args()[0]);
+  Func termsAt = first ? first->threads : b.threads;
+  b.terms.compute_at(termsAt, termsAt.args()[0]);
   RVar terms = b.terms.rvars(0)[0], outer("uo"), inner("ui");
   b.terms.update().split(terms, outer, inner, 8).unroll(inner);
+  if (first) {
+    b.threads.compute_with(first->threads, b.threads.args()[0]);
+    b.groups.compute_with(first->groups, b.groups.args()[0]);
+    b.terms.update().compute_with(first->terms.update(), outer);
+  }
   sum.compute_at(loop, thread);
   RVar groups = sum.rvars(0)[0], go("so"), gi("si");
   sum.update().split(groups, go, gi, 8).unroll(gi);
@@ -935,15 +953,19 @@ void scheduleForGpu(const KernelGraph &g, LoweredKernel &k, const Target &) {
       dims = std::max(dims, shapes.at(name).size());
     int64_t threads = std::min(kThreads, numElements(shapes.at(kernel.front())));
     if (blockSumStages.count(kernel.front())) {
-      // Block sums of one size: their blocks' loops fused.
+      // Block sums of one size: their blocks' loops fused, and their
+      // stages (scheduleBlockSum).
       Var block;
+      LoweredKernel::BlockSum *first = &blockSum(kernel.front())->second;
       for (const std::string &name : kernel) {
+        bool leads = name == kernel.front();
         Var b = scheduleBlockSum(launched.at(name), sumInside.at(name),
-                                 blockSum(name)->second);
-        if (name == kernel.front())
+                                 blockSum(name)->second, launched.at(kernel.front()),
+                                 leads ? nullptr : first);
+        if (leads)
           block = b;
         else
-          launched.at(name).compute_with(launched.at(kernel.front()), block);
+          launched.at(name).compute_with(launched.at(kernel.front()), Var("t"));
       }
       continue;
     }

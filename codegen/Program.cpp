@@ -191,7 +191,7 @@ bool opGraph(Operation &op, KernelGraph &g, std::vector<Value> &operands,
 /// kernel and, on a GPU, 3 launches a step where there were 4), and the
 /// loss's ops, log-sum-exp, cross entropy and one-hot labels (the loss
 /// and its gradient one kernel where they were five: on a GPU a step's
-/// loss head takes 6 launches, 8 before).
+/// loss head takes 4 launches, 6 before (the first step's 8)).
 bool isFusible(Operation *op) {
   if (auto c = dyn_cast<ConstantOp>(op)) {
     auto dense = dyn_cast<DenseElementsAttr>(c.getValue());

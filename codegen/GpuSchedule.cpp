@@ -465,9 +465,11 @@ bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
 /// groups of those, and one thread adds the groups' and stores the block's
 /// result (Halide puts a barrier between the stages). Every stage runs in
 /// threads (the sum in a loop of one): code at block level outside them
-/// runs in every thread. Returns the block loop.
-/// With `first` (the block sum of `leader`, the launch's first loop), the
-/// sum shares the launch's stages: its threads' and groups' loops, and its
+/// runs in every thread. The stages are computed at the block loop of
+/// `leader`, the launch's first loop (`loop` itself, or the one `loop`'s
+/// blocks are fused with). Returns the thread loop.
+/// With `first` (the block sum of `leader`), the sum shares the launch's
+/// stages: its threads' and groups' loops, and its
 /// threads' loop over the terms, are fused with `first`'s, so that each
 /// term read by both sums (batch norm's sum and sum of squares of the same
 /// pixel, its backward's two sums of the same recomputed gradient) is
@@ -476,14 +478,13 @@ bool scheduleBlockedSum(Func loop, Func sum, const Shape &shape,
 /// statistics at 84x84, 16 -> 8 loads a thread and 5 -> 2 barriers; its
 /// backward's three sums, 68 -> 44 loads and 8 -> 2 barriers. Not
 /// measured on a GPU yet.)
-Var scheduleBlockSum(Func loop, Func sum, LoweredKernel::BlockSum b,
-                     Func leader = Func(), LoweredKernel::BlockSum *first = nullptr) {
+Var scheduleBlockSum(Func loop, Func sum, LoweredKernel::BlockSum b, Func leader,
+                     LoweredKernel::BlockSum *first) {
   Var block("b"), thread("t");
   loop.split(loop.args()[0], block, thread, 1).gpu_blocks(block).gpu_threads(thread);
-  Func at = first ? leader : loop;
   auto inThreads = [&](Func f, int width) {
     Var v = f.args()[0];
-    f.compute_at(at, block).bound_extent(v, width).gpu_threads(v);
+    f.compute_at(leader, block).bound_extent(v, width).gpu_threads(v);
   };
   inThreads(b.threads, int(kBlockSumThreads));
   inThreads(b.groups, int(kBlockSumThreads / kBlockGroup));
@@ -499,7 +500,7 @@ Var scheduleBlockSum(Func loop, Func sum, LoweredKernel::BlockSum b,
   sum.compute_at(loop, thread);
   RVar groups = sum.rvars(0)[0], go("so"), gi("si");
   sum.update().split(groups, go, gi, 8).unroll(gi);
-  return block;
+  return thread;
 }
 
 /// Computes the sum `f` inside each thread of `consumer` (its storage a
@@ -955,17 +956,15 @@ void scheduleForGpu(const KernelGraph &g, LoweredKernel &k, const Target &) {
     if (blockSumStages.count(kernel.front())) {
       // Block sums of one size: their blocks' loops fused, and their
       // stages (scheduleBlockSum).
-      Var block;
+      Func leader = launched.at(kernel.front());
       LoweredKernel::BlockSum *first = &blockSum(kernel.front())->second;
       for (const std::string &name : kernel) {
         bool leads = name == kernel.front();
-        Var b = scheduleBlockSum(launched.at(name), sumInside.at(name),
-                                 blockSum(name)->second, launched.at(kernel.front()),
-                                 leads ? nullptr : first);
-        if (leads)
-          block = b;
-        else
-          launched.at(name).compute_with(launched.at(kernel.front()), Var("t"));
+        Var thread = scheduleBlockSum(launched.at(name), sumInside.at(name),
+                                      blockSum(name)->second, leader,
+                                      leads ? nullptr : first);
+        if (!leads)
+          launched.at(name).compute_with(leader, thread);
       }
       continue;
     }

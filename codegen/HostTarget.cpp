@@ -1,23 +1,16 @@
 #include "codegen/HostTarget.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
-
 namespace lopt::codegen {
 
 namespace {
 /// Whether the CPU has what LLVM's `sapphirerapids` may use beyond AVX-512
-/// BF16: AVX-VNNI (CPUID leaf 7 sub-leaf 1, EAX bit 4) and AVX512-FP16
-/// (leaf 7 sub-leaf 0, EDX bit 23). A Zen 4 has neither, a Zen 5 no FP16.
+/// BF16: AVX-VNNI and AVX512-FP16 (a Zen 4 has neither, a Zen 5 no FP16).
+/// Asked as a binary's CpuCheck asks (GCC's CPU model, which also checks
+/// that the OS saves the registers).
 bool hasSapphireRapidsExtras() {
 #if defined(__x86_64__) || defined(__i386__)
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d) || !((a >> 4) & 1u))
-    return false;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-    return false;
-  return (d >> 23) & 1u;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avxvnni") && __builtin_cpu_supports("avx512fp16");
 #else
   return false;
 #endif

@@ -2,7 +2,7 @@
 // for, use only instructions this CPU has. Halide 14 took an AMD Zen 4
 // (AVX-512 BF16, no AVX-VNNI, no AVX512-FP16) for a Sapphire Rapids, and
 // its kernels then stopped on SIGILL there (`{vex} vpdpwssd`). The oracle is the kernel's
-// list of CPU flags, not the CPUID test the code makes.
+// list of CPU flags, not the CPU model the code asks (GCC's builtin).
 #include "codegen/AotCompiler.h"
 #include "codegen/HostTarget.h"
 

@@ -3,7 +3,6 @@
 
 #include <map>
 #include <sstream>
-#include <utility>
 
 namespace lopt::driver {
 
@@ -12,8 +11,8 @@ namespace {
 /// Halide 14's x86 target features and the CPU flags LLVM may use for each
 /// (CodeGen_X86's attributes; avx512_sapphirerapids is LLVM's CPU
 /// `sapphirerapids`, which brings AVX-VNNI and AVX512-FP16 too).
-const std::vector<std::pair<std::string, std::vector<std::string>>> &featureFlags() {
-  static const std::vector<std::pair<std::string, std::vector<std::string>>> table = {
+const std::map<std::string, std::vector<std::string>> &featureFlags() {
+  static const std::map<std::string, std::vector<std::string>> table = {
       {"sse41", {"sse4.1"}},
       {"avx", {"avx"}},
       {"avx2", {"avx2"}},
@@ -59,6 +58,14 @@ std::map<std::string, bool> hostFlags() {
   return flags;
 }
 
+/// `items` separated by ", ".
+std::string commaList(const std::vector<std::string> &items) {
+  std::string list;
+  for (const std::string &item : items)
+    list += (list.empty() ? "" : ", ") + item;
+  return list;
+}
+
 } // namespace
 
 std::vector<std::string>
@@ -71,17 +78,17 @@ missingCpuFeatures(const std::string &target,
   std::vector<std::string> missing;
   if (parts.empty() || parts[0] != "x86")
     return missing;
-  for (const std::string &feature : parts)
-    for (const auto &[name, flags] : featureFlags()) {
-      if (name != feature)
-        continue;
-      std::string lacks;
-      for (const std::string &f : flags)
-        if (!has(f))
-          lacks += (lacks.empty() ? "" : ", ") + f;
-      if (!lacks.empty())
-        missing.push_back(name + " (" + lacks + ")");
-    }
+  for (const std::string &feature : parts) {
+    auto flags = featureFlags().find(feature);
+    if (flags == featureFlags().end())
+      continue;
+    std::vector<std::string> lacks;
+    for (const std::string &f : flags->second)
+      if (!has(f))
+        lacks.push_back(f);
+    if (!lacks.empty())
+      missing.push_back(feature + " (" + commaList(lacks) + ")");
+  }
   return missing;
 }
 
@@ -95,10 +102,7 @@ std::string checkCpu(const std::string &target) {
       });
   if (missing.empty())
     return "";
-  std::string list;
-  for (const std::string &m : missing)
-    list += (list.empty() ? "" : ", ") + m;
-  return "this CPU lacks " + list + ", which the kernels were compiled for (target " +
+  return "this CPU lacks " + commaList(missing) + ", which the kernels were compiled for (target " +
          target + "); build the binary again on this machine (loptc's default "
          "target, host, is the building CPU's), or with a --target that names "
          "only features this CPU has (e.g. x86-64-linux-avx-avx2-f16c-fma-sse41)";

@@ -56,6 +56,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/HalideLowering.h"
+#include "codegen/Recompute.h"
 
 #include <functional>
 #include <limits>
@@ -96,181 +97,6 @@ constexpr int64_t kRecomputeCost = 144;
 /// 64.6 MiB.
 constexpr int64_t kLargeStage = int64_t(1) << 22;
 constexpr int64_t kRecomputeCostLarge = 288;
-
-/// The Funcs `f`'s definitions call (each once).
-std::vector<Internal::Function> callees(const Internal::Function &f) {
-  struct Calls : Internal::IRGraphVisitor {
-    using IRGraphVisitor::visit;
-    std::vector<Internal::Function> found;
-    std::set<std::string> seen;
-    void visit(const Internal::Call *c) override {
-      if (c->call_type == Internal::Call::Halide && c->func.defined() &&
-          seen.insert(c->name).second)
-        found.push_back(Internal::Function(c->func));
-      IRGraphVisitor::visit(c);
-    }
-  } calls;
-  std::vector<Internal::Definition> defs = {f.definition()};
-  for (const Internal::Definition &u : f.updates())
-    defs.push_back(u);
-  for (const Internal::Definition &d : defs) {
-    for (const Expr &e : d.values())
-      e.accept(&calls);
-    for (const Expr &e : d.args())
-      e.accept(&calls);
-  }
-  return calls.found;
-}
-
-bool isInlined(const Internal::Function &f) {
-  LoopLevel level = f.schedule().compute_level(); // a copy, to inspect
-  return level.lock().is_inlined();
-}
-
-/// The stages (of `launched`, by name) whose stored values `fn` reads,
-/// looking through the Funcs computed where they are read.
-void storedReads(const Internal::Function &fn,
-                 const std::map<std::string, Func> &launched,
-                 std::set<std::string> &reads, std::set<std::string> &seen) {
-  for (const Internal::Function &c : callees(fn))
-    if (launched.count(c.name()))
-      reads.insert(c.name());
-    else if (seen.insert(c.name()).second)
-      storedReads(c, launched, reads, seen);
-}
-
-/// An inline reduction of at most this many terms (a row of 5 logits'
-/// maximum) may be recomputed where it is read.
-constexpr int64_t kShortReduction = 8;
-
-/// Decides which stages the algorithm stores are computed where they are
-/// read instead: those neither an output, nor kept stored by the lowering
-/// (LoweredKernel::keptStored), nor a sum, whose element costs at most
-/// kRecomputeCost operations (kRecomputeCostLarge for a stage of
-/// kLargeStage elements or more). An element's cost: its definition's IR
-/// nodes, and for each read of another Func the cost of that read: 1 (a
-/// load) for a stored stage, the Func's own cost for one computed in
-/// place; an inline reduction (a sum inside a definition) costs its terms
-/// times one term's cost, and is never recomputed if longer than
-/// kShortReduction (a cross entropy's row maximum over 5 logits is
-/// recomputed by the loss of each row: one launch less).
-class Recompute {
-public:
-  /// `threaded`: stages a thread per coordinate computes (coordinateThreads),
-  /// never inlined.
-  Recompute(const LoweredKernel &k, const std::set<std::string> &threaded) {
-    std::map<std::string, Func> stages;
-    for (auto &[f, shape] : k.stages) {
-      elements[f.name()] = numElements(shape);
-      stages[f.name()] = f;
-    }
-    for (auto &[f, shape] : k.stages) {
-      std::set<std::string> reads, seen;
-      storedReads(f.function(), stages, reads, seen);
-      for (const std::string &r : reads)
-        largestReader[r] = std::max(largestReader[r], numElements(shape));
-      if (!f.has_update_definition() && !threaded.count(f.name())) {
-        candidates[f.name()] = f;
-        if (numElements(shape) >= kLargeStage)
-          large.insert(f.name());
-      }
-    }
-    for (const Func &o : k.outputs)
-      candidates.erase(o.name());
-    for (const std::string &t : k.keptStored)
-      candidates.erase(t);
-  }
-
-  /// Inlines every candidate cheap enough; returns the names of those
-  /// inlined.
-  std::set<std::string> run() {
-    for (auto &[name, f] : candidates)
-      cost(f.function());
-    return inlined;
-  }
-
-private:
-  static constexpr int64_t kNever = std::numeric_limits<int64_t>::max() / 4;
-
-  /// Counts IR nodes, adding the cost of each Func read.
-  struct Counter : Internal::IRGraphVisitor {
-    explicit Counter(Recompute &r) : r(r) {}
-    Recompute &r;
-    int64_t total = 0;
-    bool reduces = false; // an inline reduction is read
-    using IRGraphVisitor::include;
-    using IRGraphVisitor::visit;
-    void include(const Expr &e) override {
-      total = std::min(kNever, total + 1);
-      IRGraphVisitor::include(e);
-    }
-    void visit(const Internal::Call *c) override {
-      if (c->call_type == Internal::Call::Halide && c->func.defined()) {
-        Internal::Function fn(c->func);
-        total = std::min(kNever, total + r.cost(fn));
-        reduces = reduces || (fn.has_update_definition() && isInlined(fn)) ||
-                  r.reducing.count(fn.name());
-      }
-      IRGraphVisitor::visit(c);
-    }
-  };
-
-  /// The cost of reading one element of `fn`.
-  int64_t cost(const Internal::Function &fn) {
-    auto known = memo.find(fn.name());
-    if (known != memo.end())
-      return known->second;
-    bool inPlace = isInlined(fn);
-    if (fn.has_update_definition() && !inPlace)
-      return memo[fn.name()] = 1;
-    if (fn.has_update_definition()) {
-      // An inline reduction (maximum(...) over a row): its terms times
-      // the cost of one, if at most kShortReduction.
-      int64_t terms = 1;
-      for (const Internal::ReductionVariable &rv : fn.update(0).schedule().rvars()) {
-        const int64_t *extent = Internal::as_const_int(Internal::simplify(rv.extent));
-        terms *= extent ? *extent : kNever;
-      }
-      if (fn.updates().size() != 1 || terms > kShortReduction)
-        return memo[fn.name()] = kNever;
-      memo[fn.name()] = 0; // its own value, read by its update
-      Counter counter(*this);
-      for (const Expr &e : fn.update(0).values())
-        counter.include(e);
-      return memo[fn.name()] = std::min(kNever, terms * counter.total);
-    }
-    auto candidate = candidates.find(fn.name());
-    if (candidate == candidates.end() && !inPlace)
-      return memo[fn.name()] = 1; // an output
-    Counter counter(*this);
-    for (const Expr &e : fn.definition().values())
-      counter.include(e);
-    if (counter.reduces)
-      reducing.insert(fn.name());
-    if (candidate == candidates.end())
-      return memo[fn.name()] = counter.total; // inlined by the algorithm
-    if (counter.total >
-            (large.count(fn.name()) ? kRecomputeCostLarge : kRecomputeCost) ||
-        (counter.reduces && largestReader[fn.name()] > elements.at(fn.name()) &&
-         largestReader[fn.name()] > kSmallStage))
-      return memo[fn.name()] = 1;
-    candidate->second.compute_inline();
-    inlined.insert(fn.name());
-    return memo[fn.name()] = counter.total;
-  }
-
-  std::map<std::string, Func> candidates;
-  std::set<std::string> large; // candidates of kLargeStage elements or more
-  /// Per stage, its elements, and the most elements of a stage that reads
-  /// it: a short reduction is recomputed by readers no larger than its
-  /// stage (a row's loss, not every pixel reading a channel's mean) or
-  /// than kSmallStage (a loss gradient's rows reading their log-sum-exp:
-  /// such readers share a launch, which costs more than their work).
-  std::map<std::string, int64_t> elements, largestReader;
-  std::set<std::string> reducing; // Funcs in place that read an inline reduction
-  std::map<std::string, int64_t> memo;
-  std::set<std::string> inlined;
-};
 
 /// Fuses the loops `vars` of `s` (innermost first, `elements` iterations in
 /// all) into one and splits it into blocks of kThreads threads. Returns
@@ -852,7 +678,8 @@ void scheduleForGpu(const KernelGraph &g, LoweredKernel &k, const Target &) {
     k.coordinateThreads = false;
     threaded.clear();
   }
-  std::set<std::string> inlined = Recompute(k, threaded).run();
+  std::set<std::string> inlined =
+      recompute(k, threaded, {kRecomputeCost, kLargeStage, kRecomputeCostLarge, kSmallStage});
   std::vector<std::pair<Func, Shape>> written;
   if (k.coordinateThreads)
     written = threadPerCoordinate(k, threaded, byName, shapeOf, g.coords);

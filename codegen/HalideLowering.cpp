@@ -743,6 +743,52 @@ private:
     return blocks;
   }
 
+  /// On a CPU, a convolution (or its input gradient) whose output rows are
+  /// narrower than two of the widest vectors (16 floats, AVX-512) and not
+  /// whole vectors (21, 10 or 7 pixels) is summed with its channels
+  /// innermost, [N, H, W, C] (channelsInner): vectors along the channels,
+  /// a row of outputs (and 2 rows) unrolled, each weight vector serving
+  /// them all. Along the rows, a partial vector's loads and stores are
+  /// predicated and its accumulators leave the registers.
+  static constexpr int64_t kCpuLanes = 16;
+  bool channelsInner(const Shape &out) const {
+    return !forGpu && out[1] % kCpuLanes == 0 && out[3] < 2 * kCpuLanes &&
+           out[3] % kCpuLanes != 0;
+  }
+  /// A convolution's sum over (kx, ky, the other channel) = (r.x, r.y, r.z)
+  /// with its channels innermost, from `term(n, c, h, w)` (its weight read
+  /// as weight(c, r), below), copied back to `out`'s [N, C, H, W] as `nm`.
+  /// The weight [Co, Ci, KH, KW] is laid out with the output's channel
+  /// innermost (`wc`: which of its dimensions that is), so that a vector
+  /// of channels loads contiguously.
+  Val channelsInnerSum(const Shape &out, const Val &w, int wc, const RDom &r,
+                       const Body &init,
+                       const std::function<Expr(std::vector<Expr>, Expr)> &term,
+                       const std::string &nm) {
+    const Shape &ws = w.shape;
+    int other = 1 - wc;
+    Val wt = define({ws[other], ws[2], ws[3], ws[wc]}, [&](std::vector<Expr> i) {
+      std::vector<Expr> wi(4);
+      wi[other] = i[0];
+      wi[wc] = i[3];
+      wi[2] = i[1];
+      wi[3] = i[2];
+      return at(w, wi);
+    }, name(nm + "_wt"));
+    root(wt);
+    // [N, H, W, C] -> [N, C, H, W]
+    auto nchw = [](std::vector<Expr> i) { return std::vector<Expr>{i[0], i[3], i[1], i[2]}; };
+    Body initNhwc;
+    if (init)
+      initNhwc = [&](std::vector<Expr> i) { return init(nchw(i)); };
+    Val sum = defineSum({out[0], out[2], out[3], out[1]}, initNhwc, [&](std::vector<Expr> i) {
+      return term(nchw(i), at(wt, {r.z, r.y, r.x, i[3]}));
+    }, nm + "_nhwc", false, {{2, int(largestDivisor(out[3], 14))}, {1, 2}});
+    return define(out, [&](std::vector<Expr> i) {
+      return at(sum, {i[0], i[2], i[3], i[1]});
+    }, name(nm));
+  }
+
   /// The zeros needed after `in` rows so that `windows` windows of `kernel`
   /// rows, at stride `s` and starting `p` rows before the input, stay in.
   static int padAfter(int64_t windows, int64_t kernel, int s, int p,
@@ -1215,10 +1261,14 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       after[d - 2] = padAfter(out[d], ws[d], s, p, xs[d]);
     Val xp = padded(x, {p, p}, after);
     RDom r(0, int(ws[3]), 0, int(ws[2]), 0, int(ws[1])); // kx, ky, ci
-    return {defineSum(out, [&](std::vector<Expr> idx) { return at(b, {idx[1]}); },
-                      [&](std::vector<Expr> idx) {
-      return at(xp, {idx[0], r.z, idx[2] * s + r.y, idx[3] * s + r.x}) *
-             at(w, {idx[1], r.z, r.y, r.x});
+    auto bias = [&](std::vector<Expr> idx) { return at(b, {idx[1]}); };
+    auto term = [&](std::vector<Expr> idx, Expr weight) {
+      return at(xp, {idx[0], r.z, idx[2] * s + r.y, idx[3] * s + r.x}) * weight;
+    };
+    if (channelsInner(out))
+      return {channelsInnerSum(out, w, 0, r, bias, term, op)};
+    return {defineSum(out, bias, [&](std::vector<Expr> idx) {
+      return term(idx, at(w, {idx[1], r.z, r.y, r.x}));
     }, op, false, channelBlock(out))};
   }
   if (op == "conv2d_backward_filter") {
@@ -1261,12 +1311,17 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     }
     Val dp = padded(dy, before, after);
     RDom r(0, int(ws[3]), 0, int(ws[2]), 0, int(ws[0])); // kx, ky, co
-    return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
+    auto term = [&](std::vector<Expr> idx, Expr weight) {
       Expr hi = idx[2] + p - r.y, wj = idx[3] + p - r.x;
       Expr dyv = at(dp, {idx[0], r.z, hi / s + before[0], wj / s + before[1]});
       if (s > 1)
         dyv = select((hi % s == 0) && (wj % s == 0), dyv, 0.0f);
-      return dyv * at(w, {r.z, idx[1], r.y, r.x});
+      return dyv * weight;
+    };
+    if (channelsInner(out))
+      return {channelsInnerSum(out, w, 1, r, nullptr, term, op)};
+    return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
+      return term(idx, at(w, {r.z, idx[1], r.y, r.x}));
     }, op, false, channelBlock(out))};
   }
   if (op == "maxpool" || op == "maxpool_gather" || op == "maxpool_backward") {

@@ -106,6 +106,19 @@ func.func @cell(%p: tensor<f32>, %g: tensor<f32>, %s: tensor<2xf32>, %w: tensor<
 })");
 }
 
+// A convolution whose channels fill whole vectors (16) and whose rows are
+// narrower than two (7 and 3 pixels, at stride 1 and 2): on a CPU its sum,
+// and its input gradient's, run with the channels innermost
+// (HalideLowering.cpp, channelsInner), the bias added per channel.
+TEST_F(ExecutorTest, ConvolutionWithChannelsInnermost) {
+  check({"conv2d_channels_inner", "%x: tensor<2x16x7x7xf32>, %w: tensor<16x16x3x3xf32>, %b: tensor<16xf32>",
+         "  %y = lopt.conv2d %x, %w, %b {pad = 1 : i64, stride = 1 : i64} : (tensor<2x16x7x7xf32>, tensor<16x16x3x3xf32>, tensor<16xf32>) -> tensor<2x16x7x7xf32>",
+         "tensor<2x16x7x7xf32>"});
+  check({"conv2d_channels_inner_s2", "%x: tensor<2x16x7x7xf32>, %w: tensor<16x16x3x3xf32>, %b: tensor<16xf32>",
+         "  %y = lopt.conv2d %x, %w, %b {pad = 0 : i64, stride = 2 : i64} : (tensor<2x16x7x7xf32>, tensor<16x16x3x3xf32>, tensor<16xf32>) -> tensor<2x16x3x3xf32>",
+         "tensor<2x16x3x3xf32>"});
+}
+
 // A first layer's weight gradient joins the run that makes its gradient
 // (which is then never stored) also when a sum that an earlier run took in
 // (it reads that run's value) lies between them.

@@ -1279,17 +1279,41 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     Val x = in(n, 0), dy = in(n, 1);
     int s = int(n.num.at("stride")), p = int(n.num.at("pad"));
     Shape xs = x.shape, ds = dy.shape;
+    // On a CPU, the partial sums per output column are vectors along the
+    // columns. Where a row is narrower than two vectors, they are as many
+    // as whole vectors hold (32 for 21): dy is read from a copy with zero
+    // columns after its own (the input's padding reaches that far), and
+    // the sum over the columns adds only the first ones. A
+    // partial last vector's loads and stores were predicated and its
+    // accumulators left the registers: Mini-ImageNet 5w5s, the 21x21 and
+    // 10x10 layers' weight gradients 25 -> 14 and 14 -> 4.6 ms a
+    // meta-iteration (2 cores). Wider rows keep their partial vector: the
+    // copy of dy cost more than it saved at 84 columns (first layer 84 ->
+    // 92-95 ms) and at 42 for the 75-image query batch (29-33 -> 34-37; the
+    // 25-image batch's 61-64 -> 51).
+    int64_t columns = ds[3];
+    if (!forGpu && columns < 2 * kCpuLanes)
+      columns = (columns + kCpuLanes - 1) / kCpuLanes * kCpuLanes;
     std::array<int, 2> after;
     for (int d : {2, 3})
-      after[d - 2] = padAfter(ds[d], out[d], s, p, xs[d]);
+      after[d - 2] = padAfter(d == 3 ? columns : ds[d], out[d], s, p, xs[d]);
     Val xp = padded(x, {p, p}, after);
     if (forGpu)
       return {gpuFilterGradient(dy, xp, s, out)};
+    Val dyc = dy;
+    if (columns != ds[3]) {
+      int last = int(ds[3]) - 1;
+      dyc = define({ds[0], ds[1], ds[2], columns}, [&](std::vector<Expr> idx) {
+        return select(idx[3] <= last, at(dy, {idx[0], idx[1], idx[2], min(idx[3], last)}),
+                      0.0f);
+      }, name("conv2d_dy_columns"));
+      root(dyc);
+    }
     RDom r(0, int(ds[2]), 0, int(ds[0])); // y, n
     Shape rows = out;
-    rows.push_back(ds[3]);
+    rows.push_back(columns);
     Val partial = defineSum(rows, nullptr, [&](std::vector<Expr> idx) {
-      return at(dy, {r.y, idx[0], r.x, idx[4]}) *
+      return at(dyc, {r.y, idx[0], r.x, idx[4]}) *
              at(xp, {r.y, idx[1], r.x * s + idx[2], idx[4] * s + idx[3]});
     }, "conv2d_dw_columns", false, // dy reused over ky, kx; x over 4 co
                                    {{2, 0}, {3, 0}, {0, 4}});

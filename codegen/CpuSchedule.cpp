@@ -8,8 +8,9 @@
 // reuse hints of the lowering (scheduleSum). A kernel mapped over the
 // coordinates (a cell, its VJP) computes its per-coordinate stages a tile
 // of coordinates at a time, in one loop shared by its outputs and by the
-// tiles' sums (tileLoop). Shapes are static, so every decision is made
-// here at compile time.
+// tiles' sums (tileLoop). Stored stages cheap to compute again are computed
+// where they are read instead (Recompute.h, kCpuRecompute). Shapes are
+// static, so every decision is made here at compile time.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/HalideLowering.h"
@@ -376,11 +377,6 @@ void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
         return true;
     return false;
   };
-  // A mapped kernel: every stage with a coordinate dimension runs one tile
-  // of coordinates at a time, in the tile loop, so that the next stage
-  // reads a tile's values from the cache; the stages shared by all
-  // coordinates (a weight laid out anew) are computed first, whole, and
-  // the sums over the coordinates add up the tiles' sums after the loop.
   // Cheap stages recomputed where they are read, but in a mapped kernel
   // (whose tiles keep a tile of each stage in the cache) and the stages that
   // a sum with reuse hints reads: a convolution's padded input (in place,
@@ -395,6 +391,11 @@ void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
           keep.insert(c.name());
     inlined = recompute(k, keep, kCpuRecompute);
   }
+  // A mapped kernel: every stage with a coordinate dimension runs one tile
+  // of coordinates at a time, in the tile loop, so that the next stage
+  // reads a tile's values from the cache; the stages shared by all
+  // coordinates (a weight laid out anew) are computed first, whole, and
+  // the sums over the coordinates add up the tiles' sums after the loop.
   Var chunks("chunks"), tile("tile");
   Func leader;
   if (k.coordinateTiles)

@@ -747,9 +747,10 @@ private:
   /// narrower than two of the widest vectors (16 floats, AVX-512) and not
   /// whole vectors (21, 10 or 7 pixels) is summed with its channels
   /// innermost, [N, H, W, C] (channelsInner): vectors along the channels,
-  /// a row of outputs (and 2 rows) unrolled, each weight vector serving
-  /// them all. Along the rows, a partial vector's loads and stores are
-  /// predicated and its accumulators leave the registers.
+  /// a block of outputs unrolled (up to 14 columns that divide the row,
+  /// times 2 rows), each weight vector serving them all. Along the rows, a
+  /// partial vector's loads and stores are predicated and its accumulators
+  /// leave the registers.
   static constexpr int64_t kCpuLanes = 16;
   bool channelsInner(const Shape &out) const {
     return !forGpu && out[1] % kCpuLanes == 0 && out[3] < 2 * kCpuLanes &&

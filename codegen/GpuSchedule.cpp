@@ -59,7 +59,6 @@
 #include "codegen/Recompute.h"
 
 #include <functional>
-#include <limits>
 #include <map>
 #include <set>
 

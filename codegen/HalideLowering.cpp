@@ -743,18 +743,23 @@ private:
     return blocks;
   }
 
-  /// On a CPU, a convolution (or its input gradient) whose output rows are
-  /// narrower than two of the widest vectors (16 floats, AVX-512) and not
-  /// whole vectors (21, 10 or 7 pixels) is summed with its channels
-  /// innermost, [N, H, W, C] (channelsInner): vectors along the channels,
-  /// a block of outputs unrolled (up to 14 columns that divide the row,
-  /// times 2 rows), each weight vector serving them all. Along the rows, a
-  /// partial vector's loads and stores are predicated and its accumulators
-  /// leave the registers.
+  /// The widest CPU vectors' floats (AVX-512).
   static constexpr int64_t kCpuLanes = 16;
+  /// On a CPU, a row of `width` values narrower than two vectors and not
+  /// whole vectors (21, 10 or 7 pixels): vectors along it end in a partial
+  /// one, whose loads and stores are predicated and whose accumulators
+  /// leave the registers.
+  bool narrowRow(int64_t width) const {
+    return !forGpu && width < 2 * kCpuLanes && width % kCpuLanes != 0;
+  }
+
+  /// On a CPU, a convolution (or its input gradient) whose output rows are
+  /// narrow (narrowRow) and whose channels fill whole vectors is summed
+  /// with its channels innermost, [N, H, W, C]: vectors along the
+  /// channels, a block of outputs unrolled (up to 14 columns that divide
+  /// the row, times 2 rows), each weight vector serving them all.
   bool channelsInner(const Shape &out) const {
-    return !forGpu && out[1] % kCpuLanes == 0 && out[3] < 2 * kCpuLanes &&
-           out[3] % kCpuLanes != 0;
+    return narrowRow(out[3]) && out[1] % kCpuLanes == 0;
   }
   /// A convolution's sum over (kx, ky, the other channel) = (r.x, r.y, r.z)
   /// with its channels innermost, from `term(n, c, h, w)` (its weight read
@@ -1281,19 +1286,17 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     int s = int(n.num.at("stride")), p = int(n.num.at("pad"));
     Shape xs = x.shape, ds = dy.shape;
     // On a CPU, the partial sums per output column are vectors along the
-    // columns. Where a row is narrower than two vectors, they are as many
-    // as whole vectors hold (32 for 21): dy is read from a copy with zero
+    // columns. Where a row is narrow (narrowRow), they are as many as
+    // whole vectors hold (32 for 21): dy is read from a copy with zero
     // columns after its own (the input's padding reaches that far), and
-    // the sum over the columns adds only the first ones. A
-    // partial last vector's loads and stores were predicated and its
-    // accumulators left the registers: Mini-ImageNet 5w5s, the 21x21 and
-    // 10x10 layers' weight gradients 25 -> 14 and 14 -> 4.6 ms a
-    // meta-iteration (2 cores). Wider rows keep their partial vector: the
+    // the sum over the columns adds only the first ones. Mini-ImageNet
+    // 5w5s, the 21x21 and 10x10 layers' weight gradients 25 -> 14 and 14
+    // -> 4.6 ms a meta-iteration (2 cores). Wider rows keep their partial vector: the
     // copy of dy cost more than it saved at 84 columns (first layer 84 ->
     // 92-95 ms) and at 42 for the 75-image query batch (29-33 -> 34-37; the
     // 25-image batch's 61-64 -> 51).
     int64_t columns = ds[3];
-    if (!forGpu && columns < 2 * kCpuLanes)
+    if (narrowRow(columns))
       columns = (columns + kCpuLanes - 1) / kCpuLanes * kCpuLanes;
     std::array<int, 2> after;
     for (int d : {2, 3})

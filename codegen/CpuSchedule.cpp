@@ -115,10 +115,15 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
   // accumulator per unrolled output, so no more than the vector registers
   // hold (kLoadRegisters left for the loads): the blocks given a size
   // halve, the last first, until they fit (whole dimensions stay whole).
+  // (The innermost dimension, when vectorised, counts vectors.)
+  int last = int(shape.size()) - 1;
+  auto extent = [&](int dim) {
+    return dim == last && vectorize ? (inner + lanes - 1) / lanes : shape[dim];
+  };
   auto accumulators = [&] {
     int64_t n = 1;
     for (auto [dim, block] : reuse)
-      n *= block > 0 && shape[dim] > block ? block : shape[dim];
+      n *= block > 0 && extent(dim) > block ? block : extent(dim);
     return n;
   };
   for (size_t i = reuse.size(); i-- > 0;)
@@ -132,9 +137,9 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
   for (auto [dim, block] : reuse) {
     int h = int(shape.size()) - 1 - dim; // Halide's index
     Var v = vars[h];
-    if (block > 0 && shape[dim] > block) {
+    if (block > 0 && extent(dim) > block) {
       Var bi(v.name() + "_b");
-      u.split(v, v, bi, block, tail(shape[dim], block));
+      u.split(v, v, bi, block, tail(extent(dim), block));
       if (dim == 0)
         outerBlock = block;
       order.push_back(bi);
@@ -416,8 +421,13 @@ void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
       f.bound(vars[d], 0, int(shape[shape.size() - 1 - d]));
     // In a tile: allocated once per chunk of tiles, a tile's worth that
     // every tile reuses (allocating it per tile took 3.6% of Omniglot's
-    // samples in malloc and free).
-    if (inTile)
+    // samples in malloc and free). But a sum's is allocated per tile: in
+    // the folded buffer a block's accumulators sat at (coordinate % 64),
+    // LLVM could not tell that they were distinct, and kept them in memory
+    // (the cell's matrix products, 1.4x their time).
+    if (inTile && f.has_update_definition())
+      f.compute_at(leader, tile);
+    else if (inTile)
       f.compute_at(leader, tile)
           .store_at(leader, chunks)
           .fold_storage(vars.back(), int(kCoordinateTile));

@@ -446,10 +446,13 @@ void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
     }
     if (f.has_update_definition()) {
       auto reuse = k.reuse.find(f.name());
+      std::vector<std::pair<int, int>> blocks;
+      if (reuse != k.reuse.end())
+        blocks = reuse->second;
+      else if (k.columnSums.count(f.name()))
+        blocks = {{int(shape.size()) - 1, 0}};
       scheduleSum(f, shape, lanes, registers, k.coordinateSums.count(f.name()) > 0,
-                  reuse == k.reuse.end() ? std::vector<std::pair<int, int>>{}
-                                         : reuse->second,
-                  /*threads=*/!inTile);
+                  blocks, /*threads=*/!inTile);
       continue;
     }
     if (inTile) {

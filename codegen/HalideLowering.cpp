@@ -136,6 +136,10 @@ constexpr int64_t kFewResults = kBusyThreads / 4;
 /// left to the stage that reads the sum.
 constexpr int64_t kMinLevelTerms = 8;
 constexpr int64_t kLevelTerms = 64;
+/// On a CPU, a long sum whose innermost region dimension has at least this
+/// many indices (a row of pixels) is taken a column at a time, in vectors
+/// (longSum).
+constexpr int64_t kColumnSumTerms = 8;
 constexpr int64_t kLastLevelTerms = 128;
 /// Partial sums left to the reader of a sum in one level, where the
 /// level's terms per thread allow (at most kLevelTerms).
@@ -281,6 +285,7 @@ private:
   std::vector<std::pair<Func, Shape>> stored; // computed at root
   std::set<std::string> argNames; // the arguments' Funcs (ImageParam p's: p_im)
   std::map<std::string, std::vector<std::pair<int, int>>> reuse;
+  std::set<std::string> columnSums;
   std::set<std::string> keptStored; // LoweredKernel::keptStored
   std::map<std::string, LoweredKernel::BlockSum> blockSums; // LoweredKernel::blockSums
   std::map<std::string, std::pair<Val, Val>> lstmForward; // gates, new c
@@ -390,7 +395,13 @@ private:
 
   /// For every index of `shape`, the sum in double of term(idx, r) over
   /// `region` (r: one Expr per region dimension, innermost first), as a
-  /// Func to be inlined where it is read. On a CPU one inline sum. For a GPU
+  /// Func to be inlined where it is read. On a CPU one inline sum, or, over
+  /// rows of at least kColumnSumTerms, a stored sum per column of the
+  /// region's innermost dimension (columnSums: vectors along the rows,
+  /// each row read once) and the inline sum of the columns' (one inline
+  /// sum walked the region a term at a time, in scalar double: Mini-ImageNet
+  /// 5w5s 0.93x the time of a meta-iteration, 5w1s 0.95x, Omniglot 0.96x;
+  /// the order of the terms changes, in double). For a GPU
   /// a long sum into fewer than kFewResults results (batch-norm
   /// statistics, a bias gradient: a few channels, each over N x H x W
   /// terms; a convolution's weight gradient over its partial sums) would
@@ -448,6 +459,31 @@ private:
         rs[0] = q;
         return term(idx, rs);
       }, nm);
+    int64_t inner = *Internal::as_const_int(region[0].extent);
+    if (!forGpu && region.size() >= 2 && inner >= kColumnSumTerms) {
+      Region outerRegion(region.begin() + 1, region.end());
+      RDom ro(outerRegion);
+      Shape cs = shape;
+      cs.push_back(inner);
+      std::vector<Var> vs = makeVars(cs.size());
+      std::vector<Var> rev(vs.rbegin(), vs.rend());
+      std::vector<Expr> idx = exprs(vs);
+      Expr column = idx.back() + region[0].min;
+      idx.pop_back();
+      std::vector<Expr> rs{column};
+      for (int d = 0; d < ro.dimensions(); ++d)
+        rs.push_back(ro[d]);
+      Func columns(name(nm + "_columns"));
+      columns(rev) = cast<double>(0);
+      columns(rev) += cast<double>(term(idx, rs));
+      Val cv{columns, cs};
+      root(cv);
+      columnSums.insert(columns.name());
+      RDom rc(0, int(inner));
+      return define(shape, [&](std::vector<Expr> i) {
+        return sum(at(cv, cat(i, {Expr(rc)})));
+      }, name(nm));
+    }
     RDom r(region);
     return define(shape, [&](std::vector<Expr> idx) {
       std::vector<Expr> rs;
@@ -981,6 +1017,7 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
   if (out.coordinateTiles || out.coordinateThreads)
     copyPerCoordinateOutputs(out);
   out.reuse = reuse;
+  out.columnSums = columnSums;
   out.keptStored = keptStored;
   out.blockSums = blockSums;
   // Each stored Func once (outputs included).

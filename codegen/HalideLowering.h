@@ -32,6 +32,13 @@ struct LoweredKernel {
   /// the row-major dimensions to block (and the block size, 0 for all of
   /// it) inside the reduction loops.
   std::map<std::string, std::vector<std::pair<int, int>>> reuse;
+  /// Sums taken a column at a time (by Func name; a CPU's long sums, see
+  /// HalideLowering.cpp, longSum): a sum for each index of the region's
+  /// innermost dimension, which is the result's innermost one. All of a
+  /// row's vectors are summed at once, so that each row of the region is
+  /// read once, in order; each term is read once, so what it reads may
+  /// still be recomputed there.
+  std::set<std::string> columnSums;
   /// Sums over the coordinates of a mapped kernel (by Func name): their
   /// domain is long and their result small. (Lowered forGpu, those over
   /// more than 64 coordinates are taken in levels instead, not listed.)

@@ -8,13 +8,16 @@ Omniglot 5-way 1-shot at 28x28, all with the Ravi & Larochelle meta-LSTM):
      meta-gradient, Adam) on synthetic data of the episode's shapes;
   3. bench/torch_reference.py times the same meta-iteration in eager PyTorch,
      same shapes, same thread count;
-and the machine's FMA peak is measured (bench/fma_peak.cpp). GFLOP/s are the
-lopt FLOP count of one meta-iteration (the same work for both) over the
-median time. Results go to bench/results/<date>-<host>[-N].{json,md} (-N: a new
+and the machine's FMA peak is measured (bench/fma_peak.cpp). Steps 2 and 3
+alternate for --rounds rounds: the speed-up is the median of the rounds'
+(each round's two runs are next to each other, so a machine whose speed
+drifts between runs, as cloud VMs' does, moves both). GFLOP/s are the lopt
+FLOP count of one meta-iteration (the same work for both) over the median
+time. Results go to bench/results/<date>-<host>[-N].{json,md} (-N: a new
 file for each later run of the day).
 
-  bench/run_benchmarks.py [--threads 2] [--iters 5] [--configs omniglot_5w1s,...]
-                          [--skip-torch]
+  bench/run_benchmarks.py [--threads 2] [--iters 5] [--rounds 3]
+                          [--configs omniglot_5w1s,...] [--skip-torch]
 
 Needs a build (scripts/build.sh) and, for PyTorch, bench/setup_venv.sh (run
 on demand).
@@ -86,6 +89,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--skip-torch", action="store_true")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
@@ -103,7 +107,7 @@ def main():
 
     date = datetime.datetime.now(datetime.timezone.utc)
     report = {"date": date.strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
-              "threads": args.threads, "iters": args.iters,
+              "threads": args.threads, "iters": args.iters, "rounds": args.rounds,
               "fma_peak_gflops": fma_peak(args.threads, work), "configs": {}}
     if not args.skip_torch:
         report["torch"] = run([VENV_PY, "-c", "import torch; print(torch.__version__)"]).stdout.strip()
@@ -113,20 +117,34 @@ def main():
         exe = os.path.join(work, name)
         build = run([LOPTC, os.path.join(ROOT, desc), "-o", exe,
                      "--cache", os.path.join(HERE, ".cache")])
-        lopt = json_line(run([exe, "bench", "--iters", str(args.iters),
-                              "--warmup", str(args.warmup),
-                              "--threads", str(args.threads)]).stdout)
+        lopts, torches = [], []
+        for _ in range(max(1, args.rounds)):
+            lopts.append(json_line(run([exe, "bench", "--iters", str(args.iters),
+                                        "--warmup", str(args.warmup),
+                                        "--threads", str(args.threads)]).stdout))
+            if not args.skip_torch:
+                torches.append(json_line(run(
+                    [VENV_PY, os.path.join(HERE, "torch_reference.py"), *torch_flags,
+                     "--iters", str(args.iters), "--warmup", str(args.warmup),
+                     "--threads", str(args.threads)], env=env).stdout))
+        # Each side's figures from its median round; the rounds' times kept.
+        def median_round(runs, key):
+            return sorted(runs, key=lambda r: r[key])[(len(runs) - 1) // 2]
+        lopt = dict(median_round(lopts, "ms_per_iter"),
+                    ms_per_iter_rounds=[r["ms_per_iter"] for r in lopts])
         entry = {"description": desc, "build": build.stdout.strip(), "lopt": lopt}
         gflop = lopt["gflop_per_iter"]
-        entry["lopt"]["peak_fraction"] = lopt["gflops"] / report["fma_peak_gflops"]
-        if not args.skip_torch:
-            torch = json_line(run([VENV_PY, os.path.join(HERE, "torch_reference.py"),
-                                   *torch_flags, "--iters", str(args.iters),
-                                   "--warmup", str(args.warmup),
-                                   "--threads", str(args.threads)], env=env).stdout)
+        lopt["gflops"] = gflop * 1e3 / lopt["ms_per_iter"]
+        lopt["peak_fraction"] = lopt["gflops"] / report["fma_peak_gflops"]
+        if torches:
+            torch = dict(median_round(torches, "ms_per_iter_median"),
+                         ms_per_iter_rounds=[r["ms_per_iter_median"] for r in torches])
             torch["gflops"] = gflop * 1e3 / torch["ms_per_iter_median"]
             entry["torch"] = torch
-            entry["speedup_vs_torch"] = torch["ms_per_iter_median"] / lopt["ms_per_iter"]
+            ratios = [t["ms_per_iter_median"] / l["ms_per_iter"]
+                      for l, t in zip(lopts, torches)]
+            entry["speedup_rounds"] = ratios
+            entry["speedup_vs_torch"] = statistics.median(ratios)
         report["configs"][name] = entry
         print(json.dumps({name: entry}), flush=True)
 
@@ -149,9 +167,12 @@ def markdown(r):
     lines = [
         "# lopt vs PyTorch, %s" % r["date"], "",
         "Machine: %s, %d cores (%s). Threads: %d. FMA peak measured: %.1f GFLOP/s. "
-        "Median of %d meta-iterations after warm-up. PyTorch %s (eager, CPU)." % (
+        "Median of %d meta-iterations after warm-up, in each of %d rounds that "
+        "alternate lopt and PyTorch; times are the median round's, the speed-up "
+        "the median of the rounds' (their range in brackets). PyTorch %s (eager, "
+        "CPU)." % (
             m["cpu"], m["cores"], m["host"], r["threads"], r["fma_peak_gflops"],
-            r["iters"], r.get("torch", "not run")), "",
+            r["iters"], r.get("rounds", 1), r.get("torch", "not run")), "",
         "| episode | GFLOP / iter | lopt ms | lopt GFLOP/s (% of peak) | lopt peak RSS MB "
         "| PyTorch ms | PyTorch GFLOP/s | PyTorch peak RSS MB | speed-up |",
         "|---|---|---|---|---|---|---|---|---|"]
@@ -163,7 +184,8 @@ def markdown(r):
             "%.0f" % t["ms_per_iter_median"] if t else "-",
             "%.1f" % t["gflops"] if t else "-",
             "%.0f" % t["peak_rss_mb"] if t else "-",
-            "%.2fx" % e["speedup_vs_torch"] if t else "-"))
+            "%.2fx (%.2f-%.2f)" % (e["speedup_vs_torch"], min(e["speedup_rounds"]),
+                                   max(e["speedup_rounds"])) if t else "-"))
     return "\n".join(lines) + "\n"
 
 

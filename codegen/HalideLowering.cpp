@@ -136,14 +136,14 @@ constexpr int64_t kFewResults = kBusyThreads / 4;
 /// left to the stage that reads the sum.
 constexpr int64_t kMinLevelTerms = 8;
 constexpr int64_t kLevelTerms = 64;
-/// On a CPU, a long sum whose innermost region dimension has at least this
-/// many indices (a row of pixels) is taken a column at a time, in vectors
-/// (longSum).
-constexpr int64_t kColumnSumTerms = 8;
 constexpr int64_t kLastLevelTerms = 128;
 /// Partial sums left to the reader of a sum in one level, where the
 /// level's terms per thread allow (at most kLevelTerms).
 constexpr int64_t kReaderTerms = 32;
+/// On a CPU, a long sum whose innermost region dimension has at least this
+/// many indices (a row of pixels) is taken a column at a time, in vectors
+/// (longSum).
+constexpr int64_t kColumnSumTerms = 8;
 /// For a GPU, a sum into at most this many results (not over the
 /// coordinates) is taken in levels of blocks of threads (blockLevel), a
 /// block per result and span of terms: about as many threads as

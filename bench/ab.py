@@ -12,10 +12,11 @@ one speed is the change's; one across a switch is an outlier, which the
 median leaves out where switches are rare.
 """
 import argparse
-import json
 import statistics
 import subprocess
 import sys
+
+from run_benchmarks import json_line
 
 
 def ms_per_iter(binary, args):
@@ -29,10 +30,7 @@ def ms_per_iter(binary, args):
         said = e.stderr.strip().splitlines()
         sys.exit("ab: error: %s bench failed (exit %d)%s" % (
             binary, e.returncode, ": " + said[-1] if said else ""))
-    for line in reversed(out.splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)["ms_per_iter"]
-    sys.exit("ab: error: %s bench printed no JSON line" % binary)
+    return json_line(out)["ms_per_iter"]
 
 
 def main():

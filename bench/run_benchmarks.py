@@ -66,6 +66,11 @@ def json_line(text):
     raise RuntimeError("no JSON line in:\n" + text)
 
 
+def median_round(runs, key):
+    """The run whose `key` is the median (the lower middle of an even count)."""
+    return sorted(runs, key=lambda r: r[key])[(len(runs) - 1) // 2]
+
+
 def machine():
     model = "unknown"
     with open("/proc/cpuinfo") as f:
@@ -128,13 +133,10 @@ def main():
                      "--iters", str(args.iters), "--warmup", str(args.warmup),
                      "--threads", str(args.threads)], env=env).stdout))
         # Each side's figures from its median round; the rounds' times kept.
-        def median_round(runs, key):
-            return sorted(runs, key=lambda r: r[key])[(len(runs) - 1) // 2]
         lopt = dict(median_round(lopts, "ms_per_iter"),
                     ms_per_iter_rounds=[r["ms_per_iter"] for r in lopts])
         entry = {"description": desc, "build": build.stdout.strip(), "lopt": lopt}
         gflop = lopt["gflop_per_iter"]
-        lopt["gflops"] = gflop * 1e3 / lopt["ms_per_iter"]
         lopt["peak_fraction"] = lopt["gflops"] / report["fma_peak_gflops"]
         if torches:
             torch = dict(median_round(torches, "ms_per_iter_median"),

@@ -369,6 +369,19 @@ private:
     return op + "_" + std::to_string(counter++);
   }
   using Body = std::function<Expr(std::vector<Expr>)>;
+  /// init(idx) (or zero) + the sum over the RDom that `term` uses, in
+  /// `acc`, as the stored Func `fullName` with an update definition.
+  Val accumulate(const Shape &shape, const Body &init, const Body &term,
+                 const std::string &fullName, Type acc) {
+    std::vector<Var> vs = makeVars(shape.size());
+    std::vector<Var> rev(vs.rbegin(), vs.rend());
+    Func f(fullName);
+    f(rev) = init ? cast(acc, init(exprs(vs))) : cast(acc, 0);
+    f(rev) += cast(acc, term(exprs(vs)));
+    Val v{f, shape};
+    root(v);
+    return v;
+  }
   /// init(idx) + the sum over the RDom that `term` uses, as a stored Func
   /// with an update definition (its accumulators are the schedule's to
   /// vectorise), accumulated in double when `inDouble` (long sums, like the
@@ -376,16 +389,10 @@ private:
   Val defineSum(const Shape &shape, const Body &init, const Body &term,
                 const std::string &nm, bool inDouble = false,
                 std::vector<std::pair<int, int>> reuseDims = {}) {
-    std::vector<Var> vs = makeVars(shape.size());
-    std::vector<Var> rev(vs.rbegin(), vs.rend());
-    Type acc = inDouble ? Float(64) : Float(32);
-    Func f(name(nm + (inDouble ? "_acc" : "")));
-    f(rev) = init ? cast(acc, init(exprs(vs))) : cast(acc, 0);
-    f(rev) += cast(acc, term(exprs(vs)));
-    Val v{f, shape};
-    root(v);
+    Val v = accumulate(shape, init, term, name(nm + (inDouble ? "_acc" : "")),
+                       inDouble ? Float(64) : Float(32));
     if (!reuseDims.empty())
-      reuse[f.name()] = reuseDims;
+      reuse[v.f.name()] = reuseDims;
     if (!inDouble)
       return v;
     return define(shape, [&](std::vector<Expr> idx) {
@@ -461,24 +468,17 @@ private:
       }, nm);
     int64_t inner = *Internal::as_const_int(region[0].extent);
     if (!forGpu && region.size() >= 2 && inner >= kColumnSumTerms) {
-      Region outerRegion(region.begin() + 1, region.end());
-      RDom ro(outerRegion);
+      RDom ro(Region(region.begin() + 1, region.end()));
       Shape cs = shape;
       cs.push_back(inner);
-      std::vector<Var> vs = makeVars(cs.size());
-      std::vector<Var> rev(vs.rbegin(), vs.rend());
-      std::vector<Expr> idx = exprs(vs);
-      Expr column = idx.back() + region[0].min;
-      idx.pop_back();
-      std::vector<Expr> rs{column};
-      for (int d = 0; d < ro.dimensions(); ++d)
-        rs.push_back(ro[d]);
-      Func columns(name(nm + "_columns"));
-      columns(rev) = cast<double>(0);
-      columns(rev) += cast<double>(term(idx, rs));
-      Val cv{columns, cs};
-      root(cv);
-      columnSums.insert(columns.name());
+      Val cv = accumulate(cs, nullptr, [&](std::vector<Expr> idx) {
+        std::vector<Expr> rs{idx.back() + region[0].min};
+        idx.pop_back();
+        for (int d = 0; d < ro.dimensions(); ++d)
+          rs.push_back(ro[d]);
+        return term(idx, rs);
+      }, name(nm + "_columns"), Float(64));
+      columnSums.insert(cv.f.name());
       RDom rc(0, int(inner));
       return define(shape, [&](std::vector<Expr> i) {
         return sum(at(cv, cat(i, {Expr(rc)})));

@@ -196,14 +196,17 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
   int64_t units = vars.size() == 1 && vectorize ? (outer + lanes - 1) / lanes
                                                 : (outer + outerBlock - 1) / outerBlock;
   int64_t chunk = (units + 7) / 8;
-  bool parallel = threads && !vars.empty() && units >= 2;
+  // (Not an outermost dimension unrolled whole: a one-dimensional sum
+  // taken a column at a time, its few vectors all in registers.)
+  bool outerUnrolled = !vars.empty() && isBlocked(vars.back());
+  bool parallel = threads && !vars.empty() && units >= 2 && !outerUnrolled;
   for (size_t d = 0; d + 1 < vars.size(); ++d)
     if (!isBlocked(vars[d]))
       order.push_back(vars[d]);
   if (parallel) {
     u.split(vars.back(), lo, li, int(chunk), tail(units, chunk));
     order.push_back(li);
-  } else if (!vars.empty()) {
+  } else if (!vars.empty() && !outerUnrolled) {
     order.push_back(vars.back());
   }
   if (domainOutside)

@@ -865,6 +865,37 @@ private:
     return v;
   }
 
+  /// Node `id`'s value (zero off the windows' maxima of maxpool_backward
+  /// node `pool`: zeroOffMaxima) at `pixel`, the maximum of `window`: the
+  /// gradient reaching that window, read where it lies, times the other
+  /// factors at the pixel. Read through the backward's own definition, the
+  /// pixel's window and its test against the window's maximum were
+  /// computed again from the pixel (Halide does not see them cancel):
+  /// gathers of both. Undefined where a factor's shape differs.
+  Expr atMaximum(int id, int pool, const std::vector<Expr> &pixel,
+                 const std::vector<Expr> &window) {
+    const KernelNode &m = g.nodes[id];
+    if (id == pool)
+      return at(in(m, 1), window);
+    Expr e;
+    bool followed = false;
+    for (size_t i = 0; i < m.inputs.size(); ++i) {
+      if (g.nodes[m.inputs[i]].shape != m.shape)
+        return Expr();
+      Expr f;
+      if (!followed && zeroOffMaxima(m.inputs[i]) == pool) {
+        f = atMaximum(m.inputs[i], pool, pixel, window);
+        followed = true;
+      } else {
+        f = at(in(m, i), pixel);
+      }
+      if (!f.defined())
+        return Expr();
+      e = e.defined() ? e * f : f;
+    }
+    return e;
+  }
+
   Val in(const KernelNode &n, size_t i) {
     int id = n.inputs[i];
     const KernelNode &src = g.nodes[id];
@@ -1223,13 +1254,15 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       for (size_t d = 0; d < x.shape.size(); ++d)
         src.push_back(reduced(int64_t(d)) ? r[dims.size() - 1 - red++]
                                           : idx[kept++]);
-      if (win) {
-        // src[2], src[3]: a window; the pixel of its maximum.
-        Expr a = clamp(cast<int>(at(win->argmax, src)), 0, win->k * win->k - 1);
-        src[2] = src[2] * win->s + a / win->k;
-        src[3] = src[3] * win->s + a % win->k;
-      }
-      return at(x, src);
+      if (!win)
+        return at(x, src);
+      // src[2], src[3]: a window; the pixel of its maximum.
+      std::vector<Expr> window = src;
+      Expr a = clamp(cast<int>(at(win->argmax, src)), 0, win->k * win->k - 1);
+      src[2] = src[2] * win->s + a / win->k;
+      src[3] = src[3] * win->s + a % win->k;
+      Expr e = atMaximum(n.inputs[0], pool, src, window);
+      return e.defined() ? e : at(x, src);
     }, op + "_f64");
     return {define(out, [&](std::vector<Expr> idx) {
       return cast<float>(at(total, idx));
@@ -1335,7 +1368,8 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     // columns after its own (the input's padding reaches that far), and
     // the sum over the columns adds only the first ones. Mini-ImageNet
     // 5w5s, the 21x21 and 10x10 layers' weight gradients 25 -> 14 and 14
-    // -> 4.6 ms a meta-iteration (2 cores). Wider rows keep their partial vector: the
+    // -> 4.6 ms a meta-iteration (2 cores). Wider rows that are not whole
+    // vectors end in a vector that overlaps the one before (below): the
     // copy of dy cost more than it saved at 84 columns (first layer 84 ->
     // 92-95 ms) and at 42 for the 75-image query batch (29-33 -> 34-37; the
     // 25-image batch's 61-64 -> 51).
@@ -1358,14 +1392,42 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       root(dyc);
     }
     RDom r(0, int(ds[2]), 0, int(ds[0])); // y, n
+    // dy reused over ky, kx; x over 4 co.
+    std::vector<std::pair<int, int>> reuseDims = {{2, 0}, {3, 0}, {0, 4}};
+    RDom u(0, int(ds[3]));
+    if (!forGpu && columns % kCpuLanes != 0) {
+      // A wider row that is not whole vectors (42, 84 columns): its
+      // partial sums are [.., V, 16], vector v starting at column
+      // min(16 v, W - 16), so the last one overlaps the one before and
+      // every vector is whole; the sum over the columns takes each column
+      // once, the overlapped ones from the vector before. A guarded
+      // partial vector kept its accumulators in memory (predicated loads
+      // and stores around every multiply-add): the 10 columns of 42 took
+      // half the weight gradient's time.
+      int64_t vectors = (columns + kCpuLanes - 1) / kCpuLanes;
+      int lastStart = int(columns - kCpuLanes);
+      auto start = [&](Expr v) { return min(v * int(kCpuLanes), lastStart); };
+      Shape rows = out;
+      rows.push_back(vectors);
+      rows.push_back(kCpuLanes);
+      Val partial = defineSum(rows, nullptr, [&](std::vector<Expr> idx) {
+        Expr col = start(idx[4]) + idx[5];
+        return at(dy, {r.y, idx[0], r.x, col}) *
+               at(xp, {r.y, idx[1], r.x * s + idx[2], col * s + idx[3]});
+      }, "conv2d_dw_columns", false, reuseDims);
+      return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
+        // (Clamped for Halide's bounds: it cannot follow them here.)
+        Expr v = clamp(u / int(kCpuLanes), 0, int(vectors) - 1);
+        Expr lane = clamp(u - start(v), 0, int(kCpuLanes) - 1);
+        return cast<double>(at(partial, cat(idx, {v, lane})));
+      }, op, /*inDouble=*/true)};
+    }
     Shape rows = out;
     rows.push_back(columns);
     Val partial = defineSum(rows, nullptr, [&](std::vector<Expr> idx) {
       return at(dyc, {r.y, idx[0], r.x, idx[4]}) *
              at(xp, {r.y, idx[1], r.x * s + idx[2], idx[4] * s + idx[3]});
-    }, "conv2d_dw_columns", false, // dy reused over ky, kx; x over 4 co
-                                   {{2, 0}, {3, 0}, {0, 4}});
-    RDom u(0, int(ds[3]));
+    }, "conv2d_dw_columns", false, reuseDims);
     return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
       return cast<double>(at(partial, cat(idx, {Expr(u)})));
     }, op, /*inDouble=*/true)};

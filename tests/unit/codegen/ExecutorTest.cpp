@@ -119,6 +119,20 @@ TEST_F(ExecutorTest, ConvolutionWithChannelsInnermost) {
          "tensor<2x16x3x3xf32>"});
 }
 
+// A convolution whose rows are wider than two vectors but not whole ones
+// (37 and 38 pixels, at stride 1 and 2): on a CPU its weight gradient's
+// partial sums run in whole vectors, the last overlapping the one before,
+// and the sum over the columns takes each column once (HalideLowering.cpp,
+// conv2d_backward_filter).
+TEST_F(ExecutorTest, WeightGradientOverWideRows) {
+  check({"conv2d_wide_rows", "%x: tensor<2x2x4x37xf32>, %w: tensor<3x2x3x3xf32>, %b: tensor<3xf32>",
+         "  %y = lopt.conv2d %x, %w, %b {pad = 1 : i64, stride = 1 : i64} : (tensor<2x2x4x37xf32>, tensor<3x2x3x3xf32>, tensor<3xf32>) -> tensor<2x3x4x37xf32>",
+         "tensor<2x3x4x37xf32>"});
+  check({"conv2d_wide_rows_s2", "%x: tensor<2x2x5x75xf32>, %w: tensor<3x2x3x3xf32>, %b: tensor<3xf32>",
+         "  %y = lopt.conv2d %x, %w, %b {pad = 1 : i64, stride = 2 : i64} : (tensor<2x2x5x75xf32>, tensor<3x2x3x3xf32>, tensor<3xf32>) -> tensor<2x3x3x38xf32>",
+         "tensor<2x3x3x38xf32>"});
+}
+
 // A first layer's weight gradient joins the run that makes its gradient
 // (which is then never stored) also when a sum that an earlier run took in
 // (it reads that run's value) lies between them.

@@ -317,6 +317,56 @@ Func tileLoop(LoweredKernel &k, int64_t coords, int lanes, int registers,
   return leader;
 }
 
+/// Whether `f` reads `g`, directly or through the Funcs it reads.
+bool reads(const Internal::Function &f, const std::string &g,
+           std::set<std::string> &seen) {
+  for (const Internal::Function &c : callees(f)) {
+    if (c.name() == g)
+      return true;
+    if (seen.insert(c.name()).second && reads(c, g, seen))
+      return true;
+  }
+  return false;
+}
+
+/// Sums a column at a time (LoweredKernel::columnSums) of one shape over
+/// one region, none reading another, walk it in one loop nest: each one's
+/// update is fused (compute_with) with the first's at its innermost
+/// reduction loop, so that a term both read (batch norm's backward's two
+/// sums of the gradient at a window's maximum, gathered) is loaded once.
+/// Their schedules are the same (scheduleSum, from the shape alone).
+void fuseColumnSums(LoweredKernel &k, const std::set<std::string> &inlined) {
+  auto extents = [](Func f) {
+    std::vector<int64_t> e;
+    for (const RVar &r : f.rvars(0)) {
+      const int64_t *n = Internal::as_const_int(Internal::simplify(r.extent()));
+      e.push_back(n ? *n : -1);
+    }
+    return e;
+  };
+  auto apart = [](Func a, Func b) {
+    std::set<std::string> seen1, seen2;
+    return !reads(a.function(), b.name(), seen1) && !reads(b.function(), a.name(), seen2);
+  };
+  std::vector<std::pair<std::vector<Func>, Shape>> groups;
+  for (auto &[f, shape] : k.stages) {
+    if (!k.columnSums.count(f.name()) || inlined.count(f.name()))
+      continue;
+    auto group = std::find_if(groups.begin(), groups.end(), [&](auto &g) {
+      return g.second == shape && extents(g.first.front()) == extents(f) &&
+             std::all_of(g.first.begin(), g.first.end(),
+                         [&](const Func &m) { return apart(m, f); });
+    });
+    if (group == groups.end()) {
+      groups.push_back({{f}, shape});
+      continue;
+    }
+    Func first = group->first.front();
+    f.update().compute_with(first.update(), first.rvars(0).front());
+    group->first.push_back(f);
+  }
+}
+
 } // namespace
 
 int64_t inlineReductionTerms(const Func &f) {
@@ -472,6 +522,7 @@ void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
         outer >= 2)
       parallelOuter(f, shape, lanes);
   }
+  fuseColumnSums(k, inlined);
 }
 
 } // namespace lopt::codegen

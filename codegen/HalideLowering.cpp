@@ -144,6 +144,8 @@ constexpr int64_t kReaderTerms = 32;
 /// many indices (a row of pixels) is taken a column at a time, in vectors
 /// (longSum).
 constexpr int64_t kColumnSumTerms = 8;
+/// The name of every such sum's reduction over the rows.
+constexpr const char *kColumnRows = "column_rows";
 /// For a GPU, a sum into at most this many results (not over the
 /// coordinates) is taken in levels of blocks of threads (blockLevel), a
 /// block per result and span of terms: about as many threads as
@@ -468,7 +470,9 @@ private:
       }, nm);
     int64_t inner = *Internal::as_const_int(region[0].extent);
     if (!forGpu && region.size() >= 2 && inner >= kColumnSumTerms) {
-      RDom ro(Region(region.begin() + 1, region.end()));
+      // (Named alike in every such sum: the schedule fuses the loops of
+      // sums over one region, which compute_with finds by name.)
+      RDom ro(Region(region.begin() + 1, region.end()), kColumnRows);
       Shape cs = shape;
       cs.push_back(inner);
       Val cv = accumulate(cs, nullptr, [&](std::vector<Expr> idx) {

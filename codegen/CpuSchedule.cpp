@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <set>
 
 namespace lopt::codegen {
@@ -218,6 +219,78 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
     u.vectorize(vi);
   if (parallel)
     u.parallel(lo);
+}
+
+/// A sum that only an output copies (LoweredKernel::copiedSums, on a CPU a
+/// convolution whose rows are not whole vectors), computed a tile of the
+/// copy at a time: a vector of columns (the row's last one shifted inwards,
+/// so every vector is whole) times the reuse blocks (as many accumulators
+/// as scheduleSum's blocks), all of them unrolled inside the reduction
+/// loops, so the accumulators stay in registers for the whole sum and the
+/// copy stores each result once. The tiles' storage is a thread's task's,
+/// allocated once per task. Threads over the output's two outermost
+/// dimensions, as scheduleSum's.
+void scheduleCopiedSum(Func copy, Func sum, const Shape &shape,
+                       std::vector<std::pair<int, int>> reuse, int lanes,
+                       int registers) {
+  std::vector<Var> vars = copy.args(); // innermost first
+  int last = int(shape.size()) - 1;
+  // The blocks, halved (the last first) until they fit the registers.
+  auto accumulators = [&] {
+    int64_t n = 1;
+    for (auto [dim, block] : reuse)
+      n *= dim == last ? 1 : block > 0 && shape[dim] > block ? block : shape[dim];
+    return n;
+  };
+  for (size_t i = reuse.size(); i-- > 0;)
+    while (reuse[i].second > 1 && accumulators() > registers - kLoadRegisters)
+      reuse[i].second /= 2;
+  Var xo("xo"), xi("xi");
+  copy.split(vars[0], xo, xi, lanes, TailStrategy::ShiftInwards).vectorize(xi);
+  std::vector<VarOrRVar> inner{xi}, outer{xo};
+  std::vector<Var> split(vars.size());
+  std::vector<int> tile(vars.size(), 1); // a tile's extents
+  tile[0] = lanes;
+  for (size_t h = 1; h < vars.size(); ++h)
+    split[h] = vars[h];
+  for (auto [dim, block] : reuse) {
+    int h = last - dim;
+    if (h == 0 || block <= 1 || shape[dim] % block != 0)
+      continue;
+    Var o(vars[h].name() + "_o"), i(vars[h].name() + "_i");
+    copy.split(vars[h], o, i, block).unroll(i);
+    inner.push_back(i);
+    split[h] = o;
+    tile[h] = block;
+  }
+  for (size_t h = 1; h < vars.size(); ++h)
+    outer.push_back(split[h]);
+  std::vector<VarOrRVar> order = inner;
+  order.insert(order.end(), outer.begin(), outer.end());
+  copy.reorder(order);
+  Var fused("fused");
+  if (vars.size() >= 2) {
+    Var a = split[vars.size() - 2], b = split[vars.size() - 1];
+    copy.fuse(a, b, fused).parallel(fused);
+  }
+  sum.compute_at(copy, xo).store_in(MemoryType::Stack);
+  // (Halide does not see that the shifted tile is as wide as the others:
+  // the extents are bounded, the splits round up to them.)
+  std::vector<Var> sv = sum.args();
+  for (size_t h = 0; h < sv.size(); ++h)
+    sum.bound_extent(sv[h], tile[h]);
+  Stage u = sum.update();
+  std::vector<VarOrRVar> uorder(sv.begin(), sv.end());
+  for (const RVar &r : sum.rvars(0))
+    uorder.push_back(r);
+  u.reorder(uorder);
+  for (Stage st : {Stage(sum), u}) {
+    st.vectorize(sv[0], lanes, TailStrategy::RoundUp);
+    for (size_t h = 1; h < sv.size(); ++h)
+      if (tile[h] > 1)
+        st.unroll(sv[h], tile[h], TailStrategy::RoundUp);
+  }
+  unrollShortReductions(sum);
 }
 
 /// Vectors for a stage computed a tile at a time: along its innermost
@@ -458,11 +531,27 @@ void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
   Func leader;
   if (k.coordinateTiles)
     leader = tileLoop(k, graph.coords, lanes, registers, chunks, tile);
+  std::map<std::string, Func> copiedSum; // by the copy's name
+  for (auto &[copyName, sumName] : k.copiedSums)
+    for (auto &[f, shape] : k.stages)
+      if (f.name() == sumName)
+        copiedSum[copyName] = f;
+  auto isCopied = [&](const Func &f) {
+    for (auto &[copyName, sumName] : k.copiedSums)
+      if (sumName == f.name())
+        return true;
+    return false;
+  };
   for (auto &[f, shape] : k.stages) {
-    if (inlined.count(f.name()))
+    if (inlined.count(f.name()) || isCopied(f))
       continue;
     if (shape.empty() || k.tiled.count(f.name()) || k.tileSums.count(f.name()))
       continue; // tileLoop
+    if (auto c = copiedSum.find(f.name()); c != copiedSum.end()) {
+      Func sum = c->second;
+      scheduleCopiedSum(f, sum, shape, k.reuse.at(sum.name()), lanes, registers);
+      continue;
+    }
     bool inTile = k.coordinateTiles && !isOutput(f) && shape.front() == graph.coords &&
                   !k.coordinateSums.count(f.name());
     std::vector<Var> vars = f.args(); // innermost first

@@ -792,6 +792,21 @@ private:
 
   /// The widest CPU vectors' floats (AVX-512).
   static constexpr int64_t kCpuLanes = 16;
+  /// On a CPU, a convolution's sum (one with reuse hints) whose rows are
+  /// wider than two vectors and not whole ones (42, 84 columns), as a
+  /// result: copied out (LoweredKernel::copiedSums), so that the schedule
+  /// takes it a tile of the copy at a time, every vector whole (the last
+  /// shifted inwards) and its accumulators in registers for the whole
+  /// reduction. Summed in place, the last vector of a row was guarded: its
+  /// accumulators were loaded and stored (predicated) around every
+  /// multiply-add, a first layer's 27 of them (4 of 84 columns took 40% of
+  /// its time); and the initial values were a pass over the result of
+  /// their own, the sum's another that read them back.
+  bool copiedCpuSum(const Val &v) const {
+    return v.f.has_update_definition() && reuse.count(v.f.name()) &&
+           v.shape.size() == 4 && v.shape.back() > 2 * kCpuLanes &&
+           v.shape.back() % kCpuLanes != 0;
+  }
   /// On a CPU, a row of `width` values narrower than two vectors and not
   /// whole vectors (21, 10 or 7 pixels): vectors along it end in a partial
   /// one, whose loads and stores are predicated and whose accumulators
@@ -1008,9 +1023,13 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     // for a GPU, a scalar: it is copied into a buffer of one element).
     // (A per-coordinate output of a kernel run a thread per coordinate is
     // copied below, copyPerCoordinateOutputs.)
+    // On a CPU, a convolution's sum whose rows are not whole vectors is
+    // also copied (below, copiedCpuSum).
+    bool cpuCopy = !forGpu && readOnlyHere && copiedCpuSum(v);
     if ((forGpu && (v.shape.empty() ||
                     (v.f.has_update_definition() &&
                      !(out.coordinateThreads && !g.reduced[r])))) ||
+        cpuCopy ||
         std::find_if(params.begin(), params.end(), [&](const ImageParam &p) {
           return p.name() == v.f.name();
         }) != params.end() ||
@@ -1041,7 +1060,7 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
           } else {
             ++it;
           }
-        if (readOnlyHere && !claimed)
+        if (readOnlyHere && !claimed && (forGpu || cpuCopy))
           out.copiedSums[v.f.name()] = vv.f.name();
       }
     }

@@ -91,7 +91,7 @@ constexpr int kLoadRegisters = 4;
 /// in cache.
 void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
                  bool domainOutside, std::vector<std::pair<int, int>> reuse,
-                 bool threads = true) {
+                 bool threads = true, int reductionChunk = 0) {
   std::vector<Var> vars = f.args(); // innermost first
   int64_t inner = shape.back(), outer = shape.front();
   Stage u = f.update();
@@ -152,6 +152,15 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
     }
   }
   std::vector<RVar> rvars = f.rvars(0);
+  // The outermost reduction in chunks (LoweredKernel::reductionChunks):
+  // a chunk's loop inside, the chunks outside the pure loops but the
+  // threads'.
+  RVar chunks(rvars.back().name() + "_chunks"), inChunk(rvars.back().name() + "_in");
+  bool chunked = reductionChunk > 0 && vars.size() >= 3 && !domainOutside;
+  if (chunked) {
+    u.split(rvars.back(), chunks, inChunk, reductionChunk, TailStrategy::GuardWithIf);
+    rvars.back() = inChunk;
+  }
   if (!domainOutside)
     order.insert(order.end(), rvars.begin(), rvars.end());
   // Short reduction loops innermost are unrolled, so the accumulators stay
@@ -174,6 +183,20 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
       if (!isBlocked(vars[d]))
         order.push_back(vars[d]);
     threads &= !isBlocked(channels) || !isBlocked(outermost);
+    if (chunked && !isBlocked(channels) && !isBlocked(outermost)) {
+      // The channels inside the chunks, the threads over the outermost.
+      order.push_back(channels);
+      order.push_back(chunks);
+      order.push_back(outermost);
+      u.reorder(order);
+      if (vectorize)
+        u.vectorize(vi);
+      if (threads)
+        u.parallel(outermost);
+      return;
+    }
+    if (chunked)
+      order.push_back(chunks);
     if (isBlocked(outermost)) {
       outermost = channels;
       if (!isBlocked(channels))
@@ -593,8 +616,10 @@ void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
         blocks = reuse->second;
       else if (k.columnSums.count(f.name()))
         blocks = {{int(shape.size()) - 1, 0}};
+      auto chunk = k.reductionChunks.find(f.name());
       scheduleSum(f, shape, lanes, registers, k.coordinateSums.count(f.name()) > 0,
-                  blocks, /*threads=*/!inTile);
+                  blocks, /*threads=*/!inTile,
+                  chunk != k.reductionChunks.end() ? chunk->second : 0);
       continue;
     }
     if (inTile) {

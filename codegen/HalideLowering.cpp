@@ -144,6 +144,10 @@ constexpr int64_t kReaderTerms = 32;
 /// many indices (a row of pixels) is taken a column at a time, in vectors
 /// (longSum).
 constexpr int64_t kColumnSumTerms = 8;
+/// On a CPU, the most bytes of dy that a weight gradient's block of 4
+/// output channels reads over its images, or over a chunk of them
+/// (LoweredKernel::reductionChunks): a core's L2 cache (Zen 4).
+constexpr int64_t kCpuSumChunkBytes = 1024 * 1024;
 /// The name of every such sum's reduction over the rows.
 constexpr const char *kColumnRows = "column_rows";
 /// For a GPU, a sum into at most this many results (not over the
@@ -288,6 +292,7 @@ private:
   std::set<std::string> argNames; // the arguments' Funcs (ImageParam p's: p_im)
   std::map<std::string, std::vector<std::pair<int, int>>> reuse;
   std::set<std::string> columnSums;
+  std::map<std::string, int> reductionChunks; // LoweredKernel::reductionChunks
   std::set<std::string> keptStored; // LoweredKernel::keptStored
   std::map<std::string, LoweredKernel::BlockSum> blockSums; // LoweredKernel::blockSums
   std::map<std::string, std::pair<Val, Val>> lstmForward; // gates, new c
@@ -1072,6 +1077,7 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
     copyPerCoordinateOutputs(out);
   out.reuse = reuse;
   out.columnSums = columnSums;
+  out.reductionChunks = reductionChunks;
   out.keptStored = keptStored;
   out.blockSums = blockSums;
   // Each stored Func once (outputs included).
@@ -1418,6 +1424,16 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     // dy reused over ky, kx; x over 4 co.
     std::vector<std::pair<int, int>> reuseDims = {{2, 0}, {3, 0}, {0, 4}};
     RDom u(0, int(ds[3]));
+    // A block of 4 output channels' dy over all the images is read again
+    // for every input channel: where it outgrows a core's L2 cache (a
+    // first layer's, 2.8 MB at 84x84), the images run in chunks whose dy
+    // stays there while every input channel reads it.
+    int64_t dyImage = 4 * ds[2] * columns * int64_t(sizeof(float));
+    int64_t chunk = std::max<int64_t>(1, kCpuSumChunkBytes / dyImage);
+    auto chunked = [&](const Val &partial) {
+      if (!forGpu && chunk < ds[0])
+        reductionChunks[partial.f.name()] = int(chunk);
+    };
     if (!forGpu && columns % kCpuLanes != 0) {
       // A wider row that is not whole vectors (42, 84 columns): its
       // partial sums are [.., V, 16], vector v starting at column
@@ -1438,6 +1454,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
         return at(dy, {r.y, idx[0], r.x, col}) *
                at(xp, {r.y, idx[1], r.x * s + idx[2], col * s + idx[3]});
       }, "conv2d_dw_columns", false, reuseDims);
+      chunked(partial);
       return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
         // (Clamped for Halide's bounds: it cannot follow them here.)
         Expr v = clamp(u / int(kCpuLanes), 0, int(vectors) - 1);
@@ -1451,6 +1468,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       return at(dyc, {r.y, idx[0], r.x, idx[4]}) *
              at(xp, {r.y, idx[1], r.x * s + idx[2], idx[4] * s + idx[3]});
     }, "conv2d_dw_columns", false, reuseDims);
+    chunked(partial);
     return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
       return cast<double>(at(partial, cat(idx, {Expr(u)})));
     }, op, /*inDouble=*/true)};

@@ -39,6 +39,12 @@ struct LoweredKernel {
   /// read once, in order; each term is read once, so what it reads may
   /// still be recomputed there.
   std::set<std::string> columnSums;
+  /// Sums whose outermost reduction (a weight gradient's images) runs in
+  /// chunks of this many (by Func name), each chunk's terms summed into
+  /// every result before the next: where one block of results reads more
+  /// than the cache holds of dy over all the images (a first layer's 84 x
+  /// 84 rows, read again for each input channel), a chunk's stays there.
+  std::map<std::string, int> reductionChunks;
   /// Sums over the coordinates of a mapped kernel (by Func name): their
   /// domain is long and their result small. (Lowered forGpu, those over
   /// more than 64 coordinates are taken in levels instead, not listed.)

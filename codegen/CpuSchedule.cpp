@@ -183,21 +183,16 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
       if (!isBlocked(vars[d]))
         order.push_back(vars[d]);
     threads &= !isBlocked(channels) || !isBlocked(outermost);
-    if (chunked && !isBlocked(channels) && !isBlocked(outermost)) {
-      // The channels inside the chunks, the threads over the outermost.
+    // In chunks, the channels inside them and the threads over the
+    // outermost dimension (but where either is unrolled whole).
+    bool channelsInChunks = chunked && !isBlocked(channels) && !isBlocked(outermost);
+    if (chunked && !channelsInChunks)
+      order.push_back(chunks);
+    if (channelsInChunks) {
       order.push_back(channels);
       order.push_back(chunks);
       order.push_back(outermost);
-      u.reorder(order);
-      if (vectorize)
-        u.vectorize(vi);
-      if (threads)
-        u.parallel(outermost);
-      return;
-    }
-    if (chunked)
-      order.push_back(chunks);
-    if (isBlocked(outermost)) {
+    } else if (isBlocked(outermost)) {
       outermost = channels;
       if (!isBlocked(channels))
         order.push_back(channels);

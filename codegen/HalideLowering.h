@@ -49,9 +49,10 @@ struct LoweredKernel {
   /// domain is long and their result small. (Lowered forGpu, those over
   /// more than 64 coordinates are taken in levels instead, not listed.)
   std::set<std::string> coordinateSums;
-  /// Lowered forGpu: outputs that copy a sum which nothing else reads (by
-  /// the copy's Func name, the sum's): the schedule computes the sum inside
-  /// the copy's threads.
+  /// Outputs that copy a sum which nothing else reads (by the copy's Func
+  /// name, the sum's): lowered forGpu, the schedule computes the sum inside
+  /// the copy's threads; for a CPU (a convolution whose rows are not whole
+  /// vectors), a tile of the copy at a time.
   std::map<std::string, std::string> copiedSums;
   /// Stages that a GPU schedule stores though they are cheap to recompute
   /// (by Func name):

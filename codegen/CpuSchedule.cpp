@@ -10,15 +10,17 @@
 // sums a column at a time over one region share a loop nest
 // (fuseColumnSums). A kernel mapped over the coordinates (a cell, its VJP)
 // computes its per-coordinate stages a tile of coordinates at a time, in
-// one loop shared by its outputs and by the tiles' sums (tileLoop). Stored stages cheap to compute again are computed
-// where they are read instead (Recompute.h, kCpuRecompute). Shapes are
-// static, so every decision is made here at compile time.
+// one loop shared by its outputs and by the tiles' sums (tileLoop). Stored
+// stages cheap to compute again are computed where they are read instead
+// (Recompute.h, kCpuRecompute). Shapes are static, so every decision is
+// made here at compile time.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/HalideLowering.h"
 #include "codegen/Recompute.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <map>
 #include <set>
@@ -84,6 +86,23 @@ int rowLanes(int64_t inner, int lanes) {
 /// Vector registers a sum's schedule leaves for the loads of its terms.
 constexpr int kLoadRegisters = 4;
 
+/// One accumulator per unrolled output, so no more than the vector
+/// registers hold (kLoadRegisters left for the loads): the reuse blocks
+/// given a size halve, the last first, until they fit (whole dimensions
+/// stay whole). `extent(dim)` counts a vectorised dimension in vectors.
+void fitBlocks(std::vector<std::pair<int, int>> &reuse,
+               const std::function<int64_t(int)> &extent, int registers) {
+  auto accumulators = [&] {
+    int64_t n = 1;
+    for (auto [dim, block] : reuse)
+      n *= block > 0 && extent(dim) > block ? block : extent(dim);
+    return n;
+  };
+  for (size_t i = reuse.size(); i-- > 0;)
+    while (reuse[i].second > 1 && accumulators() > registers - kLoadRegisters)
+      reuse[i].second /= 2;
+}
+
 /// A sum into its own buffer (f = init; f += term over an RDom): vectors
 /// along the innermost pure dimension with the reduction loops right
 /// inside them, so the accumulators stay in registers; threads over the
@@ -114,24 +133,13 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
   // one thread wrote alone.
   if (threads && numElements(shape) >= kParallelElements && outer >= 2)
     parallelOuter(f, shape, lanes);
-  // Reused dimensions: blocked, unrolled, right inside the vectors. One
-  // accumulator per unrolled output, so no more than the vector registers
-  // hold (kLoadRegisters left for the loads): the blocks given a size
-  // halve, the last first, until they fit (whole dimensions stay whole).
-  // (The innermost dimension, when vectorised, counts vectors.)
+  // Reused dimensions: blocked, unrolled, right inside the vectors, as
+  // many as fit the registers (fitBlocks).
   int last = int(shape.size()) - 1;
   auto extent = [&](int dim) {
     return dim == last && vectorize ? (inner + lanes - 1) / lanes : shape[dim];
   };
-  auto accumulators = [&] {
-    int64_t n = 1;
-    for (auto [dim, block] : reuse)
-      n *= block > 0 && extent(dim) > block ? block : extent(dim);
-    return n;
-  };
-  for (size_t i = reuse.size(); i-- > 0;)
-    while (reuse[i].second > 1 && accumulators() > registers - kLoadRegisters)
-      reuse[i].second /= 2;
+  fitBlocks(reuse, extent, registers);
   reuse.erase(std::remove_if(reuse.begin(), reuse.end(),
                              [](auto &r) { return r.second == 1; }),
               reuse.end());
@@ -257,16 +265,9 @@ void scheduleCopiedSum(Func copy, Func sum, const Shape &shape,
                        int registers) {
   std::vector<Var> vars = copy.args(); // innermost first
   int last = int(shape.size()) - 1;
-  // The blocks, halved (the last first) until they fit the registers.
-  auto accumulators = [&] {
-    int64_t n = 1;
-    for (auto [dim, block] : reuse)
-      n *= dim == last ? 1 : block > 0 && shape[dim] > block ? block : shape[dim];
-    return n;
-  };
-  for (size_t i = reuse.size(); i-- > 0;)
-    while (reuse[i].second > 1 && accumulators() > registers - kLoadRegisters)
-      reuse[i].second /= 2;
+  // (A tile's row is one vector.)
+  fitBlocks(reuse, [&](int dim) { return dim == last ? int64_t(1) : shape[dim]; },
+            registers);
   Var xo("xo"), xi("xi");
   copy.split(vars[0], xo, xi, lanes, TailStrategy::ShiftInwards).vectorize(xi);
   std::vector<VarOrRVar> inner{xi}, outer{xo};
@@ -412,18 +413,6 @@ Func tileLoop(LoweredKernel &k, int64_t coords, int lanes, int registers,
   return leader;
 }
 
-/// Whether `f` reads `g`, directly or through the Funcs it reads.
-bool reads(const Internal::Function &f, const std::string &g,
-           std::set<std::string> &seen) {
-  for (const Internal::Function &c : callees(f)) {
-    if (c.name() == g)
-      return true;
-    if (seen.insert(c.name()).second && reads(c, g, seen))
-      return true;
-  }
-  return false;
-}
-
 /// Sums a column at a time (LoweredKernel::columnSums) of one shape over
 /// one region, none reading another, walk it in one loop nest: each one's
 /// update is fused (compute_with) with the first's at its innermost
@@ -439,9 +428,15 @@ void fuseColumnSums(LoweredKernel &k, const std::set<std::string> &inlined) {
     }
     return e;
   };
+  // Whether neither reads the other, directly or through any Func.
   auto apart = [](Func a, Func b) {
-    std::set<std::string> seen1, seen2;
-    return !reads(a.function(), b.name(), seen1) && !reads(b.function(), a.name(), seen2);
+    auto anything = [](const Internal::Function &) { return true; };
+    auto reads = [&](Func f, Func g) {
+      std::map<std::string, bool> memo;
+      return readsAny(f.function(), [&](const std::string &n) { return n == g.name(); },
+                      anything, memo);
+    };
+    return !reads(a, b) && !reads(b, a);
   };
   std::vector<std::pair<std::vector<Func>, Shape>> groups;
   for (auto &[f, shape] : k.stages) {
@@ -553,25 +548,20 @@ void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
   Func leader;
   if (k.coordinateTiles)
     leader = tileLoop(k, graph.coords, lanes, registers, chunks, tile);
-  std::map<std::string, Func> copiedSum; // by the copy's name
+  std::map<std::string, Func> byName;
+  std::set<std::string> copied; // sums that an output copies
+  for (auto &[f, shape] : k.stages)
+    byName[f.name()] = f;
   for (auto &[copyName, sumName] : k.copiedSums)
-    for (auto &[f, shape] : k.stages)
-      if (f.name() == sumName)
-        copiedSum[copyName] = f;
-  auto isCopied = [&](const Func &f) {
-    for (auto &[copyName, sumName] : k.copiedSums)
-      if (sumName == f.name())
-        return true;
-    return false;
-  };
+    copied.insert(sumName);
   for (auto &[f, shape] : k.stages) {
-    if (inlined.count(f.name()) || isCopied(f))
+    if (inlined.count(f.name()) || copied.count(f.name()))
       continue;
     if (shape.empty() || k.tiled.count(f.name()) || k.tileSums.count(f.name()))
       continue; // tileLoop
-    if (auto c = copiedSum.find(f.name()); c != copiedSum.end()) {
-      Func sum = c->second;
-      scheduleCopiedSum(f, sum, shape, k.reuse.at(sum.name()), lanes, registers);
+    if (auto c = k.copiedSums.find(f.name()); c != k.copiedSums.end()) {
+      scheduleCopiedSum(f, byName.at(c->second), shape, k.reuse.at(c->second),
+                        lanes, registers);
       continue;
     }
     bool inTile = k.coordinateTiles && !isOutput(f) && shape.front() == graph.coords &&

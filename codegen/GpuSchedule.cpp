@@ -483,22 +483,6 @@ void redirect(Func caller, const std::string &from, const Func &to) {
   caller.function().mutate(&r);
 }
 
-/// Whether `f` calls a Func that `hit` accepts (by name), directly or
-/// through the Funcs that `through` accepts; `memo` keeps the answers
-/// (for one pair of predicates).
-bool readsAny(const Internal::Function &f,
-              const std::function<bool(const std::string &)> &hit,
-              const std::function<bool(const Internal::Function &)> &through,
-              std::map<std::string, bool> &memo) {
-  auto known = memo.find(f.name());
-  if (known != memo.end())
-    return known->second;
-  bool r = false;
-  for (const Internal::Function &c : callees(f))
-    r = r || hit(c.name()) || (through(c) && readsAny(c, hit, through, memo));
-  return memo[f.name()] = r;
-}
-
 /// Whether a stage of `threaded` reads, through a stage outside it, a
 /// stage of `threaded` (a sum over the coordinates read back by every
 /// coordinate, as in a second-order cell gradient): then they cannot all be

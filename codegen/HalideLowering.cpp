@@ -1421,56 +1421,46 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       root(dyc);
     }
     RDom r(0, int(ds[2]), 0, int(ds[0])); // y, n
-    // dy reused over ky, kx; x over 4 co.
-    std::vector<std::pair<int, int>> reuseDims = {{2, 0}, {3, 0}, {0, 4}};
-    RDom u(0, int(ds[3]));
-    // A block of 4 output channels' dy over all the images is read again
+    // On a CPU, a wider row that is not whole vectors (42, 84 columns)
+    // has its partial sums as [.., V, 16], vector v starting at column
+    // min(16 v, W - 16), so the last one overlaps the one before and every
+    // vector is whole; the sum over the columns takes each column once,
+    // the overlapped ones from the vector before. A guarded partial vector
+    // kept its accumulators in memory (predicated loads and stores around
+    // every multiply-add): the 10 columns of 42 took half the weight
+    // gradient's time.
+    bool overlapped = !forGpu && columns % kCpuLanes != 0;
+    int64_t vectors = (columns + kCpuLanes - 1) / kCpuLanes;
+    auto start = [&](Expr v) { return min(v * int(kCpuLanes), int(columns - kCpuLanes)); };
+    Shape rows = out;
+    if (overlapped) {
+      rows.push_back(vectors);
+      rows.push_back(kCpuLanes);
+    } else {
+      rows.push_back(columns);
+    }
+    constexpr int kChannelBlock = 4; // dy reused over ky, kx; x over 4 co
+    RDom u(0, int(ds[3])); // the columns, summed last
+    Val partial = defineSum(rows, nullptr, [&](std::vector<Expr> idx) {
+      Expr col = overlapped ? start(idx[4]) + idx[5] : idx[4];
+      return at(dyc, {r.y, idx[0], r.x, col}) *
+             at(xp, {r.y, idx[1], r.x * s + idx[2], col * s + idx[3]});
+    }, "conv2d_dw_columns", false, {{2, 0}, {3, 0}, {0, kChannelBlock}});
+    // A block of output channels' dy over all the images is read again
     // for every input channel: where it outgrows a core's L2 cache (a
     // first layer's, 2.8 MB at 84x84), the images run in chunks whose dy
     // stays there while every input channel reads it.
-    int64_t dyImage = 4 * ds[2] * columns * int64_t(sizeof(float));
+    int64_t dyImage = kChannelBlock * ds[2] * columns * int64_t(sizeof(float));
     int64_t chunk = std::max<int64_t>(1, kCpuSumChunkBytes / dyImage);
-    auto chunked = [&](const Val &partial) {
-      if (!forGpu && chunk < ds[0])
-        reductionChunks[partial.f.name()] = int(chunk);
-    };
-    if (!forGpu && columns % kCpuLanes != 0) {
-      // A wider row that is not whole vectors (42, 84 columns): its
-      // partial sums are [.., V, 16], vector v starting at column
-      // min(16 v, W - 16), so the last one overlaps the one before and
-      // every vector is whole; the sum over the columns takes each column
-      // once, the overlapped ones from the vector before. A guarded
-      // partial vector kept its accumulators in memory (predicated loads
-      // and stores around every multiply-add): the 10 columns of 42 took
-      // half the weight gradient's time.
-      int64_t vectors = (columns + kCpuLanes - 1) / kCpuLanes;
-      int lastStart = int(columns - kCpuLanes);
-      auto start = [&](Expr v) { return min(v * int(kCpuLanes), lastStart); };
-      Shape rows = out;
-      rows.push_back(vectors);
-      rows.push_back(kCpuLanes);
-      Val partial = defineSum(rows, nullptr, [&](std::vector<Expr> idx) {
-        Expr col = start(idx[4]) + idx[5];
-        return at(dy, {r.y, idx[0], r.x, col}) *
-               at(xp, {r.y, idx[1], r.x * s + idx[2], col * s + idx[3]});
-      }, "conv2d_dw_columns", false, reuseDims);
-      chunked(partial);
-      return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
-        // (Clamped for Halide's bounds: it cannot follow them here.)
-        Expr v = clamp(u / int(kCpuLanes), 0, int(vectors) - 1);
-        Expr lane = clamp(u - start(v), 0, int(kCpuLanes) - 1);
-        return cast<double>(at(partial, cat(idx, {v, lane})));
-      }, op, /*inDouble=*/true)};
-    }
-    Shape rows = out;
-    rows.push_back(columns);
-    Val partial = defineSum(rows, nullptr, [&](std::vector<Expr> idx) {
-      return at(dyc, {r.y, idx[0], r.x, idx[4]}) *
-             at(xp, {r.y, idx[1], r.x * s + idx[2], idx[4] * s + idx[3]});
-    }, "conv2d_dw_columns", false, reuseDims);
-    chunked(partial);
+    if (!forGpu && chunk < ds[0])
+      reductionChunks[partial.f.name()] = int(chunk);
     return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
-      return cast<double>(at(partial, cat(idx, {Expr(u)})));
+      if (!overlapped)
+        return cast<double>(at(partial, cat(idx, {Expr(u)})));
+      // (Clamped for Halide's bounds: it cannot follow them here.)
+      Expr v = clamp(u / int(kCpuLanes), 0, int(vectors) - 1);
+      Expr lane = clamp(u - start(v), 0, int(kCpuLanes) - 1);
+      return cast<double>(at(partial, cat(idx, {v, lane})));
     }, op, /*inDouble=*/true)};
   }
   if (op == "conv2d_backward_data") {

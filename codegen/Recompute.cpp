@@ -38,6 +38,21 @@ std::vector<Internal::Function> callees(const Internal::Function &f) {
   return calls.found;
 }
 
+bool readsAny(const Internal::Function &f,
+              const std::function<bool(const std::string &)> &hit,
+              const std::function<bool(const Internal::Function &)> &through,
+              std::map<std::string, bool> &memo) {
+  auto known = memo.find(f.name());
+  if (known != memo.end())
+    return known->second;
+  // (A sum's update reads the sum itself: no answer yet while looking.)
+  memo[f.name()] = false;
+  bool r = false;
+  for (const Internal::Function &c : callees(f))
+    r = r || hit(c.name()) || (through(c) && readsAny(c, hit, through, memo));
+  return memo[f.name()] = r;
+}
+
 bool isInlined(const Internal::Function &f) {
   LoopLevel level = f.schedule().compute_level(); // a copy, to inspect
   return level.lock().is_inlined();

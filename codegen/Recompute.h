@@ -10,6 +10,7 @@
 
 #include "codegen/HalideLowering.h"
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -19,6 +20,15 @@ namespace lopt::codegen {
 
 /// The Funcs `f`'s definitions call (each once).
 std::vector<Halide::Internal::Function> callees(const Halide::Internal::Function &f);
+
+/// Whether `f` calls a Func that `hit` accepts (by name), directly or
+/// through the Funcs that `through` accepts; `memo` keeps the answers
+/// (for one pair of predicates). A Func's calls of itself (a sum's update)
+/// add nothing.
+bool readsAny(const Halide::Internal::Function &f,
+              const std::function<bool(const std::string &)> &hit,
+              const std::function<bool(const Halide::Internal::Function &)> &through,
+              std::map<std::string, bool> &memo);
 
 /// Whether `f` is computed where it is read (Halide's compute_inline).
 bool isInlined(const Halide::Internal::Function &f);

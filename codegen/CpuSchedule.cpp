@@ -112,7 +112,8 @@ void fitBlocks(std::vector<std::pair<int, int>> &reuse,
 /// in cache.
 void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
                  bool domainOutside, std::vector<std::pair<int, int>> reuse,
-                 bool threads = true, int reductionChunk = 0) {
+                 bool threads = true, int reductionChunk = 0,
+                 int reductionUnroll = 0) {
   std::vector<Var> vars = f.args(); // innermost first
   int64_t inner = shape.back(), outer = shape.front();
   Stage u = f.update();
@@ -171,12 +172,18 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
     u.split(rvars.back(), chunks, inChunk, reductionChunk, TailStrategy::GuardWithIf);
     rvars.back() = inChunk;
   }
+  // Short reduction loops innermost are unrolled, so the accumulators stay
+  // in registers across them; a longer innermost one by reductionUnroll
+  // (LoweredKernel::reductionUnroll), right inside the blocks.
+  size_t unrolled = domainOutside ? 0 : unrollShortReductions(f);
+  if (unrolled == 0 && reductionUnroll > 1 && !domainOutside && rvars.size() >= 2) {
+    RVar outer(rvars.front().name() + "_o"), inner(rvars.front().name() + "_u");
+    u.split(rvars.front(), outer, inner, reductionUnroll).unroll(inner);
+    rvars.front() = outer;
+    order.push_back(inner);
+  }
   if (!domainOutside)
     order.insert(order.end(), rvars.begin(), rvars.end());
-  // Short reduction loops innermost are unrolled, so the accumulators stay
-  // in registers across them.
-  if (!domainOutside)
-    unrollShortReductions(f);
   // Whole blocked dimensions appear once, above.
   auto isBlocked = [&](const Var &v) {
     for (const Var &b : blocked)
@@ -606,9 +613,11 @@ void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
       else if (k.columnSums.count(f.name()))
         blocks = {{int(shape.size()) - 1, 0}};
       auto chunk = k.reductionChunks.find(f.name());
+      auto unroll = k.reductionUnroll.find(f.name());
       scheduleSum(f, shape, lanes, registers, k.coordinateSums.count(f.name()) > 0,
                   blocks, /*threads=*/!inTile,
-                  chunk != k.reductionChunks.end() ? chunk->second : 0);
+                  chunk != k.reductionChunks.end() ? chunk->second : 0,
+                  unroll != k.reductionUnroll.end() ? unroll->second : 0);
       continue;
     }
     if (inTile) {

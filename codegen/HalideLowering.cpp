@@ -293,6 +293,7 @@ private:
   std::map<std::string, std::vector<std::pair<int, int>>> reuse;
   std::set<std::string> columnSums;
   std::map<std::string, int> reductionChunks; // LoweredKernel::reductionChunks
+  std::map<std::string, int> reductionUnroll; // LoweredKernel::reductionUnroll
   std::set<std::string> keptStored; // LoweredKernel::keptStored
   std::map<std::string, LoweredKernel::BlockSum> blockSums; // LoweredKernel::blockSums
   std::map<std::string, std::pair<Val, Val>> lstmForward; // gates, new c
@@ -757,8 +758,12 @@ private:
 
   /// A convolution's reuse hints: blocks of output channels share each
   /// input load, and blocks of output rows each weight load (and the input
-  /// rows they both read). On a CPU, 4 channels and pairs of rows, where
-  /// they divide. On a GPU (whose schedule blocks a dimension by the
+  /// rows they both read). On a CPU, 4 channels and 4, 3 or 2 rows (the
+  /// first that divides): at 42x42, 3 rows take 15 input loads and 36
+  /// weight broadcasts a channel of the sum for 108 multiply-adds, where 2
+  /// took 12 and 36 for 72. But 2 where the sum's `terms` are unrolled
+  /// whole (kUnrolledTerms: a first layer's 27), whose 4-row tiles LLVM
+  /// spilled. On a GPU (whose schedule blocks a dimension by the
   /// largest divisor up to its hint), the largest block of up to 4 channels
   /// x 3 rows that leaves kBusyThreads / 2 threads: 3 rows take 0.47 loads
   /// per multiply-add (a thread's 36 weight loads per input channel
@@ -768,14 +773,17 @@ private:
   /// (117,600 threads), 7 at 21x21 (29,400) and 1.7 at 10x10 (10,000);
   /// the 5-image batches of 5w1s at 5.3 (42x42, 23,520) and 1.4 (21x21,
   /// 5,880): the threads, not the loads per multiply-add, set the speed.
-  std::vector<std::pair<int, int>> channelBlock(const Shape &out) const {
+  std::vector<std::pair<int, int>> channelBlock(const Shape &out, int64_t terms) const {
     int64_t channels = out[1], rows = out[2];
     if (!forGpu) {
       std::vector<std::pair<int, int>> blocks;
       if (channels % 4 == 0)
         blocks.push_back({1, 4});
-      if (rows % 2 == 0)
-        blocks.push_back({2, 2});
+      for (int r : {4, 3, 2})
+        if (rows % r == 0 && (r == 2 || terms > kUnrolledTerms)) {
+          blocks.push_back({2, r});
+          break;
+        }
       return blocks;
     }
     int64_t best = 1, bestChannels = 1, bestRows = 1;
@@ -1078,6 +1086,7 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
   out.reuse = reuse;
   out.columnSums = columnSums;
   out.reductionChunks = reductionChunks;
+  out.reductionUnroll = reductionUnroll;
   out.keptStored = keptStored;
   out.blockSums = blockSums;
   // Each stored Func once (outputs included).
@@ -1381,7 +1390,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       return {channelsInnerSum(out, w, 0, r, bias, term, op)};
     return {defineSum(out, bias, [&](std::vector<Expr> idx) {
       return term(idx, at(w, {idx[1], r.z, r.y, r.x}));
-    }, op, false, channelBlock(out))};
+    }, op, false, channelBlock(out, numElements(ws) / ws[0]))};
   }
   if (op == "conv2d_backward_filter") {
     // dw[co, ci, ky, kx] = sum over n, y, x of dy[n, co, y, x] *
@@ -1454,6 +1463,18 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     int64_t chunk = std::max<int64_t>(1, kCpuSumChunkBytes / dyImage);
     if (!forGpu && chunk < ds[0])
       reductionChunks[partial.f.name()] = int(chunk);
+    // The rows in threes (or twos) where the window is taller than a row
+    // (rows of at most kUnrolledTerms are unrolled whole anyway): an input
+    // row loaded for one output row's ky is the next one's ky - s, which
+    // LLVM then loads once. The 42x42 weight gradient's loop over the rows
+    // loaded 11 vectors (9 of x, 2 of dy) for 18 multiply-adds, and Zen 4
+    // loads one 512-bit vector a cycle; unrolled by 3, 21 for 54.
+    if (!forGpu && out[2] > 1)
+      for (int unroll : {3, 2})
+        if (ds[2] % unroll == 0) {
+          reductionUnroll[partial.f.name()] = unroll;
+          break;
+        }
     return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
       if (!overlapped)
         return cast<double>(at(partial, cat(idx, {Expr(u)})));
@@ -1487,7 +1508,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       return {channelsInnerSum(out, w, 1, r, nullptr, term, op)};
     return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
       return term(idx, at(w, {r.z, idx[1], r.y, r.x}));
-    }, op, false, channelBlock(out))};
+    }, op, false, channelBlock(out, numElements(ws) / ws[1]))};
   }
   if (op == "maxpool" || op == "maxpool_gather" || op == "maxpool_backward") {
     Val x = in(n, 0);

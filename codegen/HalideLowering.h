@@ -45,6 +45,11 @@ struct LoweredKernel {
   /// than the cache holds of dy over all the images (a first layer's 84 x
   /// 84 rows, read again for each input channel), a chunk's stays there.
   std::map<std::string, int> reductionChunks;
+  /// Sums whose innermost reduction (a weight gradient's rows) is unrolled
+  /// by this many (by Func name): consecutive output rows read overlapping
+  /// input rows (row y s + ky), and unrolled, each input row is loaded
+  /// once for the ky that read it.
+  std::map<std::string, int> reductionUnroll;
   /// Sums over the coordinates of a mapped kernel (by Func name): their
   /// domain is long and their result small. (Lowered forGpu, those over
   /// more than 64 coordinates are taken in levels instead, not listed.)
@@ -136,10 +141,14 @@ bool hasInlineReduction(const Halide::Func &f);
 /// extents; 0 when there is none).
 int64_t inlineReductionTerms(const Halide::Func &f);
 
+/// A sum of at most this many terms is unrolled whole by the schedules
+/// (unrollShortReductions).
+constexpr int64_t kUnrolledTerms = 32;
+
 /// Unrolls the innermost reduction loops of `f`'s update while their terms
 /// multiply to at most `maxTerms` (shared by both schedules); returns how
 /// many it unrolled.
-size_t unrollShortReductions(Halide::Func f, int64_t maxTerms = 32);
+size_t unrollShortReductions(Halide::Func f, int64_t maxTerms = kUnrolledTerms);
 
 /// Loop order, vectors and threads of every stage of `k` for a CPU target.
 void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,

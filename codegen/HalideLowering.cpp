@@ -779,11 +779,8 @@ private:
       std::vector<std::pair<int, int>> blocks;
       if (channels % 4 == 0)
         blocks.push_back({1, 4});
-      for (int r : {4, 3, 2})
-        if (rows % r == 0 && (r == 2 || terms > kUnrolledTerms)) {
-          blocks.push_back({2, r});
-          break;
-        }
+      if (int64_t r = largestDivisor(rows, terms > kUnrolledTerms ? 4 : 2); r > 1)
+        blocks.push_back({2, int(r)});
       return blocks;
     }
     int64_t best = 1, bestChannels = 1, bestRows = 1;
@@ -1469,12 +1466,8 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     // LLVM then loads once. The 42x42 weight gradient's loop over the rows
     // loaded 11 vectors (9 of x, 2 of dy) for 18 multiply-adds, and Zen 4
     // loads one 512-bit vector a cycle; unrolled by 3, 21 for 54.
-    if (!forGpu && out[2] > 1)
-      for (int unroll : {3, 2})
-        if (ds[2] % unroll == 0) {
-          reductionUnroll[partial.f.name()] = unroll;
-          break;
-        }
+    if (int64_t unroll = largestDivisor(ds[2], 3); !forGpu && out[2] > 1 && unroll > 1)
+      reductionUnroll[partial.f.name()] = int(unroll);
     return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
       if (!overlapped)
         return cast<double>(at(partial, cat(idx, {Expr(u)})));

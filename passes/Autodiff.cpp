@@ -55,6 +55,11 @@ public:
   }
   Value adjoint(Value v) const { return adjoints.lookup(v); }
 
+  /// The operands of a map_cell of `callee` that want an adjoint at some
+  /// call: its VJP computes theirs at every call (one VJP function, and
+  /// one kernel, per cell).
+  llvm::DenseMap<Operation *, SmallVector<bool>> cellNeeds;
+
   /// Emits the VJP of `op`; `needed[i]` says whether operand i wants one.
   LogicalResult differentiate(Operation *op, ArrayRef<bool> needed) {
     SmallVector<Value> resultAdj;
@@ -82,6 +87,11 @@ public:
 private:
   /// d/d(inputs) of map_cell(@f): map_cell(@f.vjp) over the inputs and the
   /// result adjoints; a shared input's adjoint is summed over coordinates.
+  /// Only the inputs' adjoints that some call of the cell needs
+  /// (`cellNeeds`) are computed: where others are not (a first-order
+  /// meta-gradient stops the learner's gradient and loss), the VJP function
+  /// is @f.vjp.without_NAME.. (the cell arguments' names), which neither
+  /// computes nor returns theirs.
   LogicalResult differentiateMapCell(MapCellOp op, ArrayRef<Value> resultAdj,
                                      SmallVectorImpl<Value> &operandAdj) {
     if (op.getReduced())
@@ -90,15 +100,26 @@ private:
                                  "once)";
     auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
         op, op.getCalleeAttr());
+    ArrayRef<bool> needed = cellNeeds.lookup(callee);
     GradientSpec spec;
-    for (unsigned i = 0; i < callee.getNumArguments(); ++i)
-      spec.wrt.push_back(i);
+    std::string name = (callee.getSymName() + ".vjp").str();
+    std::string without;
+    for (unsigned i = 0; i < callee.getNumArguments(); ++i) {
+      if (needed[i]) {
+        spec.wrt.push_back(i);
+        continue;
+      }
+      auto argName =
+          callee.getArgAttrOfType<StringAttr>(i, LoptDialect::kNameAttr);
+      without += "_" + (argName ? argName.str() : std::to_string(i));
+    }
+    if (!without.empty())
+      name += ".without" + without;
     for (unsigned i = 0; i < callee.getNumResults(); ++i)
       spec.seeds.push_back(i);
     spec.seedsAsArguments = true;
     spec.kept.emplace(); // the cell's results are map_cell's
-    FailureOr<func::FuncOp> vjp =
-        buildGradient(callee, spec, (callee.getSymName() + ".vjp").str());
+    FailureOr<func::FuncOp> vjp = buildGradient(callee, spec, name);
     if (failed(vjp))
       return failure();
     Location loc = op.getLoc();
@@ -117,18 +138,18 @@ private:
     // weights, the loss) get theirs summed over the coordinates.
     SmallVector<Type> types;
     SmallVector<bool> reduced;
-    for (auto [i, in] : llvm::enumerate(op.getInputs())) {
-      bool isMapped = op.getMapped()[i];
-      Shape s = shapeOf(in);
-      types.push_back(RankedTensorType::get(s, b.getF32Type()));
-      reduced.push_back(!isMapped);
+    for (unsigned i : spec.wrt) {
+      types.push_back(
+          RankedTensorType::get(shapeOf(op.getInputs()[i]), b.getF32Type()));
+      reduced.push_back(!op.getMapped()[i]);
     }
     auto grads = b.create<MapCellOp>(
         loc, types, FlatSymbolRefAttr::get(vjp->getSymNameAttr()), inputs,
         op.getCoordsAttr(), b.getDenseBoolArrayAttr(mapped),
         b.getDenseBoolArrayAttr(reduced));
-    for (Value g : grads.getResults())
-      operandAdj.push_back(g);
+    operandAdj.assign(op.getInputs().size(), Value());
+    for (auto [i, g] : llvm::zip(spec.wrt, grads.getResults()))
+      operandAdj[i] = g;
     return success();
   }
 
@@ -181,7 +202,8 @@ FailureOr<func::FuncOp> buildGradient(func::FuncOp fn,
   for (Operation &op : *block)
     ops.push_back(&op);
   for (Operation *op : ops)
-    if (llvm::any_of(op->getOperands(),
+    if (!isa<StopGradientOp>(op) && // its derivative is zero
+        llvm::any_of(op->getOperands(),
                      [&](Value v) { return active.contains(v); }))
       for (Value r : op->getResults())
         if (isFloatTensor(r))
@@ -197,6 +219,17 @@ FailureOr<func::FuncOp> buildGradient(func::FuncOp fn,
         useful.insert(v);
 
   ReverseSweep sweep(b);
+  auto wants = [&](Value v) { return active.contains(v) && useful.contains(v); };
+  for (Operation *op : ops)
+    if (auto map = dyn_cast<MapCellOp>(op);
+        map && llvm::any_of(map->getResults(), wants)) {
+      auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+          map, map.getCalleeAttr());
+      SmallVector<bool> &need = sweep.cellNeeds[callee];
+      need.resize(map.getInputs().size(), false);
+      for (auto [i, v] : llvm::enumerate(map.getInputs()))
+        need[i] = need[i] || wants(v);
+    }
   Location loc = fn.getLoc();
   for (auto [i, s] : llvm::enumerate(spec.seeds)) {
     Value seed;
@@ -215,7 +248,7 @@ FailureOr<func::FuncOp> buildGradient(func::FuncOp fn,
       continue;
     SmallVector<bool> needed;
     for (Value v : op->getOperands())
-      needed.push_back(active.contains(v) && useful.contains(v));
+      needed.push_back(wants(v));
     if (llvm::none_of(needed, [](bool n) { return n; }))
       continue;
     if (failed(sweep.differentiate(op, needed))) {

@@ -21,7 +21,17 @@ namespace lopt {
 ///   unrolled: + lopt-unroll-episodes
 ///   metagrad: + lopt-meta-backward
 enum class Stage { Grad, Unrolled, MetaGrad };
-void buildPipeline(mlir::OpPassManager &pm, Stage upTo);
+
+/// What the pipeline trades for memory, by target.
+struct PipelineOptions {
+  /// Whether lopt-rematerialize recomputes every other cell step's states
+  /// for the backward (min-cell-bytes), one cell call each: where memory is
+  /// scarce (a GPU's), not on a CPU, where it is plentiful and the calls
+  /// are a tenth of an Omniglot meta-iteration.
+  bool recomputeCellSteps = true;
+};
+void buildPipeline(mlir::OpPassManager &pm, Stage upTo,
+                   const PipelineOptions &options = {});
 
 /// Registers the passes and the named pipeline `lopt-episode-pipeline`.
 void registerAll();

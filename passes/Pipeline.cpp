@@ -4,9 +4,12 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
+#include <limits>
+
 using namespace mlir;
 
-void lopt::buildPipeline(OpPassManager &pm, Stage upTo) {
+void lopt::buildPipeline(OpPassManager &pm, Stage upTo,
+                         const PipelineOptions &options) {
   // Learner gradients first: the unrolled episode inlines them.
   pm.addPass(createDifferentiateLearners());
   if (upTo != Stage::Grad) {
@@ -18,7 +21,10 @@ void lopt::buildPipeline(OpPassManager &pm, Stage upTo) {
   }
   // Backward sweeps recompute normalised activations rather than keep
   // them from the forward.
-  pm.addPass(createRematerialize());
+  RematerializeOptions remat;
+  if (!options.recomputeCellSteps)
+    remat.minCellBytes = std::numeric_limits<int64_t>::max();
+  pm.addPass(createRematerialize(remat));
   // A reverse sweep's 1 / N is a constant, and its sum of a flat vector's
   // unsliced pieces their concatenation.
   pm.addPass(createFoldConstants());

@@ -28,7 +28,7 @@ struct Description {
   /// Parses `path` (and its imports) and generates verified lopt IR.
   bool load(const std::string &path);
   /// Runs the pass pipeline up to `stage`.
-  bool runPipeline(Stage stage);
+  bool runPipeline(Stage stage, const PipelineOptions &options = {});
   /// The episode named `name`, or the first one; prints an error naming
   /// `file` and returns null when there is none.
   EpisodeOp findEpisode(const std::string &file, const std::string &name);

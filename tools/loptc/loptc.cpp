@@ -161,9 +161,9 @@ bool Description::load(const std::string &path) {
   return bool(module);
 }
 
-bool Description::runPipeline(Stage stage) {
+bool Description::runPipeline(Stage stage, const PipelineOptions &options) {
   mlir::PassManager pm(&context);
-  buildPipeline(pm, stage);
+  buildPipeline(pm, stage, options);
   return mlir::succeeded(pm.run(*module));
 }
 

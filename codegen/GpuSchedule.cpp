@@ -71,6 +71,9 @@ namespace {
 /// Threads per block.
 constexpr int64_t kThreads = 256;
 
+/// Lanes of a vector inside a thread: a 16-byte load of 4 floats.
+constexpr int kThreadVector = 4;
+
 /// Stages of at most this many elements (threads) that do not read one
 /// another share a launch whatever their sizes (kernelsByLevel): such a
 /// launch is mostly its fixed cost. Larger ones share a launch only with
@@ -627,12 +630,25 @@ threadPerCoordinate(LoweredKernel &k, const std::set<std::string> &threaded,
     for (size_t d = 0; d + 1 < vars.size(); ++d)
       f.bound(vars[d], 0, int(shape[shape.size() - 1 - d]));
     f.compute_at(leader, thread);
-    for (size_t d = 0; d + 1 < vars.size(); ++d)
+    // Rows by 4 where the lowering asks (threadVectors: vectors of the
+    // innermost dimension, all unrolled, so still registers): a weight
+    // read along those rows then loads as 16-byte vectors (Halide's PTX:
+    // an i128 load where the index is a multiple of 4; buffers start
+    // 16-byte aligned: slots at kSlotAlignment, CUDA views at 16 bytes).
+    bool rowVectors = k.threadVectors.count(f.name()) && vars.size() > 1 &&
+                      shape.back() % kThreadVector == 0;
+    for (size_t d = 0; d + 1 < vars.size(); ++d) {
+      if (d == 0 && rowVectors)
+        f.vectorize(vars[d], kThreadVector);
       f.unroll(vars[d]);
+    }
     for (int u = 0; u < f.num_update_definitions(); ++u) {
       Stage st = f.update(u);
-      for (size_t d = 0; d + 1 < vars.size(); ++d)
+      for (size_t d = 0; d + 1 < vars.size(); ++d) {
+        if (d == 0 && rowVectors)
+          st.vectorize(vars[d], kThreadVector);
         st.unroll(vars[d]);
+      }
       for (const RVar &r : f.rvars(u))
         st.unroll(r);
     }

@@ -295,6 +295,7 @@ private:
   std::map<std::string, int> reductionChunks; // LoweredKernel::reductionChunks
   std::map<std::string, int> reductionUnroll; // LoweredKernel::reductionUnroll
   std::set<std::string> keptStored; // LoweredKernel::keptStored
+  std::set<std::string> threadVectors; // LoweredKernel::threadVectors
   std::map<std::string, LoweredKernel::BlockSum> blockSums; // LoweredKernel::blockSums
   std::map<std::string, std::pair<Val, Val>> lstmForward; // gates, new c
   /// Per-coordinate values (by Func name) to be summed over the coordinates
@@ -1085,6 +1086,7 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
   out.reductionChunks = reductionChunks;
   out.reductionUnroll = reductionUnroll;
   out.keptStored = keptStored;
+  out.threadVectors = threadVectors;
   out.blockSums = blockSums;
   // Each stored Func once (outputs included).
   for (auto &[f, shape] : stored)
@@ -1747,15 +1749,15 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     if (found == lstmForward.end()) {
       RDom r(0, int(I + H));
       // A weight shared by all coordinates is read transposed, so that
-      // vectors along the gate rows load contiguously. Not by a GPU's
-      // thread per coordinate that computes no gradient (a cell's forward
-      // kernel): its loads are the same for every thread of a warp, in
-      // either layout, and the copy took a launch per call. (In a cell's
+      // vectors along the gate rows load contiguously: on a CPU, vectors
+      // of the block's rows; in a GPU's thread per coordinate, 4 rows at a
+      // time (threadVectors: 1,920 -> 480 load instructions a coordinate,
+      // for a launch per call that lays the weight out). (In a cell's
       // VJP, read in place by both the pre-activations and the input
       // gradient, LLVM kept the weight's 1,920 loads for both and the
       // thread spilled 16 KB.)
       bool shared = isSharedArg(n.inputs[3]);
-      bool transposed = shared && !(perCoordinateResult && forGpu && forwardOnly());
+      bool transposed = shared;
       Val wt;
       if (transposed) {
         wt = define({I + H, 4 * H}, [&](std::vector<Expr> idx) {
@@ -1772,6 +1774,11 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
                              : at(w, cat(p, {idx.back(), r}));
         return wv * zAt(p, r);
       }, "lstm_pre", false, coordinateBlocks(shared, 1));
+      // (Not the input gradient below, which reads the weight in place
+      // along its rows too: with both in vectors, the VJP's thread, at 255
+      // registers, spilled 88 bytes at Mini-ImageNet size.)
+      if (transposed && forGpu && perCoordinateResult)
+        threadVectors.insert(a.f.name());
       // The four gates once: sigmoid for input, forget and output, tanh
       // (= 2 sigmoid(2 v) - 1, one exponential either way) for the cell.
       Val act = define(vec4H, [&](std::vector<Expr> idx) {

@@ -68,6 +68,11 @@ struct LoweredKernel {
   /// - those that a sum's threads read many times over (a weight
   ///   gradient's dy, by the threads of every input channel).
   std::set<std::string> keptStored;
+  /// Stages that a GPU's thread per coordinate computes in vectors of 4
+  /// along their innermost dimension (by Func name; coordinateThreads): a
+  /// product over a shared weight laid out transposed, whose rows then load
+  /// 4 at a time.
+  std::set<std::string> threadVectors;
   /// Lowered forGpu: sums taken by a block of threads (by the Func name of
   /// the sum, which has one result per block): a thread's sum of its terms
   /// [thread, block] (an update definition), the same as a stage of the

@@ -90,8 +90,8 @@ struct Program {
 struct ProgramOptions {
   /// A slice whose elements are contiguous in its operand is a view when
   /// its byte offset is a multiple of this (OpenCL sub-buffers need
-  /// kSlotAlignment; CPU and CUDA buffers may start at any element), else
-  /// a step.
+  /// kSlotAlignment, CUDA ones 16 bytes for vector loads; CPU buffers
+  /// may start at any element), else a step.
   int64_t viewAlignment = 4;
   /// A later reduce_sum of a value that the run makes and that steps
   /// after the run read anyway (a bias gradient, the sum of the gradient

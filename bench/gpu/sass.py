@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The SASS instructions of every GPU kernel, counted without a GPU.
 
-Usage: sass.py HALIDE FUSED [--arch sm_90] [--top N] [--kernel kN ...]
+Usage: sass.py HALIDE FUSED [--arch sm_90] [--top N] [--kernel kN ...] [--ops N]
   HALIDE: output of `loptc FILE -emit=halide --target host-cuda`
   FUSED:  output of `loptc FILE -emit=fused --target host-cuda`
 Assembles each kernel's PTX with NVIDIA's ptxas (as registers.py) and
@@ -9,7 +9,7 @@ disassembles it with cuobjdump (`pip install nvidia-cuda-cuobjdump`: its
 `nvidia/cu13/bin/cuobjdump`; or --cuobjdump, $CUOBJDUMP, `cuobjdump` on
 PATH; it runs `nvdisasm`, from nvidia-cuda-nvdisasm, found on PATH). For each launched function: its SASS instructions (static: both
 sides of a branch, a loop's body once; LOOP marks a function with a
-backward branch), the most frequent opcodes, and its instructions times
+backward branch), the most frequent opcodes (--ops, 4), and its instructions times
 its threads times its launches in a meta-iteration (the first program of
 FUSED), by which the functions are sorted: an estimate of where the
 instruction issue goes, exact for the straight-line kernels (element-wise
@@ -82,6 +82,7 @@ def main(argv):
     parser.add_argument("--cuobjdump")
     parser.add_argument("--top", type=int, default=20)
     parser.add_argument("--kernel", action="append", default=[])
+    parser.add_argument("--ops", type=int, default=4)
     args = parser.parse_args(argv[1:])
     ptxas = find_ptxas(args.ptxas)
     cuobjdump = find_tool("cuobjdump", args.cuobjdump, "nvidia-cuda-cuobjdump")
@@ -116,7 +117,7 @@ def main(argv):
     print("   work  kernel  calls  blocks x threads  SASS  loop  opcodes  function")
     for work, kernel, n_calls, function, blocks, threads, n, ops, loop in rows[:args.top]:
         name = re.sub(r"^_kernel_|___block_id_x.*$", "", function)
-        top = " ".join(f"{op}:{c}" for op, c in ops.most_common(4))
+        top = " ".join(f"{op}:{c}" for op, c in ops.most_common(args.ops))
         print(f"{work:7.3g}  @{kernel:5} {n_calls:5}  {blocks:6} x {threads:3}  {n:6}  "
               f"{'LOOP' if loop else '    '}  {top}  {name}")
     return 0

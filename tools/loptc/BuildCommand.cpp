@@ -410,10 +410,12 @@ int lopt::runBuildCommand(const BuildOptions &opts) {
     fns.insert(fns.begin(), c.fns.metaGrad);
   for (func::FuncOp fn : fns) {
     Program p;
-    // OpenCL sub-buffers must start at planned slot alignments; on CUDA
-    // a bias gradient's sum may run beside the steps after it.
+    // OpenCL sub-buffers must start at planned slot alignments, CUDA
+    // views at 16 bytes (a kernel's 4-float vector loads assume it); on
+    // CUDA a bias gradient's sum may run beside the steps after it.
     ProgramOptions po;
-    po.viewAlignment = target.deviceApi == "opencl" ? kSlotAlignment : 4;
+    po.viewAlignment = target.deviceApi == "opencl" ? kSlotAlignment
+                       : target.deviceApi == "cuda" ? 16 : 4;
     po.sumsOfResultsApart = target.deviceApi == "cuda";
     if (!buildProgram(fn, c.table, p, error, nullptr, po))
       return commandError(cmd, fn.getSymName() + ": " + error);

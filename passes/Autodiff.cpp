@@ -100,7 +100,8 @@ private:
                                  "once)";
     auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
         op, op.getCalleeAttr());
-    ArrayRef<bool> needed = cellNeeds.lookup(callee);
+    SmallVector<bool> needed = cellNeeds.lookup(callee);
+    needed.resize(callee.getNumArguments(), true); // (every call is noted)
     GradientSpec spec;
     std::string name = (callee.getSymName() + ".vjp").str();
     std::string without;

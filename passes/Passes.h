@@ -22,13 +22,17 @@ namespace lopt {
 ///   metagrad: + lopt-meta-backward
 enum class Stage { Grad, Unrolled, MetaGrad };
 
-/// What the pipeline trades for memory, by target.
+/// What the pipeline trades for memory, by target: lopt-rematerialize's
+/// recomputations, where memory is scarce (a GPU's), not on a CPU, where
+/// it is plentiful and they took time (2 cores, docs/pipeline.md).
 struct PipelineOptions {
-  /// Whether lopt-rematerialize recomputes every other cell step's states
-  /// for the backward (min-cell-bytes), one cell call each: where memory is
-  /// scarce (a GPU's), not on a CPU, where it is plentiful and the calls
-  /// are a tenth of an Omniglot meta-iteration.
+  /// Every other cell step's states recomputed for the backward
+  /// (min-cell-bytes), one cell call each: a tenth of an Omniglot 5w1s
+  /// meta-iteration.
   bool recomputeCellSteps = true;
+  /// A first layer's large convolution output recomputed for its
+  /// backward (min-conv-bytes): 3.5% of a Mini-ImageNet 5w5s one.
+  bool recomputeConvolutions = true;
 };
 void buildPipeline(mlir::OpPassManager &pm, Stage upTo,
                    const PipelineOptions &options = {});

@@ -24,6 +24,8 @@ void lopt::buildPipeline(OpPassManager &pm, Stage upTo,
   RematerializeOptions remat;
   if (!options.recomputeCellSteps)
     remat.minCellBytes = std::numeric_limits<int64_t>::max();
+  if (!options.recomputeConvolutions)
+    remat.minConvBytes = std::numeric_limits<int64_t>::max();
   pm.addPass(createRematerialize(remat));
   // A reverse sweep's 1 / N is a constant, and its sum of a flat vector's
   // unsliced pieces their concatenation.

@@ -349,14 +349,6 @@ private:
     return forGpu ? std::vector<std::pair<int, int>>{{1, gpuRows}}
                   : std::vector<std::pair<int, int>>{{0, kCoordinateBlock}, {1, 0}};
   }
-  /// Whether the graph computes no gradient and no sum over the
-  /// coordinates (a mapped cell's forward kernel).
-  bool forwardOnly() const {
-    return std::none_of(g.reduced.begin(), g.reduced.end(), [](bool r) { return r; }) &&
-           std::none_of(g.nodes.begin(), g.nodes.end(), [](const KernelNode &n) {
-             return n.op.size() > 5 && n.op.compare(n.op.size() - 5, 5, "_grad") == 0;
-           });
-  }
   /// Whether node `id` is an argument shared by all coordinates.
   bool isSharedArg(int id) const {
     for (size_t a = 0; a < g.args.size(); ++a)
@@ -1757,9 +1749,8 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       // gradient, LLVM kept the weight's 1,920 loads for both and the
       // thread spilled 16 KB.)
       bool shared = isSharedArg(n.inputs[3]);
-      bool transposed = shared;
       Val wt;
-      if (transposed) {
+      if (shared) {
         wt = define({I + H, 4 * H}, [&](std::vector<Expr> idx) {
           return at(w, {Expr(0), idx[1], idx[0]});
         }, name("lstm_wt"));
@@ -1769,15 +1760,14 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
       Val a = defineSum(vec4H, [&](std::vector<Expr> idx) { return at(b, idx); },
                         [&](std::vector<Expr> idx) {
         std::vector<Expr> p = prefix(idx);
-        Expr wv = transposed ? at(wt, {Expr(r), idx.back()})
-                  : shared   ? at(w, {Expr(0), idx.back(), r})
-                             : at(w, cat(p, {idx.back(), r}));
+        Expr wv = shared ? at(wt, {Expr(r), idx.back()})
+                         : at(w, cat(p, {idx.back(), r}));
         return wv * zAt(p, r);
       }, "lstm_pre", false, coordinateBlocks(shared, 1));
       // (Not the input gradient below, which reads the weight in place
       // along its rows too: with both in vectors, the VJP's thread, at 255
       // registers, spilled 88 bytes at Mini-ImageNet size.)
-      if (transposed && forGpu && perCoordinateResult)
+      if (shared && forGpu && perCoordinateResult)
         threadVectors.insert(a.f.name());
       // The four gates once: sigmoid for input, forget and output, tanh
       // (= 2 sigmoid(2 v) - 1, one exponential either way) for the cell.

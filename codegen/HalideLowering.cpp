@@ -203,6 +203,9 @@ constexpr int64_t kSumBlockColumns = 8;
 /// 329,216 threads, 1.2 waves of them; one row a thread 31 us, on
 /// 2,632,080. The input gradient took 29 us in blocks of 8, 32 in one.)
 constexpr int kCoordinateBlock = 8;
+/// The fewest terms (input channels x taps) of a convolution's sum taken
+/// with its channels innermost (Lowering::channelsInner).
+constexpr int64_t kChannelsInnerTerms = 16;
 constexpr int kGpuRowBlock = 8;
 
 /// Lowers one graph. Values are per node, with the coordinate dimension
@@ -850,12 +853,15 @@ private:
   }
 
   /// On a CPU, a convolution (or its input gradient) whose output rows are
-  /// narrow (narrowRow) and whose channels fill whole vectors is summed
-  /// with its channels innermost, [N, H, W, C]: vectors along the
-  /// channels, a block of outputs unrolled (up to 14 columns that divide
-  /// the row, times 2 rows), each weight vector serving them all.
-  bool channelsInner(const Shape &out) const {
-    return narrowRow(out[3]) && out[1] % kCpuLanes == 0;
+  /// narrow (narrowRow), whose channels fill whole vectors and whose sum
+  /// has at least kChannelsInnerTerms terms is summed with its channels
+  /// innermost, [N, H, W, C]: vectors along the channels, a block of
+  /// outputs unrolled (up to 14 columns that divide the row, times 2 rows),
+  /// each weight vector serving them all. (Its copy back to [N, C, H, W]
+  /// gathers a vector from 16 channels: Omniglot's first layer, 1 input
+  /// channel, 9 terms an output, spent most of its time there.)
+  bool channelsInner(const Shape &out, int64_t terms) const {
+    return narrowRow(out[3]) && out[1] % kCpuLanes == 0 && terms >= kChannelsInnerTerms;
   }
   /// A convolution's sum over (kx, ky, the other channel) = (r.x, r.y, r.z)
   /// with its channels innermost, from `term(n, c, h, w)` (its weight read
@@ -1408,7 +1414,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     auto term = [&](std::vector<Expr> idx, Expr weight) {
       return at(xp, {idx[0], r.z, idx[2] * s + r.y, idx[3] * s + r.x}) * weight;
     };
-    if (channelsInner(out))
+    if (channelsInner(out, ws[1] * ws[2] * ws[3]))
       return {channelsInnerSum(out, w, 0, r, bias, term, op)};
     return {defineSum(out, bias, [&](std::vector<Expr> idx) {
       return term(idx, at(w, {idx[1], r.z, r.y, r.x}));
@@ -1522,7 +1528,7 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
         dyv = select((hi % s == 0) && (wj % s == 0), dyv, 0.0f);
       return dyv * weight;
     };
-    if (channelsInner(out))
+    if (channelsInner(out, ws[0] * ws[2] * ws[3]))
       return {channelsInnerSum(out, w, 1, r, nullptr, term, op)};
     return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
       return term(idx, at(w, {r.z, idx[1], r.y, r.x}));

@@ -292,6 +292,21 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
     u.parallel(lo);
 }
 
+/// A concatenation (LoweredKernel::pieceCopies): each part's copy in
+/// vectors along the part, on one thread (a few hundred KB at most: the
+/// learner's flat gradient).
+void schedulePieceCopies(Func f, int lanes) {
+  for (int u = 0; u < f.num_update_definitions(); ++u) {
+    const auto &rv = f.function().update(u).schedule().rvars();
+    const int64_t *len =
+        rv.empty() ? nullptr : Internal::as_const_int(Internal::simplify(rv[0].extent));
+    if (len && *len >= lanes)
+      f.update(u).vectorize(RVar(rv[0].var), lanes, TailStrategy::GuardWithIf);
+    else
+      f.update(u).unscheduled(); // a scalar or short part
+  }
+}
+
 /// A sum that only an output copies (LoweredKernel::copiedSums, on a CPU a
 /// convolution whose rows are not whole vectors), computed a tile of the
 /// copy at a time: a vector of columns (the row's last one shifted inwards,
@@ -647,6 +662,10 @@ void scheduleForCpu(const KernelGraph &graph, LoweredKernel &k,
       f.store_in(MemoryType::Heap);
       if (inner >= lanes)
         f.align_storage(vars[0], lanes);
+    }
+    if (k.pieceCopies.count(f.name())) {
+      schedulePieceCopies(f, lanes);
+      continue;
     }
     if (f.has_update_definition()) {
       auto reuse = k.reuse.find(f.name());

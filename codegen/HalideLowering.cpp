@@ -330,6 +330,7 @@ private:
   std::map<std::string, int> reductionUnroll; // LoweredKernel::reductionUnroll
   std::set<std::string> keptStored; // LoweredKernel::keptStored
   std::set<std::string> threadVectors; // LoweredKernel::threadVectors
+  std::set<std::string> pieceCopies;   // LoweredKernel::pieceCopies
   std::map<std::string, LoweredKernel::BlockSum> blockSums; // LoweredKernel::blockSums
   std::map<std::string, std::pair<Val, Val>> lstmForward; // gates, new c
   /// Per-coordinate values (by Func name) to be summed over the coordinates
@@ -1116,6 +1117,7 @@ bool Lowering::lower(LoweredKernel &out, std::string &error) {
   out.reductionUnroll = reductionUnroll;
   out.keptStored = keptStored;
   out.threadVectors = threadVectors;
+  out.pieceCopies = pieceCopies;
   out.blockSums = blockSums;
   // Each stored Func once (outputs included).
   for (auto &[f, shape] : stored)
@@ -1716,6 +1718,27 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     std::vector<Val> parts;
     for (size_t i = 0; i < n.inputs.size(); ++i)
       parts.push_back(in(n, i));
+    if (!forGpu && !mappedGraph && out.size() == 1 && parts.size() >= 2) {
+      // On a CPU, each part copied to its place (pieceCopies).
+      Func f(name(op));
+      Var j("j");
+      f(j) = undef<float>(); // the parts cover it
+      int64_t offset = 0;
+      for (const Val &pv : parts) {
+        int64_t len = numElements(pv.shape);
+        if (pv.shape.empty()) {
+          f(int(offset)) = at(pv, {});
+        } else {
+          RDom r(0, int(len), "piece");
+          f(r + int(offset)) = at(pv, {Expr(r)});
+        }
+        offset += len;
+      }
+      Val v{f, out};
+      root(v);
+      pieceCopies.insert(f.name());
+      return {v};
+    }
     return {define(out, [&](std::vector<Expr> idx) {
       Expr j = idx.back();
       std::vector<Expr> pre = prefix(idx);

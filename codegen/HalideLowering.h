@@ -68,6 +68,13 @@ struct LoweredKernel {
   /// - those that a sum's threads read many times over (a weight
   ///   gradient's dy, by the threads of every input channel).
   std::set<std::string> keptStored;
+  /// On a CPU, concatenations of whole parts into one vector, not in a
+  /// mapped graph (by Func name): one update definition per part copying
+  /// it to its place (the pure one undefined), each vectorised along the
+  /// part. (As one
+  /// definition, a select between the parts, every vector of the result
+  /// gathered from each part at clamped indices.)
+  std::set<std::string> pieceCopies;
   /// Stages that a GPU's thread per coordinate computes in vectors of 4
   /// along their innermost dimension (by Func name; coordinateThreads): a
   /// product over a shared weight laid out transposed, whose rows then load

@@ -93,10 +93,10 @@ Val define(const Shape &shape, const std::function<Expr(std::vector<Expr>)> &bod
 }
 
 /// The exponential and the division of the sigmoid and tanh gates. On a
-/// CPU, an exponential of our own inline (cpuSigmoid) and an IEEE
-/// division. On a GPU, the device's fast forms: CUDA's ex2.approx and div.approx
-/// (libdevice's __nv_fast_expf, __nv_fast_fdividef), OpenCL's native_exp
-/// and native_divide. Halide's exp there is its CPU polynomial (about 20
+/// CPU, an exponential of our own, inline (cpuSigmoid), and an IEEE
+/// division. On a GPU, the device's fast forms: CUDA's ex2.approx and
+/// div.approx (libdevice's __nv_fast_expf, __nv_fast_fdividef), OpenCL's
+/// native_exp and native_divide. Halide's exp there is its CPU polynomial (about 20
 /// instructions) and its division div.rn.f32 (about 10 in SASS, a slow
 /// path beside), 35 instructions a gate of which the fast forms leave 4:
 /// in the Mini-ImageNet cell's thread per coordinate, 102 gates (an LSTM
@@ -108,7 +108,7 @@ Val define(const Shape &shape, const std::function<Expr(std::vector<Expr>)> &bod
 /// OpenCL tests check the lowering, not that error).
 struct GateMath {
   std::string fastExp, fastDivide; // extern names; empty on a CPU
-  // (A GPU's only.)
+  // The fast forms (a GPU's only).
   Expr exp(Expr x) const {
     return Internal::Call::make(Float(32), fastExp, {x}, Internal::Call::PureExtern);
   }

@@ -71,9 +71,8 @@ struct LoweredKernel {
   /// On a CPU, concatenations of whole parts into one vector, not in a
   /// mapped graph (by Func name): one update definition per part copying
   /// it to its place (the pure one undefined), each vectorised along the
-  /// part. (As one
-  /// definition, a select between the parts, every vector of the result
-  /// gathered from each part at clamped indices.)
+  /// part. (As one definition, a select between the parts, every vector
+  /// of the result was gathered from each part at clamped indices.)
   std::set<std::string> pieceCopies;
   /// Stages that a GPU's thread per coordinate computes in vectors of 4
   /// along their innermost dimension (by Func name; coordinateThreads): a

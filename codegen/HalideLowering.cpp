@@ -1632,36 +1632,26 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
                            name("bn_mean"));
       }
       root(batchMean);
-      if (forGpu) {
-        // One pass: the sum of squares in the same levels as the sum (one
-        // launch a level, one read of x), the variance E[x^2] - mean^2 in
-        // double, exact to ~1e-16 (mean / std)^2 relative.
-        Val squares = longSum({C}, region, [&](std::vector<Expr> idx,
-                                               std::vector<Expr> r) {
-          Expr v = cast<double>(at(x, src(idx[0], r)));
-          return v * v;
-        }, "bn_squares_f64");
-        batchVar = define({C}, [&](std::vector<Expr> idx) {
-          Expr m = at(sumD, idx) / Expr(double(M));
-          return cast<float>(max(at(squares, idx) / Expr(double(M)) - m * m, Expr(0.0)));
-        }, name("bn_var"));
-        // Not stored: read only by 1 / std and the running variance, in
-        // that same launch.
-      } else {
-        // Squares about the mean rounded to float (the one y subtracts):
-        // the variance is off by the square of that rounding, ~1e-15
-        // relative.
-        Val squares = longSum({C}, region, [&](std::vector<Expr> idx,
-                                               std::vector<Expr> r) {
-          Expr d = cast<double>(at(x, src(idx[0], r))) -
-                   cast<double>(at(batchMean, {idx[0]}));
-          return d * d;
-        }, "bn_squares_f64");
-        batchVar = define({C}, [&](std::vector<Expr> idx) {
-          return cast<float>(at(squares, idx) / Expr(double(M)));
-        }, name("bn_var"));
+      // One pass: the sum of squares beside the sum (on a GPU in the same
+      // levels, one launch a level; on a CPU in the same loop nest,
+      // fuseColumnSums), one read of x; the variance E[x^2] - mean^2 in
+      // double, exact to ~1e-16 (mean / std)^2 relative. (On a CPU the
+      // squares were taken about the mean, a second pass over x: the
+      // forward's batch-norm kernels are bound by memory, three passes
+      // over a layer's activations with the max-pooling's.)
+      Val squares = longSum({C}, region, [&](std::vector<Expr> idx,
+                                             std::vector<Expr> r) {
+        Expr v = cast<double>(at(x, src(idx[0], r)));
+        return v * v;
+      }, "bn_squares_f64");
+      batchVar = define({C}, [&](std::vector<Expr> idx) {
+        Expr m = at(sumD, idx) / Expr(double(M));
+        return cast<float>(max(at(squares, idx) / Expr(double(M)) - m * m, Expr(0.0)));
+      }, name("bn_var"));
+      // On a GPU not stored: read only by 1 / std and the running
+      // variance, in that same launch.
+      if (!forGpu)
         root(batchVar);
-      }
       mean = batchMean;
       var = batchVar;
     }

@@ -161,15 +161,14 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
                              [](auto &r) { return r.second == 1; }),
               reuse.end());
   std::vector<Var> blocked;
-  int64_t outerBlock = 1; // the outermost dimension's block, if blocked
+  std::map<int, int64_t> split; // block by dimension, where blocked in part
   for (auto [dim, block] : reuse) {
     int h = int(shape.size()) - 1 - dim; // Halide's index
     Var v = vars[h];
     if (block > 0 && extent(dim) > block) {
       Var bi(v.name() + "_b");
       u.split(v, v, bi, block, tail(extent(dim), block));
-      if (dim == 0)
-        outerBlock = block;
+      split[dim] = block;
       order.push_back(bi);
       u.unroll(bi);
     } else {
@@ -178,6 +177,11 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
       blocked.push_back(v);
     }
   }
+  // Iterations of dimension `dim`'s loop outside its block.
+  auto loops = [&](int dim) {
+    auto b = split.find(dim);
+    return b == split.end() ? extent(dim) : (extent(dim) + b->second - 1) / b->second;
+  };
   std::vector<RVar> rvars = f.rvars(0);
   // The outermost reduction in chunks (LoweredKernel::reductionChunks):
   // a chunk's loop inside, the chunks outside the pure loops but the
@@ -244,12 +248,6 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
       // 512 to 1,024 tasks of a few hundred multiply-adds each at
       // Omniglot's 3x3 to 14x14 weight gradients, 0.7-0.9 ms a call in
       // the thread pool's lock whatever their size.
-      auto loops = [&](int dim) {
-        for (auto [d, block] : reuse)
-          if (d == dim && block > 0 && extent(dim) > block)
-            return (extent(dim) + block - 1) / block;
-        return extent(dim);
-      };
       int64_t tasks = outermost.name() == fused.name() ? loops(0) * loops(1)
                       : outermost.name() == channels.name() ? loops(1)
                                                              : loops(0);
@@ -265,8 +263,7 @@ void scheduleSum(Func f, const Shape &shape, int lanes, int registers,
   }
   // Chunks of the outermost dimension (in vectors when it is the
   // vectorised one) for the threads.
-  int64_t units = vars.size() == 1 && vectorize ? (outer + lanes - 1) / lanes
-                                                : (outer + outerBlock - 1) / outerBlock;
+  int64_t units = vars.size() == 1 && vectorize ? (outer + lanes - 1) / lanes : loops(0);
   int64_t chunk = (units + 7) / 8;
   // (Not an outermost dimension unrolled whole: a one-dimensional sum
   // taken a column at a time, its few vectors all in registers.)
@@ -455,7 +452,7 @@ Func tileLoop(LoweredKernel &k, int64_t coords, int lanes, int registers,
                         ? rowVectors
                         : std::min<int64_t>(rowVectors, 4));
       Var voo("voo"), voi("voi");
-      if ((inner + rl - 1) / rl > vectors) {
+      if (rowVectors > vectors) {
         u.split(vo, voo, voi, vectors, TailStrategy::GuardWithIf).unroll(voi);
         order.push_back(voi);
       } else {

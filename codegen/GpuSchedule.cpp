@@ -637,18 +637,17 @@ threadPerCoordinate(LoweredKernel &k, const std::set<std::string> &threaded,
     // 16-byte aligned: slots at kSlotAlignment, CUDA views at 16 bytes).
     bool rowVectors = k.threadVectors.count(f.name()) && vars.size() > 1 &&
                       shape.back() % kThreadVector == 0;
-    for (size_t d = 0; d + 1 < vars.size(); ++d) {
-      if (d == 0 && rowVectors)
-        f.vectorize(vars[d], kThreadVector);
-      f.unroll(vars[d]);
-    }
-    for (int u = 0; u < f.num_update_definitions(); ++u) {
-      Stage st = f.update(u);
+    auto unrollRows = [&](auto stage) { // a Func's pure definition or an update
       for (size_t d = 0; d + 1 < vars.size(); ++d) {
         if (d == 0 && rowVectors)
-          st.vectorize(vars[d], kThreadVector);
-        st.unroll(vars[d]);
+          stage.vectorize(vars[d], kThreadVector);
+        stage.unroll(vars[d]);
       }
+    };
+    unrollRows(f);
+    for (int u = 0; u < f.num_update_definitions(); ++u) {
+      Stage st = f.update(u);
+      unrollRows(st);
       for (const RVar &r : f.rvars(u))
         st.unroll(r);
     }

@@ -96,9 +96,9 @@ Val define(const Shape &shape, const std::function<Expr(std::vector<Expr>)> &bod
 /// CPU, an exponential of our own, inline (cpuSigmoid), and an IEEE
 /// division. On a GPU, the device's fast forms: CUDA's ex2.approx and
 /// div.approx (libdevice's __nv_fast_expf, __nv_fast_fdividef), OpenCL's
-/// native_exp and native_divide. Halide's exp there is its CPU polynomial (about 20
-/// instructions) and its division div.rn.f32 (about 10 in SASS, a slow
-/// path beside), 35 instructions a gate of which the fast forms leave 4:
+/// native_exp and native_divide. Halide's exp there is its CPU polynomial
+/// (about 20 instructions) and its division div.rn.f32 (about 10 in SASS,
+/// a slow path beside), 35 instructions a gate of which the fast forms leave 4:
 /// in the Mini-ImageNet cell's thread per coordinate, 102 gates (an LSTM
 /// of 20 cells: 80 gates and 20 tanh; the two affine gates) were more than
 /// half its instructions. Their relative error, about 2^-22 for ex2 and 2
@@ -1416,11 +1416,12 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
     auto term = [&](std::vector<Expr> idx, Expr weight) {
       return at(xp, {idx[0], r.z, idx[2] * s + r.y, idx[3] * s + r.x}) * weight;
     };
-    if (channelsInner(out, ws[1] * ws[2] * ws[3]))
+    int64_t terms = numElements(ws) / ws[0]; // an output's
+    if (channelsInner(out, terms))
       return {channelsInnerSum(out, w, 0, r, bias, term, op)};
     return {defineSum(out, bias, [&](std::vector<Expr> idx) {
       return term(idx, at(w, {idx[1], r.z, r.y, r.x}));
-    }, op, false, channelBlock(out, numElements(ws) / ws[0]))};
+    }, op, false, channelBlock(out, terms))};
   }
   if (op == "conv2d_backward_filter") {
     // dw[co, ci, ky, kx] = sum over n, y, x of dy[n, co, y, x] *
@@ -1530,11 +1531,12 @@ std::vector<Val> Lowering::lowerOp(const KernelNode &n, std::string &error) {
         dyv = select((hi % s == 0) && (wj % s == 0), dyv, 0.0f);
       return dyv * weight;
     };
-    if (channelsInner(out, ws[0] * ws[2] * ws[3]))
+    int64_t terms = numElements(ws) / ws[1]; // an input pixel's
+    if (channelsInner(out, terms))
       return {channelsInnerSum(out, w, 1, r, nullptr, term, op)};
     return {defineSum(out, nullptr, [&](std::vector<Expr> idx) {
       return term(idx, at(w, {r.z, idx[1], r.y, r.x}));
-    }, op, false, channelBlock(out, numElements(ws) / ws[1]))};
+    }, op, false, channelBlock(out, terms))};
   }
   if (op == "maxpool" || op == "maxpool_gather" || op == "maxpool_backward") {
     Val x = in(n, 0);
